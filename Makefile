@@ -1,0 +1,59 @@
+# apimeter developer commands. Everything runs from a local virtualenv built on Python 3.13 when
+# pyenv has it (Lambda's runtime), else python3.
+SHELL := /bin/bash
+.DEFAULT_GOAL := help
+
+PY313 := $(shell pyenv prefix 3.13.0 2>/dev/null)
+BOOT_PYTHON := $(if $(PY313),$(PY313)/bin/python,python3)
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+PORT ?= 3000
+export SAM_CLI_TELEMETRY := 0
+export AWS_DEFAULT_REGION ?= us-east-1
+
+.PHONY: help install dev dev-reset test test-fast lint build bench openapi clean
+
+help: ## list targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+$(STAMP): requirements-dev.txt layers/apimeter/requirements.txt constraints.txt
+	@test -x $(PY) || $(BOOT_PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	@echo "$(CURDIR)/layers/apimeter" > $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/apimeter-layer.pth
+	@echo "$(CURDIR)" >> $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/apimeter-layer.pth
+	@touch $(STAMP)
+
+install: $(STAMP) ## create the virtualenv with every pinned dependency
+
+dev: $(STAMP) ## start the whole stack offline on 127.0.0.1:$(PORT)
+	$(PY) -m offline --port $(PORT)
+
+dev-reset: ## wipe the offline stack's saved data
+	rm -rf .offline
+
+test: $(STAMP) ## lint, template checks and every test (unit, integration, e2e)
+	$(MAKE) --no-print-directory lint
+	$(VENV)/bin/sam validate --lint
+	$(PY) -m pytest
+
+test-fast: $(STAMP) ## unit and integration tests only
+	$(PY) -m pytest tests/unit tests/integration --no-cov -q
+
+lint: $(STAMP) ## ruff (lint + format check) and mypy
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/mypy
+
+build: $(STAMP) ## sam build (arm64, python3.13)
+	@test -n "$(PY313)" || { echo "sam build needs Python 3.13 (pyenv install 3.13.0)"; exit 1; }
+	PATH="$(PY313)/bin:$$PATH" $(VENV)/bin/sam build
+
+bench: $(STAMP) ## benchmarks: ingest domain path
+	$(PY) bench/ingest.py
+
+openapi: $(STAMP) ## regenerate docs/openapi.json from the code
+	$(PY) -m apimeter.api.openapi > docs/openapi.json
+
+clean: ## remove build output and caches
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage

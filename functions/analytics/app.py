@@ -1,0 +1,50 @@
+"""Analytics of a project, read from rollups."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from apimeter.api.models import PointLatencyOut, PointOut, SummaryOut, TimeseriesOut
+from apimeter.api.resolver import build_resolver, handler, principal
+from apimeter.domain.windows import iso
+from apimeter.logic import analytics
+from apimeter.observability import MetricUnit, metrics
+
+app = build_resolver()
+
+
+@app.get("/v1/projects/<project_id>/metrics/summary", tags=["analytics"], summary="Totals over a window")
+def summary(project_id: str, window: Annotated[Literal["1h", "24h", "7d", "30d"], Query()] = "24h") -> SummaryOut:
+    result = analytics.summary(principal(app), project_id, window)
+    metrics.add_metric(name="RollupItemsRead", unit=MetricUnit.Count, value=result.items_read)
+    return SummaryOut.of(result.window, result.span, result.totals)
+
+
+@app.get("/v1/projects/<project_id>/metrics/timeseries", tags=["analytics"], summary="Figures per bucket")
+def timeseries(
+    project_id: str,
+    granularity: Annotated[Literal["minute", "hour", "day"], Query()] = "hour",
+    start: Annotated[str | None, Query(alias="from", description="ISO 8601 or epoch ms")] = None,
+    end: Annotated[str | None, Query(alias="to", description="ISO 8601 or epoch ms; default now")] = None,
+) -> TimeseriesOut:
+    series = analytics.timeseries(principal(app), project_id, granularity, start, end)
+    metrics.add_metric(name="RollupItemsRead", unit=MetricUnit.Count, value=series.items_read)
+    points = []
+    for ts, totals in series.points:
+        latency = totals.latency()
+        points.append(
+            PointOut(
+                ts=iso(ts),
+                requests=totals.requests,
+                errors=totals.errors,
+                latency_ms=PointLatencyOut(p50=latency["p50"], p95=latency["p95"], p99=latency["p99"]),
+            )
+        )
+    return TimeseriesOut.model_validate(
+        {"granularity": granularity, "from": iso(series.span.start_ms), "to": iso(series.span.end_ms), "points": points}
+    )
+
+
+lambda_handler = handler(app)

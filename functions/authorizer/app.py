@@ -1,0 +1,19 @@
+"""HTTP API Lambda authorizer (payload 2.0, simple responses): X-API-Key or Authorization: Bearer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from apimeter.logic.authorization import decide
+from apimeter.observability import logger, tracer
+
+
+@logger.inject_lambda_context(correlation_id_path="requestContext.requestId")
+@tracer.capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    decision = decide(event.get("headers") or {})
+    if "auth_error" in decision["context"]:  # type: ignore[operator]
+        logger.info("credential rejected", extra={"route": event.get("routeKey")})
+    return decision

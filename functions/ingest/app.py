@@ -1,0 +1,37 @@
+"""Tracking: POST /v1/events with an API key carrying the ``track`` scope."""
+
+from __future__ import annotations
+
+from apimeter.api.models import IngestOut
+from apimeter.api.resolver import build_resolver, handler, principal
+from apimeter.logic import ingest
+from apimeter.observability import MetricUnit, metrics
+
+app = build_resolver()
+
+INGEST_BODY_SCHEMA = "IngestRequest"
+
+
+@app.post(
+    "/v1/events",
+    status_code=202,
+    tags=["tracking"],
+    summary="Track one event or a batch of up to 1,000",
+    description=(
+        "Valid events are durably written before 202. Invalid items are rejected one by one (by index) "
+        "while the valid items beside them are kept. An exact replay of an event_id counts as a duplicate; "
+        "the same event_id with a different payload is rejected with CONFLICT (409 for a lone event)."
+    ),
+    openapi_extensions={"x-apimeter-request-body": INGEST_BODY_SCHEMA},
+)
+def track() -> IngestOut:
+    # The body is validated item by item in the domain (one bad event must not fail the batch),
+    # so it is read raw here rather than bound to a model by the resolver.
+    result = ingest.track(principal(app), app.current_event.decoded_body or "")
+    metrics.add_metric(name="EventsAccepted", unit=MetricUnit.Count, value=result.accepted)
+    metrics.add_metric(name="EventsDuplicate", unit=MetricUnit.Count, value=result.duplicates)
+    metrics.add_metric(name="EventsRejected", unit=MetricUnit.Count, value=len(result.rejected))
+    return IngestOut.of(result)
+
+
+lambda_handler = handler(app)

@@ -1,0 +1,1 @@
+"""HTTP API plumbing shared by every function: the resolver factory, the error envelope, models."""

@@ -1,0 +1,30 @@
+"""The one error envelope: ``{"error": {"code", "message", "details", "request_id", "timestamp"}}``."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+from apimeter.domain.windows import iso
+
+
+def error_body(code: str, message: str, request_id: str, details: Any = None) -> str:
+    error = {
+        "code": code,
+        "message": message,
+        "details": details,
+        "request_id": request_id,
+        "timestamp": iso(int(time.time() * 1000)),
+    }
+    return json.dumps({"error": error}, default=str)
+
+
+def error_response(status: int, code: str, message: str, request_id: str, details: Any = None) -> dict[str, Any]:
+    """A complete payload-2.0 response, for errors raised before the resolver runs."""
+    return {
+        "statusCode": status,
+        "headers": {"Content-Type": "application/json"},
+        "body": error_body(code, message, request_id, details),
+        "isBase64Encoded": False,
+    }

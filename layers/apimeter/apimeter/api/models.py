@@ -1,0 +1,233 @@
+"""API input and output models. Output models are declared on routes, so the OpenAPI document is complete."""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from apimeter.domain.accounts import ApiKey, Project, Tenant, User
+from apimeter.domain.events import Rejection
+from apimeter.domain.rollups import Totals
+from apimeter.domain.windows import Range, iso
+from apimeter.logic.accounts import Session
+from apimeter.logic.ingest import IngestResult
+
+# inputs
+
+
+class _Input(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class RegisterIn(_Input):
+    email: str = Field(..., min_length=3, max_length=320)
+    password: str = Field(..., min_length=1, max_length=256)
+    organization: str = Field(..., min_length=1, max_length=200)
+
+
+class LoginIn(_Input):
+    email: str = Field(..., min_length=1, max_length=320)
+    password: str = Field(..., min_length=1, max_length=256)
+
+
+class ProjectIn(_Input):
+    name: str = Field(..., min_length=1, max_length=200)
+
+
+class KeyIn(_Input):
+    name: str = Field(..., min_length=1, max_length=200)
+    scopes: list[Literal["track", "read"]] = Field(default=["track"], min_length=1)
+
+
+# outputs
+
+
+class TenantOut(BaseModel):
+    id: str
+    name: str
+    plan: str
+    status: str
+    created_at: str
+
+    @classmethod
+    def of(cls, tenant: Tenant) -> TenantOut:
+        return cls(id=tenant.id, name=tenant.name, plan=tenant.plan, status=tenant.status, created_at=tenant.created_at)
+
+
+class UserOut(BaseModel):
+    id: str
+    email: str
+    role: str
+    tenant_id: str
+    created_at: str
+
+    @classmethod
+    def of(cls, user: User) -> UserOut:
+        return cls(id=user.id, email=user.email, role=user.role, tenant_id=user.tenant_id, created_at=user.created_at)
+
+
+class SessionOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - a scheme name, not a secret
+    expires_in: int = Field(..., description="Seconds until the access token expires.")
+    user: UserOut
+    tenant: TenantOut
+
+    @classmethod
+    def of(cls, session: Session) -> SessionOut:
+        return cls(
+            access_token=session.access_token,
+            refresh_token=session.refresh_token,
+            expires_in=session.expires_in,
+            user=UserOut.of(session.user),
+            tenant=TenantOut.of(session.tenant),
+        )
+
+
+class MeOut(BaseModel):
+    user: UserOut
+    tenant: TenantOut
+
+
+class ProjectOut(BaseModel):
+    id: str
+    name: str
+    retention_days: int
+    created_at: str
+
+    @classmethod
+    def of(cls, project: Project) -> ProjectOut:
+        return cls(
+            id=project.id, name=project.name, retention_days=project.retention_days, created_at=project.created_at
+        )
+
+
+class ProjectListOut(BaseModel):
+    projects: list[ProjectOut]
+
+
+class KeyOut(BaseModel):
+    id: str
+    project_id: str
+    name: str
+    prefix: str = Field(..., description="Public part of the key, to tell keys apart.")
+    scopes: list[str]
+    status: Literal["active", "revoked"]
+    created_at: str
+    revoked_at: str | None = None
+
+    @classmethod
+    def of(cls, key: ApiKey) -> KeyOut:
+        return cls(
+            id=key.id,
+            project_id=key.project_id,
+            name=key.name,
+            prefix=key.prefix,
+            scopes=list(key.scopes),
+            status=key.status,
+            created_at=key.created_at,
+            revoked_at=key.revoked_at,
+        )
+
+
+class NewKeyOut(KeyOut):
+    key: str = Field(..., description="The secret key. Shown only in this response; store it now.")
+
+
+class KeyListOut(BaseModel):
+    keys: list[KeyOut]
+
+
+class RejectionOut(BaseModel):
+    index: int
+    code: Literal["VALIDATION_ERROR", "CONFLICT"]
+    message: str
+
+    @classmethod
+    def of(cls, rejection: Rejection) -> RejectionOut:
+        return cls.model_validate({"index": rejection.index, "code": rejection.code, "message": rejection.message})
+
+
+class IngestOut(BaseModel):
+    accepted: int = Field(..., description="Events written now.")
+    duplicates: int = Field(..., description="Exact replays of events already accepted; nothing changed.")
+    rejected: list[RejectionOut]
+
+    @classmethod
+    def of(cls, result: IngestResult) -> IngestOut:
+        return cls(
+            accepted=result.accepted,
+            duplicates=result.duplicates,
+            rejected=[RejectionOut.of(r) for r in result.rejected],
+        )
+
+
+class LatencyOut(BaseModel):
+    avg: float | None = None
+    p50: float | None = None
+    p75: float | None = None
+    p90: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+
+
+class SummaryOut(BaseModel):
+    window: str
+    start: str = Field(..., alias="from")
+    end: str = Field(..., alias="to")
+    requests: int
+    errors: int = Field(..., description="Responses with status 400 or above.")
+    error_rate: float
+    status_classes: dict[str, int]
+    latency_ms: LatencyOut
+    bytes_in: int
+    bytes_out: int
+    cost: float
+    units: float
+
+    @classmethod
+    def of(cls, window: str, span: Range, totals: Totals) -> SummaryOut:
+        return cls.model_validate(
+            {
+                "window": window,
+                "from": iso(span.start_ms),
+                "to": iso(span.end_ms),
+                "requests": totals.requests,
+                "errors": totals.errors,
+                "error_rate": totals.error_rate,
+                "status_classes": totals.status_classes,
+                "latency_ms": totals.latency(),
+                "bytes_in": totals.bytes_in,
+                "bytes_out": totals.bytes_out,
+                "cost": float(totals.cost),
+                "units": float(totals.units),
+            }
+        )
+
+
+class PointLatencyOut(BaseModel):
+    p50: float | None = None
+    p95: float | None = None
+    p99: float | None = None
+
+
+class PointOut(BaseModel):
+    ts: str = Field(..., description="Start of the bucket (UTC).")
+    requests: int
+    errors: int
+    latency_ms: PointLatencyOut
+
+
+class TimeseriesOut(BaseModel):
+    granularity: Literal["minute", "hour", "day"]
+    start: str = Field(..., alias="from")
+    end: str = Field(..., alias="to")
+    points: list[PointOut]
+
+
+class HealthOut(BaseModel):
+    status: Literal["ok"] = "ok"
+    version: str
+    stage: str

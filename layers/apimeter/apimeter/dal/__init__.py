@@ -1,0 +1,1 @@
+"""Data access: one module per table. Only this package talks to DynamoDB."""

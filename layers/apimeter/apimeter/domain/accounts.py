@@ -1,0 +1,62 @@
+"""Tenants, users, projects and API keys as domain values."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from typing import Literal
+
+from apimeter.errors import ValidationFailed
+
+Role = Literal["owner", "admin", "member", "viewer"]
+KeyStatus = Literal["active", "revoked"]
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
+
+
+def normalize_email(email: str) -> str:
+    candidate = email.strip().lower()
+    if not _EMAIL.match(candidate):
+        raise ValidationFailed("email is not a valid address", details=[{"field": "email"}])
+    return candidate
+
+
+@dataclass(frozen=True, slots=True)
+class Tenant:
+    id: str
+    name: str
+    plan: str
+    status: str
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class User:
+    id: str
+    tenant_id: str
+    email: str
+    role: Role
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class Project:
+    id: str
+    tenant_id: str
+    name: str
+    retention_days: int
+    created_at: str
+
+
+@dataclass(frozen=True, slots=True)
+class ApiKey:
+    id: str
+    tenant_id: str
+    project_id: str
+    name: str
+    prefix: str
+    scopes: tuple[str, ...]
+    status: KeyStatus
+    created_at: str
+    digest: str
+    revoked_at: str | None = None

@@ -1,0 +1,264 @@
+"""Tracked events: the ingest contract, validated one item at a time.
+
+A request carries one event or ``{"events": [...]}``. Each item is validated on its own, so one bad
+item is rejected with its index while the valid items beside it are kept. An event's fingerprint
+covers what the client sent (normalized), so an exact replay of an ``event_id`` is recognisable as
+a duplicate and a changed payload under the same id as a conflict.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import ipaddress
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
+
+from apimeter.domain.ids import ulid
+from apimeter.errors import ValidationFailed
+
+MAX_BATCH = 1000
+MAX_PROPERTIES = 32
+MAX_PROPERTIES_BYTES = 4096
+HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+
+EventId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")]
+PropertyValue = str | int | float | bool | None
+
+
+class EventIn(BaseModel):
+    """One API call, as a client reports it."""
+
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+    event_id: EventId | None = Field(None, description="Client id, unique per project; generated when absent.")
+    timestamp: datetime | int | None = Field(
+        None, description="When the call happened: ISO 8601 (with offset) or epoch milliseconds; default now."
+    )
+    method: str = Field(..., min_length=1, max_length=16, description="HTTP method of the tracked call.")
+    endpoint: str | None = Field(None, min_length=1, max_length=512, description="Route template, e.g. /users/{id}.")
+    path: str | None = Field(None, min_length=1, max_length=2048, description="Raw request path.")
+    status: int = Field(..., ge=100, le=599)
+    latency_ms: float | None = Field(None, ge=0, le=3_600_000)
+    request_bytes: int | None = Field(None, ge=0, le=10**12)
+    response_bytes: int | None = Field(None, ge=0, le=10**12)
+    consumer: str | None = Field(None, min_length=1, max_length=256, description="Who called the tracked API.")
+    ip: str | None = Field(None, max_length=45)
+    user_agent: str | None = Field(None, max_length=512)
+    cost: float | None = Field(None, ge=0, le=10**9, description="Cost of the call in the project's currency.")
+    units: float | None = Field(None, ge=0, le=10**12, description="Billable units (tokens, credits...).")
+    properties: dict[Annotated[str, StringConstraints(max_length=64)], PropertyValue] | None = None
+
+    @field_validator("method")
+    @classmethod
+    def _method(cls, value: str) -> str:
+        upper = value.upper()
+        if upper not in HTTP_METHODS:
+            raise ValueError(f"must be one of {', '.join(sorted(HTTP_METHODS))}")
+        return upper
+
+    @field_validator("ip")
+    @classmethod
+    def _ip(cls, value: str | None) -> str | None:
+        if value is not None:
+            ipaddress.ip_address(value)  # raises ValueError with a clear message
+        return value
+
+    @field_validator("properties")
+    @classmethod
+    def _properties(cls, value: dict[str, PropertyValue] | None) -> dict[str, PropertyValue] | None:
+        if value is not None:
+            if len(value) > MAX_PROPERTIES:
+                raise ValueError(f"at most {MAX_PROPERTIES} properties")
+            if len(json.dumps(value, separators=(",", ":"))) > MAX_PROPERTIES_BYTES:
+                raise ValueError(f"at most {MAX_PROPERTIES_BYTES} bytes of properties")
+        return value
+
+    @field_validator("timestamp", mode="before")
+    @classmethod
+    def _timestamp(cls, value: Any) -> Any:
+        if isinstance(value, (bool, float)):
+            raise ValueError("must be an ISO 8601 string or integer epoch milliseconds")
+        return value
+
+
+class EventBatchIn(BaseModel):
+    """Up to 1,000 events in one request."""
+
+    events: list[EventIn] = Field(..., min_length=1, max_length=MAX_BATCH)
+
+
+@dataclass(slots=True)
+class TrackedEvent:
+    """A validated, normalized event of one project, ready to be stored."""
+
+    project_id: str
+    event_id: str
+    ts_ms: int
+    method: str
+    endpoint: str
+    status: int
+    fingerprint: str
+    path: str | None = None
+    latency_ms: float | None = None
+    request_bytes: int | None = None
+    response_bytes: int | None = None
+    consumer: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    cost: float | None = None
+    units: float | None = None
+    properties: dict[str, PropertyValue] | None = field(default=None)
+
+
+@dataclass(frozen=True, slots=True)
+class Rejection:
+    index: int
+    code: str
+    message: str
+
+
+@dataclass(frozen=True, slots=True)
+class IngestPolicy:
+    """What a project accepts: how far back (its retention) and forward (clock skew) events may be."""
+
+    retention_days: int
+    max_future_skew_seconds: int
+
+
+def parse_body(body: bytes | str) -> tuple[list[Any], bool]:
+    """Split a request body into raw items. Returns ``(items, is_batch)``; whole-request errors raise."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ValidationFailed("request body is not valid JSON") from exc
+    if not isinstance(document, dict):
+        raise ValidationFailed('request body must be an event object or {"events": [...]}')
+    if "events" not in document:
+        return [document], False
+    items = document["events"]
+    if not isinstance(items, list) or not items:
+        raise ValidationFailed('"events" must be a non-empty array')
+    if len(items) > MAX_BATCH:
+        raise ValidationFailed(f"at most {MAX_BATCH} events per request", details={"received": len(items)})
+    if len(document) > 1:
+        raise ValidationFailed('a batch body has only the "events" field')
+    return items, True
+
+
+def _describe(exc: ValidationError) -> str:
+    parts = []
+    for error in exc.errors(include_url=False):
+        where = ".".join(str(p) for p in error["loc"]) or "event"
+        parts.append(f"{where}: {error['msg']}")
+    return "; ".join(parts)
+
+
+def _strip_query(path: str) -> str:
+    cut = len(path)
+    for mark in ("?", "#"):
+        at = path.find(mark)
+        if at != -1:
+            cut = min(cut, at)
+    return path[:cut] or "/"
+
+
+def fingerprint(fields: dict[str, Any]) -> str:
+    canonical = json.dumps(fields, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.blake2b(canonical.encode(), digest_size=16).hexdigest()
+
+
+def validate_event(project_id: str, raw: Any, policy: IngestPolicy, now_ms: int) -> TrackedEvent:
+    """Validate and normalize one item; raises ``ValidationFailed`` with a message for that item."""
+    if not isinstance(raw, dict):
+        raise ValidationFailed("event must be a JSON object")
+    try:
+        model = EventIn.model_validate(raw)
+    except ValidationError as exc:
+        raise ValidationFailed(_describe(exc)) from None
+    if model.endpoint is None and model.path is None:
+        raise ValidationFailed("endpoint or path is required")
+
+    supplied = model.model_dump(exclude_none=True)
+    if model.timestamp is None:
+        ts_ms = now_ms
+    elif isinstance(model.timestamp, int):
+        ts_ms = model.timestamp
+    else:
+        if model.timestamp.tzinfo is None:
+            raise ValidationFailed("timestamp: an ISO 8601 timestamp needs a UTC offset (e.g. Z)")
+        ts_ms = int(model.timestamp.timestamp() * 1000)
+    if model.timestamp is not None:
+        supplied["timestamp"] = ts_ms
+    if ts_ms > now_ms + policy.max_future_skew_seconds * 1000:
+        raise ValidationFailed("timestamp: is in the future beyond the allowed clock skew")
+    if ts_ms < now_ms - policy.retention_days * 86_400_000:
+        raise ValidationFailed(f"timestamp: is older than the project's retention of {policy.retention_days} days")
+
+    path = _strip_query(model.path) if model.path is not None else None
+    endpoint = model.endpoint if model.endpoint is not None else path
+    assert endpoint is not None
+    event_id = model.event_id or ulid(ts_ms).lower()
+    supplied.pop("event_id", None)
+    return TrackedEvent(
+        project_id=project_id,
+        event_id=event_id,
+        ts_ms=ts_ms,
+        method=model.method,
+        endpoint=endpoint,
+        status=model.status,
+        fingerprint=fingerprint(supplied),
+        path=path,
+        latency_ms=model.latency_ms,
+        request_bytes=model.request_bytes,
+        response_bytes=model.response_bytes,
+        consumer=model.consumer,
+        ip=model.ip,
+        user_agent=model.user_agent,
+        cost=model.cost,
+        units=model.units,
+        properties=model.properties,
+    )
+
+
+@dataclass(slots=True)
+class Screened:
+    """A batch after validation and in-batch de-duplication, before anything is written."""
+
+    unique: list[tuple[int, TrackedEvent]]
+    duplicates: int
+    rejected: list[Rejection]
+
+
+def screen(project_id: str, items: list[Any], policy: IngestPolicy, now_ms: int | None = None) -> Screened:
+    """Validate every item; within one batch, the first occurrence of an ``event_id`` wins."""
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    seen: dict[str, TrackedEvent] = {}
+    unique: list[tuple[int, TrackedEvent]] = []
+    rejected: list[Rejection] = []
+    duplicates = 0
+    for index, raw in enumerate(items):
+        try:
+            event = validate_event(project_id, raw, policy, now)
+        except ValidationFailed as exc:
+            rejected.append(Rejection(index, "VALIDATION_ERROR", exc.message))
+            continue
+        first = seen.get(event.event_id)
+        if first is None:
+            seen[event.event_id] = event
+            unique.append((index, event))
+        elif first.fingerprint == event.fingerprint:
+            duplicates += 1
+        else:
+            rejected.append(
+                Rejection(index, "CONFLICT", f"event_id {event.event_id!r} was sent with a different payload")
+            )
+    return Screened(unique, duplicates, rejected)
+
+
+def utc_iso(ts_ms: int) -> str:
+    return datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

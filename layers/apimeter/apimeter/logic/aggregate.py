@@ -1,0 +1,59 @@
+"""Stream aggregation: events table INSERT records become rollup deltas.
+
+Records are applied in stream order up to the first record that cannot be read; that record's
+sequence number is reported as the batch item failure, so Lambda retries from it (bisecting, up to
+the mapping's retry limit, then to the on-failure queue) while everything before it counts once.
+A failed rollup write fails the batch from its first record. Powertools' BatchProcessor is not used
+here because it handles records one by one and keeps going after a failure, which for an additive
+aggregate would count the records after the failure twice on retry.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from apimeter.dal import events, rollups
+from apimeter.domain.events import TrackedEvent
+from apimeter.domain.rollups import deltas
+from apimeter.settings import settings
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    applied: int  # records whose events were added to rollups
+    skipped: int  # records that carry no new event (MODIFY, REMOVE)
+    updates: int  # rollup UpdateItem calls
+    failed_sequence: str | None  # first record to retry, if any
+
+
+def _event_of(record: dict[str, Any]) -> TrackedEvent | None:
+    if record.get("eventName") != "INSERT":
+        return None  # TTL expiry (REMOVE) and rewrites never change what was counted
+    return events.from_image(record["dynamodb"]["NewImage"])
+
+
+def aggregate(records: Sequence[dict[str, Any]]) -> Outcome:
+    batch: list[TrackedEvent] = []
+    skipped = 0
+    failed: str | None = None
+    for record in records:
+        try:
+            event = _event_of(record)
+        except (KeyError, TypeError, ValueError):
+            failed = record.get("dynamodb", {}).get("SequenceNumber")
+            break
+        if event is None:
+            skipped += 1
+        else:
+            batch.append(event)
+    expires_at = int(time.time()) + settings().minute_rollup_retention_hours * 3600
+    try:
+        updates = rollups.apply(deltas(batch), minute_expires_at=expires_at)
+    except Exception:
+        if not records:
+            raise
+        return Outcome(0, 0, 0, records[0]["dynamodb"]["SequenceNumber"])
+    return Outcome(len(batch), skipped, updates, failed)

@@ -1,0 +1,62 @@
+"""Tracking: validate a request's events, write the new ones durably, answer what happened to each."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from apimeter.dal import entities, events
+from apimeter.domain.events import IngestPolicy, Rejection, parse_body, screen
+from apimeter.domain.principal import Principal
+from apimeter.errors import Conflict, ValidationFailed
+from apimeter.settings import settings
+
+_POLICY_TTL_SECONDS = 60
+_policies: dict[str, tuple[float, IngestPolicy]] = {}
+
+
+@dataclass(slots=True)
+class IngestResult:
+    accepted: int = 0
+    duplicates: int = 0
+    rejected: list[Rejection] = field(default_factory=list)
+
+
+def _policy(tenant_id: str, project_id: str) -> IngestPolicy:
+    """Project settings change rarely: read once a minute per warm function, not per request."""
+    cached = _policies.get(project_id)
+    now = time.monotonic()
+    if cached and cached[0] > now:
+        return cached[1]
+    project = entities.get_project(tenant_id, project_id)
+    policy = IngestPolicy(project.retention_days, settings().max_future_skew_seconds)
+    _policies[project_id] = (now + _POLICY_TTL_SECONDS, policy)
+    return policy
+
+
+def track(principal: Principal, body: bytes | str) -> IngestResult:
+    project_id = principal.require_key_scope("track")
+    items, is_batch = parse_body(body)
+    policy = _policy(principal.tenant_id, project_id)
+    now_ms = int(time.time() * 1000)
+    screened = screen(project_id, items, policy, now_ms)
+    config = settings()
+    stored = [
+        events.to_item(event, retention_days=policy.retention_days, shards=config.event_shards, received_ms=now_ms)
+        for _, event in screened.unique
+    ]
+    result = IngestResult(duplicates=screened.duplicates, rejected=list(screened.rejected))
+    for (index, event), outcome in zip(screened.unique, events.put_new(stored), strict=True):
+        if outcome == "accepted":
+            result.accepted += 1
+        elif outcome == "duplicate":
+            result.duplicates += 1
+        else:
+            message = f"event_id {event.event_id!r} was already accepted with a different payload"
+            result.rejected.append(Rejection(index, "CONFLICT", message))
+    result.rejected.sort(key=lambda r: r.index)
+    if not is_batch and result.rejected:
+        # A lone event answers with its own status, as the error envelope of the whole request.
+        only = result.rejected[0]
+        raise (Conflict if only.code == "CONFLICT" else ValidationFailed)(only.message)
+    return result

@@ -1,0 +1,49 @@
+"""Settings, validated from the environment once per process and cached.
+
+Each function reads only the settings it uses; a setting that is needed and missing fails with its
+environment variable's name, so a misconfigured function stops at its first request, loudly.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+
+from pydantic import BaseModel, Field, ValidationError
+
+from apimeter.errors import ConfigurationError
+
+
+class Settings(BaseModel):
+    stage: str = "dev"
+    entities_table: str = ""
+    events_table: str = ""
+    rollups_table: str = ""
+    jwt_secret_name: str = ""
+    pepper_secret_name: str = ""
+    secrets_max_age_seconds: int = Field(300, ge=0)
+    access_token_seconds: int = Field(900, ge=60, le=86_400)
+    refresh_token_seconds: int = Field(604_800, ge=3600)
+    auth_cache_seconds: int = Field(30, ge=0, le=3600)
+    max_body_bytes: int = Field(1_048_576, ge=1024, le=6_000_000)
+    event_shards: int = Field(8, ge=1, le=256)
+    default_retention_days: int = Field(30, ge=1, le=3650)
+    minute_rollup_retention_hours: int = Field(72, ge=2, le=24 * 90)
+    max_future_skew_seconds: int = Field(900, ge=0)
+
+    def require(self, name: str) -> str:
+        value = getattr(self, name)
+        if not value:
+            raise ConfigurationError(f"setting {name.upper()} is required by this function and is not set")
+        return str(value)
+
+
+@lru_cache(maxsize=1)
+def settings() -> Settings:
+    fields = Settings.model_fields
+    raw = {name: os.environ[name.upper()] for name in fields if name.upper() in os.environ}
+    try:
+        return Settings.model_validate(raw)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise ConfigurationError(f"invalid settings: {problems}") from exc

@@ -1,0 +1,71 @@
+"""``python -m offline``: the whole apimeter stack on 127.0.0.1, until Ctrl-C or SIGTERM."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import signal
+import sys
+import threading
+import time
+from pathlib import Path
+from types import FrameType
+
+from offline import demo
+from offline.stack import OfflineStack, Options
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m offline", description=__doc__)
+    parser.add_argument("--port", type=int, default=3000)
+    parser.add_argument("--state-dir", type=Path, default=ROOT / ".offline", help="where data survives restarts")
+    parser.add_argument("--no-demo", action="store_true", help="do not create the demo organization")
+    parser.add_argument("--ttl-every", type=float, default=30.0, help="seconds between TTL sweeps")
+    parser.add_argument(
+        "--parameter", action="append", default=[], metavar="NAME=VALUE", help="template parameter override"
+    )
+    args = parser.parse_args(argv)
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
+    overrides = dict(p.split("=", 1) for p in args.parameter)
+    options = Options(
+        root=ROOT,
+        port=args.port,
+        state_dir=args.state_dir,
+        parameters=overrides,
+        create_demo=not args.no_demo,
+        ttl_every_seconds=args.ttl_every,
+    )
+    stack = OfflineStack(options)
+    stopping = threading.Event()
+
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    started = time.monotonic()
+    try:
+        stack.start()
+    except Exception as exc:
+        hint = f" (is port {args.port} in use? try PORT=...)" if isinstance(exc, OSError) else ""
+        print(f"offline stack could not start: {exc}{hint}", file=sys.stderr)
+        stack.stop(save=False)
+        return 1
+    print(f"apimeter offline stack ready in {time.monotonic() - started:.1f} s", flush=True)
+    print(f"  API          {stack.base_url}   (try {stack.base_url}/health)", flush=True)
+    print(f"  moto (AWS)   {stack.moto_url}   (aws --endpoint-url {stack.moto_url} dynamodb list-tables)", flush=True)
+    print(f"  data         {options.state_dir}   (make dev-reset wipes it)", flush=True)
+    if stack.demo:
+        print(demo.usage(stack.base_url, stack.demo), flush=True)
+    print("  Ctrl-C stops it.", flush=True)
+    stopping.wait()
+    print("stopping...", flush=True)
+    stack.stop()
+    print("stopped", flush=True)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,58 @@
+"""First-start demo data: an organization, a project and an API key, created through the API itself."""
+
+from __future__ import annotations
+
+import json
+import secrets
+import urllib.request
+from pathlib import Path
+from typing import Any
+
+DEMO_EMAIL = "demo@apimeter.local"
+
+
+def _call(base: str, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+    request = urllib.request.Request(  # noqa: S310 - our own loopback URL
+        base + path, method=method, data=json.dumps(body).encode() if body else None
+    )
+    request.add_header("content-type", "application/json")
+    if token:
+        request.add_header("authorization", f"Bearer {token}")
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own loopback URL
+        return json.loads(response.read())
+
+
+def create(base: str, target: Path) -> dict[str, str]:
+    password = secrets.token_urlsafe(12)
+    session = _call(
+        base, "POST", "/v1/auth/register", {"email": DEMO_EMAIL, "password": password, "organization": "Demo Org"}
+    )
+    token = session["access_token"]
+    project = _call(base, "POST", "/v1/projects", {"name": "demo"}, token)
+    key = _call(
+        base, "POST", f"/v1/projects/{project['id']}/keys", {"name": "demo", "scopes": ["track", "read"]}, token
+    )
+    demo = {"email": DEMO_EMAIL, "password": password, "project_id": project["id"], "api_key": key["key"]}
+    target.parent.mkdir(parents=True, exist_ok=True)
+    target.write_text(json.dumps(demo, indent=2) + "\n")
+    target.chmod(0o600)
+    return demo
+
+
+def load(target: Path) -> dict[str, str] | None:
+    return dict(json.loads(target.read_text())) if target.exists() else None
+
+
+def usage(base: str, demo: dict[str, str]) -> str:
+    project, key = demo["project_id"], demo["api_key"]
+    return f"""
+  demo login     {demo["email"]} / {demo["password"]}
+  demo project   {project}
+  demo API key   {key}   (scopes: track, read)
+
+  track an event:
+    curl -s -X POST {base}/v1/events -H 'X-API-Key: {key}' -H 'content-type: application/json' \\
+      -d '{{"method":"GET","endpoint":"/users/{{id}}","status":200,"latency_ms":42}}'
+  read the last 24 hours:
+    curl -s '{base}/v1/projects/{project}/metrics/summary?window=24h' -H 'X-API-Key: {key}'
+"""

@@ -1,0 +1,237 @@
+"""A local HTTP API gateway: HTTP requests become the payload-2.0 events API Gateway sends.
+
+Per request: match a route of the template (static segments before parameters, ``$default`` last),
+call the route's authorizer with the REQUEST event when the route has one, pass its simple
+response's context as ``requestContext.authorizer.lambda``, invoke the route's function and turn its
+answer back into HTTP. A fresh request id per request; 10 MB body limit; errors in a function give
+API Gateway's own ``500 {"message": "Internal Server Error"}``.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+import re
+import time
+import uuid
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qsl, unquote, urlsplit
+
+from offline.lambdas import Lambda
+from offline.template import ACCOUNT, REGION, Route, Stack
+
+log = logging.getLogger("offline.gateway")
+
+API_ID = "offline"
+MAX_BODY = 10 * 1024 * 1024
+_TEXT_TYPES = ("application/json", "text/", "application/xml", "application/x-www-form-urlencoded")
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    route: Route
+    pattern: re.Pattern[str]
+    specificity: tuple[int, int]
+
+
+def _compile(route: Route) -> _Compiled:
+    parts = route.path.strip("/").split("/") if route.path != "/" else []
+    regex, static = "", 0
+    for part in parts:
+        if part.startswith("{") and part.endswith("+}"):
+            regex += f"/(?P<{part[1:-2]}>.+)"
+        elif part.startswith("{") and part.endswith("}"):
+            regex += f"/(?P<{part[1:-1]}>[^/]+)"
+        else:
+            regex += "/" + re.escape(part)
+            static += 1
+    return _Compiled(route, re.compile(f"^{regex or '/'}$"), (static, len(parts)))
+
+
+class Router:
+    def __init__(self, routes: list[Route]) -> None:
+        compiled = [_compile(r) for r in routes if r.path != "$default"]
+        self._routes = sorted(compiled, key=lambda c: c.specificity, reverse=True)
+        self._default = next((r for r in routes if r.path == "$default"), None)
+
+    def match(self, method: str, path: str) -> tuple[Route, dict[str, str]] | None:
+        for candidate in self._routes:
+            if candidate.route.method not in (method, "ANY"):
+                continue
+            found = candidate.pattern.match(path)
+            if found:
+                return candidate.route, {k: unquote(v) for k, v in found.groupdict().items()}
+        return (self._default, {}) if self._default else None
+
+
+def build_event(
+    route: Route,
+    method: str,
+    raw_path: str,
+    query: str,
+    headers: dict[str, str],
+    body: bytes,
+    path_parameters: dict[str, str],
+    source_ip: str,
+    host: str,
+) -> dict[str, Any]:
+    """The payload-2.0 event API Gateway gives a route's integration."""
+    now = datetime.now(UTC)
+    content_type = headers.get("content-type", "")
+    is_text = not body or content_type.startswith(_TEXT_TYPES)
+    route_key = "$default" if route.path == "$default" else route.key
+    event: dict[str, Any] = {
+        "version": "2.0",
+        "routeKey": route_key,
+        "rawPath": raw_path,
+        "rawQueryString": query,
+        "headers": headers,
+        "requestContext": {
+            "accountId": ACCOUNT,
+            "apiId": API_ID,
+            "domainName": host,
+            "domainPrefix": host.split(".", maxsplit=1)[0],
+            "http": {
+                "method": method,
+                "path": raw_path,
+                "protocol": "HTTP/1.1",
+                "sourceIp": source_ip,
+                "userAgent": headers.get("user-agent", ""),
+            },
+            "requestId": str(uuid.uuid4()),
+            "routeKey": route_key,
+            "stage": "$default",
+            "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
+            "timeEpoch": int(now.timestamp() * 1000),
+        },
+        "body": (body.decode("utf-8", "replace") if is_text else base64.b64encode(body).decode()),
+        "isBase64Encoded": not is_text,
+    }
+    if "cookie" in headers:
+        event["cookies"] = [c.strip() for c in headers["cookie"].split(";") if c.strip()]
+    if query:
+        params: dict[str, list[str]] = {}
+        for key, value in parse_qsl(query, keep_blank_values=True):
+            params.setdefault(key, []).append(value)
+        event["queryStringParameters"] = {k: ",".join(v) for k, v in params.items()}
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    return event
+
+
+def authorizer_event(event: dict[str, Any], route: Route) -> dict[str, Any]:
+    method, _, path = route.key.partition(" ")
+    request = dict(event)
+    request.update(
+        {
+            "type": "REQUEST",
+            "routeArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/$default/{method}{path}",
+            "identitySource": [],
+        }
+    )
+    return request
+
+
+class Gateway:
+    def __init__(self, stack: Stack, functions: dict[str, Lambda]) -> None:
+        self.router = Router(stack.routes)
+        self.functions = functions
+        self.authorizer = functions[stack.authorizer_function] if stack.authorizer_function else None
+
+    def handle(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str, host: str
+    ) -> tuple[int, dict[str, str], list[str], bytes]:
+        """Returns status, headers, cookies and body."""
+        split = urlsplit(target)
+        if len(body) > MAX_BODY:
+            return _gateway_error(413, "Request Entity Too Large")
+        matched = self.router.match(method, split.path)
+        if matched is None:
+            return _gateway_error(404, "Not Found")
+        route, path_parameters = matched
+        event = build_event(route, method, split.path, split.query, headers, body, path_parameters, source_ip, host)
+        if route.authorized and self.authorizer is not None:
+            try:
+                decision = self.authorizer.invoke(authorizer_event(event, route))
+            except Exception:
+                log.exception("authorizer failed")
+                return _gateway_error(500, "Internal Server Error")
+            if not isinstance(decision, dict) or decision.get("isAuthorized") is not True:
+                return _gateway_error(403, "Forbidden")
+            event["requestContext"]["authorizer"] = {"lambda": decision.get("context") or {}}
+        started = time.perf_counter()
+        try:
+            result = self.functions[route.function].invoke(event)
+        except Exception:
+            log.exception("function %s failed", route.function)
+            return _gateway_error(500, "Internal Server Error")
+        finally:
+            log.info(
+                "%s %s -> %s in %.1f ms", method, split.path, route.function, (time.perf_counter() - started) * 1000
+            )
+        return _response(result)
+
+
+def _gateway_error(status: int, message: str) -> tuple[int, dict[str, str], list[str], bytes]:
+    return status, {"content-type": "application/json"}, [], json.dumps({"message": message}).encode()
+
+
+def _response(result: Any) -> tuple[int, dict[str, str], list[str], bytes]:
+    """Payload 2.0 response rules: a dict with statusCode is a full response; anything else is JSON."""
+    if not (isinstance(result, dict) and "statusCode" in result):
+        return 200, {"content-type": "application/json"}, [], json.dumps(result).encode()
+    headers = {k.lower(): str(v) for k, v in (result.get("headers") or {}).items()}
+    for key, values in (result.get("multiValueHeaders") or {}).items():
+        headers[key.lower()] = ",".join(str(v) for v in values)
+    body = result.get("body") or ""
+    raw = base64.b64decode(body) if result.get("isBase64Encoded") else str(body).encode()
+    return int(result["statusCode"]), headers, list(result.get("cookies") or []), raw
+
+
+class _Handler(BaseHTTPRequestHandler):
+    server: _Server
+    protocol_version = "HTTP/1.1"
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers: dict[str, str] = {}
+        for key, value in self.headers.items():
+            name = key.lower()
+            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        status, out_headers, cookies, payload = self.server.gateway.handle(
+            self.command, self.path, headers, body, self.client_address[0], headers.get("host", "127.0.0.1")
+        )
+        self.send_response(status)
+        for key, value in out_headers.items():
+            if key not in ("content-length", "connection"):
+                self.send_header(key, value)
+        for cookie in cookies:
+            self.send_header("set-cookie", cookie)
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        if self.command != "HEAD":
+            self.wfile.write(payload)
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = do_OPTIONS = do_HEAD = _serve
+
+    def log_message(self, format: str, *args: Any) -> None:
+        log.debug(format, *args)
+
+
+class _Server(ThreadingHTTPServer):
+    daemon_threads = True
+    allow_reuse_address = True
+
+    def __init__(self, address: tuple[str, int], gateway: Gateway) -> None:
+        super().__init__(address, _Handler)
+        self.gateway = gateway
+
+
+def serve(gateway: Gateway, port: int) -> _Server:
+    """Bind to 127.0.0.1 only; the caller runs ``serve_forever`` and ``shutdown``."""
+    return _Server(("127.0.0.1", port), gateway)

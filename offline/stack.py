@@ -1,0 +1,154 @@
+"""Starts and stops the whole offline stack: moto, resources, functions, gateway, stream pumps, TTL."""
+
+from __future__ import annotations
+
+import logging
+import os
+import socket
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from offline import demo, resources, state
+from offline.gateway import Gateway, serve
+from offline.lambdas import load_all
+from offline.streams import StreamPump
+from offline.template import Stack, read_stack
+from offline.ttl import Sweeper
+
+log = logging.getLogger("offline")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@dataclass
+class Options:
+    root: Path
+    port: int = 3000
+    state_dir: Path | None = None  # None: nothing saved, nothing restored
+    parameters: dict[str, str] = field(default_factory=dict)
+    create_demo: bool = True
+    ttl_every_seconds: float = 30.0
+
+
+class OfflineStack:
+    def __init__(self, options: Options) -> None:
+        self.options = options
+        self.stack: Stack = read_stack(options.root, options.parameters)
+        self.base_url = f"http://127.0.0.1:{options.port}"
+        self.moto_url = ""
+        self.demo: dict[str, str] | None = None
+        self._moto: Any = None
+        self._server: Any = None
+        self._pumps: list[StreamPump] = []
+        self._sweeper: Sweeper | None = None
+        self._secrets: dict[str, str] = {}
+        self._clients: dict[str, Any] = {}
+
+    # start
+
+    def start(self) -> None:
+        from moto.server import ThreadedMotoServer
+
+        logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        moto_port = free_port()
+        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+        self._moto.start()
+        self.moto_url = f"http://127.0.0.1:{moto_port}"
+        self._environment()
+        self._clients = resources.clients(self.moto_url)
+        restored = self._create_resources()
+        functions = load_all(self.stack)
+        self._start_pumps(functions, start_at_latest=restored)
+        tables = resources.ttl_attributes(self.stack)
+        self._sweeper = Sweeper(self._clients["dynamodb"], tables, self.options.ttl_every_seconds)
+        self._sweeper.start()
+        self._server = serve(Gateway(self.stack, functions), self.options.port)
+        threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True).start()
+        self._demo()
+
+    def _environment(self) -> None:
+        """What a Lambda function would see; the same for every function (they share one process)."""
+        env: dict[str, str] = {}
+        for function in self.stack.functions.values():
+            env.update(function.environment)
+        env.update(
+            {
+                "AWS_ENDPOINT_URL": self.moto_url,
+                "AWS_ACCESS_KEY_ID": "offline",
+                "AWS_SECRET_ACCESS_KEY": "offline",
+                "AWS_DEFAULT_REGION": "us-east-1",
+                "AWS_REGION": "us-east-1",
+                "POWERTOOLS_SERVICE_NAME": "apimeter-offline",
+                "POWERTOOLS_TRACE_DISABLED": "true",
+                "POWERTOOLS_METRICS_DISABLED": "true",
+                "POWERTOOLS_LOG_LEVEL": os.environ.get("LOG_LEVEL", "WARNING"),
+            }
+        )
+        os.environ.update(env)
+
+    def _create_resources(self) -> bool:
+        """Create everything; restore saved data if any. True when data was restored."""
+        directory = self.options.state_dir
+        resources.create_tables(self.stack, self._clients["dynamodb"])
+        known = state.saved_secrets(directory) if directory else {}
+        self._secrets = resources.create_secrets(self.stack, self._clients["secretsmanager"], known)
+        self._queues = resources.create_queues(self.stack, self._clients["sqs"])
+        if directory and known:
+            started = time.monotonic()
+            count = state.restore(directory, self._clients["dynamodb"], self._table_names())
+            log.warning("restored %d items from %s in %.1f s", count, directory, time.monotonic() - started)
+            return True
+        return False
+
+    def _table_names(self) -> list[str]:
+        return [self.stack.physical_name(t) for t in self.stack.of_type("AWS::DynamoDB::Table")]
+
+    def _start_pumps(self, functions: dict[str, Any], start_at_latest: bool) -> None:
+        for mapping in self.stack.streams:
+            table = self.stack.physical_name(mapping.table)
+            stream_arn = self._clients["dynamodb"].describe_table(TableName=table)["Table"]["LatestStreamArn"]
+            queue = self._queues.get(mapping.on_failure_queue) if mapping.on_failure_queue else None
+            pump = StreamPump(
+                mapping,
+                functions[mapping.function],
+                self._clients["dynamodbstreams"],
+                stream_arn,
+                self._clients["sqs"],
+                queue,
+                # Restored items were already aggregated before the stop: deliver only new records.
+                start_at_latest=start_at_latest,
+            )
+            pump.start()
+            self._pumps.append(pump)
+
+    def _demo(self) -> None:
+        directory = self.options.state_dir
+        target = directory / "demo.json" if directory else None
+        self.demo = demo.load(target) if target else None
+        if self.demo is None and self.options.create_demo and target is not None:
+            self.demo = demo.create(self.base_url, target)
+
+    # stop
+
+    def stop(self, save: bool = True) -> None:
+        """Stop taking requests, let the pumps finish what is in the stream, save, stop moto."""
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+        for pump in self._pumps:
+            pump.drain(timeout=10)
+            pump.stop()
+        if self._sweeper is not None:
+            self._sweeper.stop()
+        if save and self.options.state_dir is not None and self._clients:
+            count = state.save(self.options.state_dir, self._clients["dynamodb"], self._table_names(), self._secrets)
+            log.warning("saved %d items to %s", count, self.options.state_dir)
+        if self._moto is not None:
+            self._moto.stop()

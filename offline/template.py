@@ -1,0 +1,232 @@
+"""Reads template.yaml: parameters, conditions, Globals, functions, routes, stream mappings, resources.
+
+Only the intrinsic functions the template uses are understood (Ref, Sub, GetAtt, If, Equals); an
+unknown one fails loudly rather than being guessed.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+ACCOUNT = "123456789012"
+REGION = "us-east-1"
+STACK = "apimeter-offline"
+
+
+class _Loader(yaml.SafeLoader):
+    pass
+
+
+def _tag(name: str) -> Any:
+    def construct(loader: yaml.SafeLoader, node: yaml.Node) -> dict[str, Any]:
+        if isinstance(node, yaml.ScalarNode):
+            value: Any = loader.construct_scalar(node)
+            if name == "GetAtt":
+                value = value.split(".", 1)
+        elif isinstance(node, yaml.SequenceNode):
+            value = loader.construct_sequence(node, deep=True)
+        else:
+            value = loader.construct_mapping(node, deep=True)  # type: ignore[arg-type]
+        key = "Ref" if name == "Ref" else f"Fn::{name}"
+        return {key: value}
+
+    return construct
+
+
+for _name in ("Ref", "Sub", "GetAtt", "If", "Equals", "Join", "Select", "Split", "Not", "And", "Or", "FindInMap"):
+    _Loader.add_constructor(f"!{_name}", _tag(_name))
+
+
+def load(path: Path) -> dict[str, Any]:
+    with path.open() as handle:
+        document: dict[str, Any] = yaml.load(handle, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+    return document
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    method: str
+    path: str
+    function: str
+    authorized: bool
+
+    @property
+    def key(self) -> str:
+        return f"{self.method} {self.path}"
+
+
+@dataclass(frozen=True, slots=True)
+class StreamMapping:
+    function: str
+    table: str
+    batch_size: int
+    window_seconds: float
+    max_retries: int
+    bisect: bool
+    partial_failures: bool
+    on_failure_queue: str | None
+    starting_position: str
+
+
+@dataclass(slots=True)
+class Function:
+    logical_id: str
+    code_dir: Path
+    handler: str
+    environment: dict[str, str]
+    timeout: int
+    memory: int
+
+
+@dataclass(slots=True)
+class Stack:
+    root: Path
+    parameters: dict[str, str]
+    resources: dict[str, dict[str, Any]]
+    functions: dict[str, Function] = field(default_factory=dict)
+    routes: list[Route] = field(default_factory=list)
+    streams: list[StreamMapping] = field(default_factory=list)
+    conditions: dict[str, Any] = field(default_factory=dict)
+    authorizer_function: str | None = None
+
+    def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
+        return {name: res for name, res in self.resources.items() if res.get("Type") == kind}
+
+    def physical_name(self, logical_id: str) -> str:
+        resource = self.resources[logical_id]
+        kind = resource["Type"]
+        if kind == "AWS::SecretsManager::Secret":
+            return str(self.resolve(resource["Properties"]["Name"]))
+        return f"{STACK}-{logical_id}"
+
+    def arn(self, logical_id: str) -> str:
+        kind = self.resources[logical_id]["Type"]
+        name = self.physical_name(logical_id)
+        if kind == "AWS::DynamoDB::Table":
+            return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+        if kind == "AWS::SQS::Queue":
+            return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
+        if kind == "AWS::Serverless::Function":
+            return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        return f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:{logical_id}"
+
+    def _condition(self, name: str) -> bool:
+        return bool(self.resolve(self.conditions[name]))
+
+    def resolve(self, value: Any) -> Any:
+        """Evaluate the intrinsic functions in ``value``."""
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        if not isinstance(value, dict):
+            return value
+        if len(value) != 1 or not next(iter(value)).startswith(("Ref", "Fn::")):
+            return {k: self.resolve(v) for k, v in value.items()}
+        ((fn, arg),) = value.items()
+        if fn == "Ref":
+            return self._ref(arg)
+        if fn == "Fn::Sub":
+            return re.sub(r"\$\{([^}]+)\}", lambda m: str(self._sub(m.group(1))), arg)
+        if fn == "Fn::GetAtt":
+            return self._get_att(arg[0], arg[1])
+        if fn == "Fn::If":
+            return self.resolve(arg[1] if self._condition(arg[0]) else arg[2])
+        if fn == "Fn::Equals":
+            return str(self.resolve(arg[0])) == str(self.resolve(arg[1]))
+        raise ValueError(f"offline stack does not understand {fn}")
+
+    def _ref(self, name: str) -> str:
+        pseudo = {"AWS::Region": REGION, "AWS::AccountId": ACCOUNT, "AWS::StackName": STACK, "AWS::URLSuffix": "local"}
+        if name in pseudo:
+            return pseudo[name]
+        if name in self.parameters:
+            return self.parameters[name]
+        if self.resources[name]["Type"] == "AWS::SecretsManager::Secret":
+            return self.physical_name(name)
+        if self.resources[name]["Type"] == "AWS::SQS::Queue":
+            return f"http://sqs.{REGION}.localhost/{ACCOUNT}/{self.physical_name(name)}"
+        return self.physical_name(name)
+
+    def _sub(self, name: str) -> str:
+        return self._get_att(*name.split(".", 1)) if "." in name else self._ref(name)
+
+    def _get_att(self, logical_id: str, attribute: str) -> str:
+        if attribute == "Arn":
+            return self.arn(logical_id)
+        if attribute == "StreamArn":
+            return self.arn(logical_id) + "/stream/offline"
+        if attribute == "QueueName":
+            return self.physical_name(logical_id)
+        raise ValueError(f"offline stack does not know attribute {logical_id}.{attribute}")
+
+
+def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
+    merged = dict(base)
+    for key, value in override.items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = _merge(merged[key], value)
+        else:
+            merged[key] = value
+    return merged
+
+
+def read_stack(root: Path, overrides: dict[str, str] | None = None) -> Stack:
+    document = load(root / "template.yaml")
+    parameters = {name: str(spec.get("Default", "")) for name, spec in document.get("Parameters", {}).items()}
+    for name, value in (overrides or {}).items():
+        if name not in parameters:
+            raise ValueError(f"template has no parameter {name}")
+        parameters[name] = value
+    stack = Stack(
+        root=root, parameters=parameters, resources=document["Resources"], conditions=document.get("Conditions", {})
+    )
+    function_globals = document.get("Globals", {}).get("Function", {})
+    default_authorizer = None
+    for api in stack.of_type("AWS::Serverless::HttpApi").values():
+        auth = api.get("Properties", {}).get("Auth", {})
+        default_authorizer = auth.get("DefaultAuthorizer")
+        for spec in auth.get("Authorizers", {}).values():
+            stack.authorizer_function = spec["FunctionArn"]["Fn::GetAtt"][0]
+
+    for logical_id, resource in stack.of_type("AWS::Serverless::Function").items():
+        props = _merge(function_globals, resource.get("Properties", {}))
+        environment = {k: str(stack.resolve(v)) for k, v in props.get("Environment", {}).get("Variables", {}).items()}
+        stack.functions[logical_id] = Function(
+            logical_id=logical_id,
+            code_dir=root / props["CodeUri"],
+            handler=props["Handler"],
+            environment=environment,
+            timeout=int(props.get("Timeout", 3)),
+            memory=int(props.get("MemorySize", 128)),
+        )
+        for event in props.get("Events", {}).values():
+            _read_event(stack, logical_id, event, default_authorizer)
+    return stack
+
+
+def _read_event(stack: Stack, function: str, event: dict[str, Any], default_authorizer: str | None) -> None:
+    props = event.get("Properties", {})
+    if event["Type"] == "HttpApi":
+        authorizer = props.get("Auth", {}).get("Authorizer", default_authorizer)
+        method = str(props["Method"]).upper()
+        stack.routes.append(Route(method, props["Path"], function, authorizer not in (None, "NONE")))
+    elif event["Type"] == "DynamoDB":
+        table = props["Stream"]["Fn::GetAtt"][0]
+        on_failure = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")
+        stack.streams.append(
+            StreamMapping(
+                function=function,
+                table=table,
+                batch_size=int(props.get("BatchSize", 100)),
+                window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+                max_retries=int(props.get("MaximumRetryAttempts", -1)),
+                bisect=bool(props.get("BisectBatchOnFunctionError", False)),
+                partial_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+                on_failure_queue=on_failure["Fn::GetAtt"][0] if on_failure else None,
+                starting_position=props.get("StartingPosition", "LATEST"),
+            )
+        )
