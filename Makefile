@@ -53,7 +53,7 @@ bench: $(STAMP) ## benchmarks: ingest domain path
 	$(PY) bench/ingest.py
 
 openapi: $(STAMP) ## regenerate docs/openapi.json from the code
-	$(PY) -m apimeter.api.openapi > docs/openapi.json
+	$(PY) -m tools.openapi > docs/openapi.json
 
 clean: ## remove build output and caches
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage

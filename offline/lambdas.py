@@ -51,10 +51,15 @@ class Lambda:
         spec.loader.exec_module(module)
         return getattr(module, attribute)
 
+    def handler(self) -> Any:
+        """The function's handler object, imported on first use (a cold start)."""
+        if self._handler is None:
+            self._handler = self._load()
+        return self._handler
+
     def invoke(self, event: dict[str, Any]) -> Any:
         with self._lock:
-            if self._handler is None:
-                self._handler = self._load()
+            self.handler()
             context = Context(
                 function_name=self.function.logical_id,
                 memory_limit_in_mb=self.function.memory,

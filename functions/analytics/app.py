@@ -7,7 +7,7 @@ from typing import Annotated, Literal
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from apimeter.api.models import PointLatencyOut, PointOut, SummaryOut, TimeseriesOut
-from apimeter.api.resolver import build_resolver, handler, principal
+from apimeter.api.resolver import USER_OR_KEY, build_resolver, handler, principal
 from apimeter.domain.windows import iso
 from apimeter.logic import analytics
 from apimeter.observability import MetricUnit, metrics
@@ -15,14 +15,24 @@ from apimeter.observability import MetricUnit, metrics
 app = build_resolver()
 
 
-@app.get("/v1/projects/<project_id>/metrics/summary", tags=["analytics"], summary="Totals over a window")
+@app.get(
+    "/v1/projects/<project_id>/metrics/summary",
+    security=USER_OR_KEY,
+    tags=["analytics"],
+    summary="Totals over a window",
+)
 def summary(project_id: str, window: Annotated[Literal["1h", "24h", "7d", "30d"], Query()] = "24h") -> SummaryOut:
     result = analytics.summary(principal(app), project_id, window)
     metrics.add_metric(name="RollupItemsRead", unit=MetricUnit.Count, value=result.items_read)
     return SummaryOut.of(result.window, result.span, result.totals)
 
 
-@app.get("/v1/projects/<project_id>/metrics/timeseries", tags=["analytics"], summary="Figures per bucket")
+@app.get(
+    "/v1/projects/<project_id>/metrics/timeseries",
+    security=USER_OR_KEY,
+    tags=["analytics"],
+    summary="Figures per bucket",
+)
 def timeseries(
     project_id: str,
     granularity: Annotated[Literal["minute", "hour", "day"], Query()] = "hour",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from apimeter.api.models import LoginIn, MeOut, RegisterIn, SessionOut, TenantOut, UserOut
-from apimeter.api.resolver import build_resolver, handler, principal
+from apimeter.api.resolver import USER, build_resolver, handler, principal
 from apimeter.logic import accounts
 from apimeter.observability import MetricUnit, metrics
 
@@ -22,7 +22,7 @@ def login(body: LoginIn) -> SessionOut:
     return SessionOut.of(accounts.login(body.email, body.password))
 
 
-@app.get("/v1/auth/me", tags=["auth"], summary="The signed-in user and their organization")
+@app.get("/v1/auth/me", security=USER, tags=["auth"], summary="The signed-in user and their organization")
 def me() -> MeOut:
     user, tenant = accounts.me(principal(app))
     return MeOut(user=UserOut.of(user), tenant=TenantOut.of(tenant))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from apimeter.api.models import IngestOut
-from apimeter.api.resolver import build_resolver, handler, principal
+from apimeter.api.resolver import API_KEY, build_resolver, handler, principal
 from apimeter.logic import ingest
 from apimeter.observability import MetricUnit, metrics
 
@@ -14,6 +14,7 @@ INGEST_BODY_SCHEMA = "IngestRequest"
 
 @app.post(
     "/v1/events",
+    security=API_KEY,
     status_code=202,
     tags=["tracking"],
     summary="Track one event or a batch of up to 1,000",

@@ -3,23 +3,23 @@
 from __future__ import annotations
 
 from apimeter.api.models import ProjectIn, ProjectListOut, ProjectOut
-from apimeter.api.resolver import build_resolver, handler, principal
+from apimeter.api.resolver import USER, USER_OR_KEY, build_resolver, handler, principal
 from apimeter.logic import projects
 
 app = build_resolver()
 
 
-@app.post("/v1/projects", status_code=201, tags=["projects"], summary="Create a project")
+@app.post("/v1/projects", security=USER, status_code=201, tags=["projects"], summary="Create a project")
 def create(body: ProjectIn) -> ProjectOut:
     return ProjectOut.of(projects.create(principal(app), body.name))
 
 
-@app.get("/v1/projects", tags=["projects"], summary="List projects")
+@app.get("/v1/projects", security=USER, tags=["projects"], summary="List projects")
 def list_all() -> ProjectListOut:
     return ProjectListOut(projects=[ProjectOut.of(p) for p in projects.list_all(principal(app))])
 
 
-@app.get("/v1/projects/<project_id>", tags=["projects"], summary="Get a project")
+@app.get("/v1/projects/<project_id>", security=USER_OR_KEY, tags=["projects"], summary="Get a project")
 def get(project_id: str) -> ProjectOut:
     return ProjectOut.of(projects.get(principal(app), project_id))
 

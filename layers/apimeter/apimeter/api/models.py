@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -225,6 +225,29 @@ class TimeseriesOut(BaseModel):
     start: str = Field(..., alias="from")
     end: str = Field(..., alias="to")
     points: list[PointOut]
+
+
+class ErrorOut(BaseModel):
+    code: Literal[
+        "VALIDATION_ERROR",
+        "AUTHENTICATION_FAILED",
+        "FORBIDDEN",
+        "NOT_FOUND",
+        "CONFLICT",
+        "PAYLOAD_TOO_LARGE",
+        "RATE_LIMIT_EXCEEDED",
+        "INTERNAL_ERROR",
+    ]
+    message: str
+    details: Any = None
+    request_id: str
+    timestamp: str
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error, from every route."""
+
+    error: ErrorOut
 
 
 class HealthOut(BaseModel):

@@ -21,6 +21,11 @@ from apimeter.settings import settings
 
 Handler = Callable[[dict[str, Any], LambdaContext], dict[str, Any]]
 
+# Which credentials a route takes, declared on the route for the OpenAPI document.
+USER: list[dict[str, list[str]]] = [{"bearer": []}]
+API_KEY: list[dict[str, list[str]]] = [{"apiKey": []}]
+USER_OR_KEY: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
+
 
 def _request_id(app: APIGatewayHttpResolver) -> str:
     return str(app.current_event.request_context.request_id or "")
@@ -93,6 +98,9 @@ def handler(app: APIGatewayHttpResolver, public_routes: Iterable[str] = ()) -> H
                 return error_response(401, exc.code, exc.message, request_id)
         return app.resolve(event, context)
 
+    # Read by the template checks and the OpenAPI generator.
+    lambda_handler.resolver = app  # type: ignore[attr-defined]
+    lambda_handler.public_routes = public  # type: ignore[attr-defined]
     return lambda_handler
 
 

@@ -1,0 +1,90 @@
+"""Events and handlers for tests: built from the sample events in events/, never ad-hoc dicts."""
+
+from __future__ import annotations
+
+import copy
+import importlib.util
+import json
+import uuid
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+from offline.lambdas import Context
+
+ROOT = Path(__file__).resolve().parent.parent
+EVENTS = ROOT / "events"
+
+
+def sample(name: str) -> dict[str, Any]:
+    """A fresh copy of ``events/<name>.json``."""
+    return copy.deepcopy(_sample(name))
+
+
+@cache
+def _sample(name: str) -> dict[str, Any]:
+    loaded: dict[str, Any] = json.loads((EVENTS / f"{name}.json").read_text())
+    return loaded
+
+
+def http_event(
+    route_key: str,
+    *,
+    path: str | None = None,
+    body: Any = None,
+    authorizer: dict[str, Any] | None = None,
+    path_parameters: dict[str, str] | None = None,
+    query: dict[str, str] | None = None,
+    headers: dict[str, str] | None = None,
+) -> dict[str, Any]:
+    """A payload-2.0 route event shaped like ``events/health.json``, for any route."""
+    event = sample("health")
+    method, _, route_path = route_key.partition(" ")
+    raw_path = path or route_path
+    event["routeKey"] = route_key
+    event["rawPath"] = raw_path
+    event["requestContext"]["routeKey"] = route_key
+    event["requestContext"]["http"].update({"method": method, "path": raw_path})
+    event["requestContext"]["requestId"] = str(uuid.uuid4())
+    event["body"] = body if isinstance(body, str) else ("" if body is None else json.dumps(body))
+    event["headers"].update(headers or {})
+    if authorizer is not None:
+        event["requestContext"]["authorizer"] = {"lambda": authorizer}
+    if path_parameters:
+        event["pathParameters"] = path_parameters
+    if query:
+        event["queryStringParameters"] = query
+        event["rawQueryString"] = "&".join(f"{k}={v}" for k, v in query.items())
+    return event
+
+
+def context(name: str = "test") -> Context:
+    return Context(
+        function_name=name,
+        memory_limit_in_mb=512,
+        timeout_seconds=10,
+        aws_request_id=str(uuid.uuid4()),
+        invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
+        _deadline=float("inf"),
+    )
+
+
+@cache
+def function_module(folder: str) -> Any:
+    """``functions/<folder>/app.py``, loaded once under a unique module name."""
+    path = ROOT / "functions" / folder / "app.py"
+    spec = importlib.util.spec_from_file_location(f"fn_{folder}", path)
+    assert spec is not None
+    assert spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def invoke(folder: str, event: dict[str, Any]) -> dict[str, Any]:
+    result: dict[str, Any] = function_module(folder).lambda_handler(event, context(folder))
+    return result
+
+
+def body(response: dict[str, Any]) -> Any:
+    return json.loads(response["body"]) if response.get("body") else None

@@ -1,0 +1,161 @@
+"""The walking skeleton's contract, end to end in-process: accounts, projects, keys, ingest, analytics."""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from tests.integration.conftest import Api
+
+
+def summary(api: Api, project_id: str, key: str, window: str = "24h") -> dict[str, Any]:
+    reply = api.call("GET", f"/v1/projects/{project_id}/metrics/summary?window={window}", key=key)
+    assert reply.status == 200, reply.body
+    body: dict[str, Any] = reply.body
+    return body
+
+
+def test_register_login_me(api: Api) -> None:
+    session = api.register("Ada@Example.com")
+    assert session["token_type"] == "bearer"
+    assert session["user"]["email"] == "ada@example.com"
+    assert session["user"]["role"] == "owner"
+    assert session["expires_in"] == 900
+    login = api.call("POST", "/v1/auth/login", {"email": "ada@example.com", "password": "s3cret-pass!"})
+    assert login.status == 200
+    me = api.call("GET", "/v1/auth/me", token=login.body["access_token"])
+    assert me.status == 200
+    assert me.body["tenant"]["id"] == session["tenant"]["id"]
+
+
+def test_login_failures_say_the_same_thing(api: Api) -> None:
+    api.register("ada@example.com")
+    wrong = api.call("POST", "/v1/auth/login", {"email": "ada@example.com", "password": "nope-nope-nope"})
+    unknown = api.call("POST", "/v1/auth/login", {"email": "who@example.com", "password": "nope-nope-nope"})
+    assert wrong.status == unknown.status == 401
+    assert wrong.body["error"]["message"] == unknown.body["error"]["message"]
+    again = api.call(
+        "POST", "/v1/auth/register", {"email": "ada@example.com", "password": "0123456789", "organization": "x"}
+    )
+    assert again.status == 409
+    assert again.body["error"]["code"] == "CONFLICT"
+
+
+def test_projects_and_keys(api: Api) -> None:
+    token = api.register()["access_token"]
+    project_id = api.project(token)
+    assert api.call("GET", f"/v1/projects/{project_id}", token=token).body["name"] == "payments"
+    assert [p["id"] for p in api.call("GET", "/v1/projects", token=token).body["projects"]] == [project_id]
+    created = api.key(token, project_id, ("track",))
+    assert created["key"].startswith(f"am_{created['prefix']}_")
+    listed = api.call("GET", f"/v1/projects/{project_id}/keys", token=token).body["keys"]
+    assert [k["id"] for k in listed] == [created["id"]]
+    assert "key" not in listed[0]
+    assert api.call("DELETE", f"/v1/projects/{project_id}/keys/{created['id']}", token=token).status == 204
+    assert api.call("GET", f"/v1/projects/{project_id}/keys", token=token).body["keys"][0]["status"] == "revoked"
+
+
+def test_acceptance_batches_duplicates_conflicts_and_malformed(api: Api) -> None:
+    """Issue 2's scenario: 1,000 posted in 10 batches -> 925 accepted, 50 duplicates, 25 rejected."""
+    token = api.register()["access_token"]
+    project_id = api.project(token)
+    key = api.key(token, project_id)["key"]
+    now = int(time.time() * 1000)
+    originals = [
+        {"event_id": f"e{i}", "timestamp": now - i * 1000, "method": "GET", "endpoint": "/items/{id}",
+         "status": 500 if i % 10 == 0 else (404 if i % 7 == 0 else 200), "latency_ms": 5 + i % 50}
+        for i in range(925)
+    ]  # fmt: skip
+    replays = [dict(originals[i]) for i in range(50)]
+    conflicts = [dict(originals[i], status=201) for i in range(100, 105)]
+    malformed = [{"event_id": f"bad{i}", "method": "GET", "status": 200} for i in range(20)]  # no path/endpoint
+    stream = originals + replays + conflicts + malformed
+    totals = {"accepted": 0, "duplicates": 0, "rejected": []}
+    for start in range(0, 1000, 100):
+        reply = api.call("POST", "/v1/events", {"events": stream[start : start + 100]}, key=key)
+        assert reply.status == 202, reply.body
+        totals["accepted"] += reply.body["accepted"]
+        totals["duplicates"] += reply.body["duplicates"]
+        totals["rejected"] += reply.body["rejected"]
+    codes = [r["code"] for r in totals["rejected"]]
+    assert (totals["accepted"], totals["duplicates"], len(codes)) == (925, 50, 25)
+    assert (codes.count("CONFLICT"), codes.count("VALIDATION_ERROR")) == (5, 20)
+
+    api.pump()
+    result = summary(api, project_id, key)
+    errors = sum(1 for e in originals if e["status"] >= 400)
+    assert result["requests"] == 925
+    assert result["errors"] == errors
+    assert result["status_classes"]["5xx"] == sum(1 for e in originals if e["status"] >= 500)
+    assert result["status_classes"]["4xx"] == sum(1 for e in originals if 400 <= e["status"] < 500)
+    assert result["status_classes"]["2xx"] == 925 - errors
+    assert result["error_rate"] == round(errors / 925, 6)
+
+    api.pump()  # redelivering nothing changes nothing
+    assert summary(api, project_id, key)["requests"] == 925
+    series = api.call("GET", f"/v1/projects/{project_id}/metrics/timeseries?granularity=hour", key=key)
+    assert series.status == 200
+    assert sum(p["requests"] for p in series.body["points"]) == 925
+
+
+def test_lone_event_errors_use_the_envelope_status(api: Api) -> None:
+    token = api.register()["access_token"]
+    key = api.key(token, api.project(token))["key"]
+    event = {"event_id": "x", "method": "GET", "endpoint": "/a", "status": 200}
+    assert api.call("POST", "/v1/events", event, key=key).body == {"accepted": 1, "duplicates": 0, "rejected": []}
+    assert api.call("POST", "/v1/events", event, key=key).body["duplicates"] == 1
+    conflict = api.call("POST", "/v1/events", dict(event, status=201), key=key)
+    assert conflict.status == 409
+    assert conflict.body["error"]["code"] == "CONFLICT"
+    invalid = api.call("POST", "/v1/events", {"method": "GET"}, key=key)
+    assert invalid.status == 400
+    assert invalid.body["error"]["code"] == "VALIDATION_ERROR"
+    too_large = api.call("POST", "/v1/events", b"x" * (1_048_576 + 1), key=key)
+    assert too_large.status == 413
+    assert too_large.body["error"]["code"] == "PAYLOAD_TOO_LARGE"
+
+
+def test_credentials_are_checked_and_tenants_isolated(api: Api) -> None:
+    owner = api.register()["access_token"]
+    project_id = api.project(owner)
+    created = api.key(owner, project_id, ("track",))
+    event = {"method": "GET", "endpoint": "/a", "status": 200}
+
+    for headers in ({"key": "am_deadbeef_" + "A" * 43}, {"key": "nonsense"}, {}):
+        reply = api.call("POST", "/v1/events", event, **headers)  # type: ignore[arg-type]
+        assert reply.status == 401
+        assert reply.body["error"]["code"] == "AUTHENTICATION_FAILED"
+        assert reply.body["error"]["request_id"]
+
+    track_only = api.call("GET", f"/v1/projects/{project_id}/metrics/summary", key=created["key"])
+    assert track_only.status == 403
+
+    other = api.register("mallory@example.com", "Evil")["access_token"]
+    for path in (f"/v1/projects/{project_id}", f"/v1/projects/{project_id}/metrics/summary",
+                 f"/v1/projects/{project_id}/keys"):  # fmt: skip
+        reply = api.call("GET", path, token=other)
+        assert reply.status == 404, path
+        assert project_id not in str(reply.body)
+    stolen = api.call("DELETE", f"/v1/projects/{project_id}/keys/{created['id']}", token=other)
+    assert stolen.status == 404
+
+    assert api.call("DELETE", f"/v1/projects/{project_id}/keys/{created['id']}", token=owner).status == 204
+    from apimeter.logic import authorization
+
+    authorization.cache.clear()  # the cache's time has passed
+    revoked = api.call("POST", "/v1/events", event, key=created["key"])
+    assert revoked.status == 401
+
+
+def test_unknown_route_and_bad_query_are_in_the_envelope(api: Api) -> None:
+    missing = api.call("GET", "/v1/nothing-here")
+    assert missing.status == 404
+    assert missing.body["error"]["code"] == "NOT_FOUND"
+    token = api.register()["access_token"]
+    project_id = api.project(token)
+    bad = api.call("GET", f"/v1/projects/{project_id}/metrics/summary?window=2h", token=token)
+    assert bad.status == 422
+    assert bad.body["error"]["details"][0]["field"] == "query.window"
+    health = api.call("GET", "/health")
+    assert health.status == 200
+    assert health.body["version"]

@@ -1,0 +1,38 @@
+"""The offline stack's TTL sweeper and its save/restore of data across restarts."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+from offline import resources, state, ttl
+
+
+def test_sweeper_deletes_only_expired_items(aws: dict[str, Any]) -> None:
+    stack = aws["stack"]
+    table = stack.physical_name("EventsTable")
+    client = aws["dynamodb"]
+    client.put_item(TableName=table, Item={"pk": {"S": "old"}, "expires_at": {"N": "100"}})
+    client.put_item(TableName=table, Item={"pk": {"S": "new"}, "expires_at": {"N": "9999999999"}})
+    client.put_item(TableName=table, Item={"pk": {"S": "forever"}})
+    assert ttl.sweep(client, resources.ttl_attributes(stack), now=1000) == 1
+    left = {i["pk"]["S"] for i in client.scan(TableName=table)["Items"]}
+    assert left == {"new", "forever"}
+
+
+def test_save_and_restore_round_trip(aws: dict[str, Any], tmp_path: Path) -> None:
+    stack = aws["stack"]
+    client = aws["dynamodb"]
+    table = stack.physical_name("RollupsTable")
+    for i in range(60):  # more than one BatchWriteItem
+        client.put_item(TableName=table, Item={"pk": {"S": "p"}, "sk": {"S": f"{i:03d}"}, "n": {"N": str(i)}})
+    tables = [table]
+    assert state.save(tmp_path, client, tables, {"jwt": "secret"}) == 60
+    client.delete_table(TableName=table)
+    client.create_table(**resources.table_request(stack, "RollupsTable"))
+    assert state.restore(tmp_path, client, tables) == 60
+    assert boto3.client("dynamodb").scan(TableName=table)["Count"] == 60
+    assert state.saved_secrets(tmp_path) == {"jwt": "secret"}
+    assert state.saved_secrets(tmp_path / "none") == {}

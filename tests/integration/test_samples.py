@@ -1,0 +1,48 @@
+"""Every function runs its sample event from events/ against moto."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.builders import body, invoke, sample
+
+
+def test_health_sample(aws: dict[str, Any]) -> None:
+    response = invoke("health", sample("health"))
+    assert response["statusCode"] == 200
+    assert body(response)["status"] == "ok"
+
+
+def test_register_sample_creates_an_account(aws: dict[str, Any]) -> None:
+    response = invoke("auth", sample("auth-register"))
+    assert response["statusCode"] == 201
+    assert body(response)["user"]["email"] == "ada@example.com"
+
+
+def test_authorizer_sample_with_an_unknown_key_identifies_no_one(aws: dict[str, Any]) -> None:
+    decision = invoke("authorizer", sample("authorizer"))
+    assert decision["isAuthorized"] is True  # the route answers 401 in the envelope
+    assert decision["context"] == {"auth_error": "invalid or revoked API key"}
+
+
+def test_route_samples_for_an_unknown_tenant_are_not_found(aws: dict[str, Any]) -> None:
+    for name, folder in (("projects-create", "projects"), ("keys-create", "keys"), ("analytics-summary", "analytics")):
+        response = invoke(folder, sample(name))
+        if folder == "projects":
+            assert response["statusCode"] == 201  # a project is created in the sample's tenant
+        else:
+            assert response["statusCode"] == 404, name
+            assert body(response)["error"]["code"] == "NOT_FOUND"
+
+
+def test_ingest_sample_for_an_unknown_project_is_not_found(aws: dict[str, Any]) -> None:
+    response = invoke("ingest", sample("ingest"))
+    assert response["statusCode"] == 404
+
+
+def test_missing_authorizer_context_is_rejected_before_any_route(aws: dict[str, Any]) -> None:
+    event = sample("projects-create")
+    del event["requestContext"]["authorizer"]
+    response = invoke("projects", event)
+    assert response["statusCode"] == 401
+    assert body(response)["error"]["code"] == "AUTHENTICATION_FAILED"

@@ -1,0 +1,113 @@
+"""template.yaml and the code agree: functions import, routes are served, streams and tables line up."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+
+import pytest
+
+from offline.lambdas import Lambda
+from offline.template import Stack
+from tools.openapi import render
+
+ROOT = Path(__file__).resolve().parent.parent.parent
+
+
+def test_every_function_is_python313_arm64_with_the_layer(stack: Stack) -> None:
+    assert stack.functions
+    document = stack.resources
+    for name, resource in stack.of_type("AWS::Serverless::Function").items():
+        props = resource["Properties"]
+        assert props["Handler"] == "app.lambda_handler", name
+        assert (ROOT / props["CodeUri"] / "app.py").is_file(), name
+    from offline.template import load
+
+    globals_ = load(ROOT / "template.yaml")["Globals"]["Function"]
+    assert globals_["Runtime"] == "python3.13"
+    assert globals_["Architectures"] == ["arm64"]
+    assert document["ApimeterLayer"]["Metadata"]["BuildMethod"] == "python3.13"
+
+
+def test_every_handler_imports(stack: Stack) -> None:
+    for function in stack.functions.values():
+        assert callable(Lambda(function).handler()), function.logical_id
+
+
+def _code_routes(handler: object) -> set[str]:
+    resolver = handler.resolver  # type: ignore[attr-defined]
+    keys = set()
+    for route in resolver._static_routes + resolver._dynamic_routes:
+        path = re.sub(r"<(\w+)>", r"{\1}", route.path)
+        keys.add(f"{route.method.upper()} {path}")
+    return keys
+
+
+def test_routes_in_the_template_are_served_by_their_handler_and_vice_versa(stack: Stack) -> None:
+    for name, function in stack.functions.items():
+        declared = {r.key for r in stack.routes if r.function == name and r.path != "$default"}
+        handler = Lambda(function).handler()
+        served = _code_routes(handler) if hasattr(handler, "resolver") else set()
+        assert declared == served, name
+
+
+def test_public_routes_match_the_routes_without_the_authorizer(stack: Stack) -> None:
+    for name, function in stack.functions.items():
+        handler = Lambda(function).handler()
+        template_public = {
+            ("$default" if r.path == "$default" else r.key)
+            for r in stack.routes
+            if r.function == name and not r.authorized
+        }
+        assert set(getattr(handler, "public_routes", set())) == template_public, name
+
+
+def test_authorizer_is_the_default_and_not_gateway_cached(stack: Stack) -> None:
+    api = stack.of_type("AWS::Serverless::HttpApi")["HttpApi"]["Properties"]["Auth"]
+    spec = api["Authorizers"][api["DefaultAuthorizer"]]
+    assert spec["EnableSimpleResponses"] is True
+    assert spec["AuthorizerPayloadFormatVersion"] == "2.0"
+    assert spec["Identity"]["ReauthorizeEvery"] == 0  # see apimeter.logic.authorization
+    assert stack.authorizer_function == "AuthorizerFunction"
+
+
+def test_stream_mapping_has_lambdas_failure_rules(stack: Stack) -> None:
+    (mapping,) = stack.streams
+    assert (mapping.function, mapping.table) == ("AggregateFunction", "EventsTable")
+    assert mapping.partial_failures
+    assert mapping.bisect
+    assert 0 < mapping.max_retries <= 10
+    assert mapping.on_failure_queue == "AggregateFailureQueue"
+    events = stack.resources["EventsTable"]["Properties"]
+    assert events["StreamSpecification"]["StreamViewType"] in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES")
+
+
+@pytest.mark.parametrize(
+    ("table", "ttl"), [("EntitiesTable", "expires_at"), ("EventsTable", "expires_at"), ("RollupsTable", "expires_at")]
+)
+def test_tables_are_on_demand_with_ttl(stack: Stack, table: str, ttl: str) -> None:
+    props = stack.resources[table]["Properties"]
+    assert props["BillingMode"] == "PAY_PER_REQUEST"
+    assert props["TimeToLiveSpecification"] == {"AttributeName": ttl, "Enabled": True}
+
+
+def test_every_table_env_var_names_a_template_table(stack: Stack) -> None:
+    tables = {stack.physical_name(t) for t in stack.of_type("AWS::DynamoDB::Table")}
+    for function in stack.functions.values():
+        for name, value in function.environment.items():
+            if name.endswith("_TABLE"):
+                assert value in tables, (function.logical_id, name)
+
+
+def test_every_function_has_a_sample_event() -> None:
+    for folder in (ROOT / "functions").iterdir():
+        if folder.is_dir() and (folder / "app.py").exists():
+            assert list((ROOT / "events").glob(f"{folder.name}*.json")), folder.name
+    for sample in (ROOT / "events").glob("*.json"):
+        json.loads(sample.read_text())
+
+
+def test_checked_in_openapi_matches_the_code() -> None:
+    checked_in = (ROOT / "docs" / "openapi.json").read_text()
+    assert checked_in == render(), "docs/openapi.json is stale: run `make openapi`"

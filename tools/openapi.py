@@ -1,0 +1,101 @@
+"""The OpenAPI document of the whole API, generated from the code: ``python -m tools.openapi``.
+
+Each HTTP function's resolver describes its own routes (Powertools builds that from the route
+signatures and models); this merges them in template order, adds the two credential schemes, marks
+public routes, and describes the ingest body from the domain's event models (the route reads its
+body raw, to validate item by item).
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
+
+from apimeter import __version__
+from apimeter.api.models import ErrorEnvelope
+from apimeter.domain.events import EventBatchIn, EventIn
+from offline.lambdas import Lambda
+from offline.template import read_stack
+
+ROOT = Path(__file__).resolve().parent.parent
+BODY_EXTENSION = "x-apimeter-request-body"
+SECURITY_SCHEMES = {
+    "apiKey": APIKey(name="X-API-Key", **{"in": APIKeyIn.header}, description="A project API key."),
+    "bearer": HTTPBearer(bearerFormat="JWT", description="A user's access token."),
+}
+
+
+def _ingest_body(components: dict[str, Any]) -> dict[str, Any]:
+    for model in (EventIn, EventBatchIn):
+        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        components.update(schema.pop("$defs", {}))
+        components[model.__name__] = schema
+    refs = [{"$ref": "#/components/schemas/EventIn"}, {"$ref": "#/components/schemas/EventBatchIn"}]
+    return {"required": True, "content": {"application/json": {"schema": {"oneOf": refs}}}}
+
+
+def _with_errors(responses: dict[str, Any]) -> dict[str, Any]:
+    """Document errors with the envelope every route answers with (not Powertools' default shape)."""
+    kept = {code: spec for code, spec in responses.items() if not code.startswith(("4", "5"))}
+    envelope = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}}
+    kept["4XX"] = {"description": "Client error, in the error envelope", **envelope}
+    kept["5XX"] = {"description": "Server error, in the error envelope", **envelope}
+    return kept
+
+
+def document(root: Path = ROOT) -> dict[str, Any]:
+    stack = read_stack(root)
+    paths: dict[str, Any] = {}
+    schemas: dict[str, Any] = {}
+    for name, function in stack.functions.items():
+        if not any(route.function == name for route in stack.routes):
+            continue
+        entry = Lambda(function).handler()
+        app, public = entry.resolver, entry.public_routes
+        schema = json.loads(
+            app.get_openapi_json_schema(title="apimeter", version=__version__, security_schemes=SECURITY_SCHEMES)
+        )
+        schemas.update(schema.get("components", {}).get("schemas", {}))
+        for path, operations in schema.get("paths", {}).items():
+            for method, operation in operations.items():
+                if operation.pop(BODY_EXTENSION, None):
+                    operation["requestBody"] = _ingest_body(schemas)
+                if f"{method.upper()} {path}" in public:
+                    operation["security"] = []
+                elif "security" not in operation:
+                    raise RuntimeError(f"{method.upper()} {path} declares no security")
+                operation["responses"] = _with_errors(operation["responses"])
+                paths.setdefault(path, {})[method] = operation
+    schemas["ErrorEnvelope"] = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
+    schemas.update(schemas["ErrorEnvelope"].pop("$defs", {}))
+    for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
+        schemas.pop(unused, None)
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "apimeter",
+            "version": __version__,
+            "description": "API usage analytics and cost. Errors: {error: {code, message, details, request_id, "
+            "timestamp}}.",
+        },
+        "paths": dict(sorted(paths.items())),
+        "components": {
+            "schemas": dict(sorted(schemas.items())),
+            "securitySchemes": {
+                name: scheme.model_dump(mode="json", by_alias=True, exclude_none=True)
+                for name, scheme in SECURITY_SCHEMES.items()
+            },
+        },
+    }
+
+
+def render(root: Path = ROOT) -> str:
+    return json.dumps(document(root), indent=2, sort_keys=False) + "\n"
+
+
+if __name__ == "__main__":
+    sys.stdout.write(render())
