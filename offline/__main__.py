@@ -8,6 +8,7 @@ import signal
 import sys
 import threading
 import time
+import warnings
 from pathlib import Path
 from types import FrameType
 
@@ -27,6 +28,8 @@ def main(argv: list[str] | None = None) -> int:
         "--parameter", action="append", default=[], metavar="NAME=VALUE", help="template parameter override"
     )
     args = parser.parse_args(argv)
+    # Metrics are disabled offline; Powertools still warns when a handler emitted none.
+    warnings.filterwarnings("ignore", message="No application metrics to publish")
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(levelname)s %(message)s")
     overrides = dict(p.split("=", 1) for p in args.parameter)
     options = Options(

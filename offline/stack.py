@@ -133,7 +133,10 @@ class OfflineStack:
         target = directory / "demo.json" if directory else None
         self.demo = demo.load(target) if target else None
         if self.demo is None and self.options.create_demo and target is not None:
-            self.demo = demo.create(self.base_url, target)
+            try:
+                self.demo = demo.create(self.base_url, target)
+            except OSError as exc:  # e.g. the demo account exists but its file was deleted
+                log.warning("demo organization not created (%s); `make dev-reset` starts afresh", exc)
 
     # stop
 

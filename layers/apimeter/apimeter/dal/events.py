@@ -12,7 +12,6 @@ Items are built as low-level attribute values directly: this is the ingest hot p
 
 from __future__ import annotations
 
-import json
 import zlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
@@ -20,11 +19,12 @@ from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
+import orjson
 from botocore.exceptions import ClientError
 
 from apimeter.dal.dynamo import Item, client, deserialize, error_code
 from apimeter.domain.events import TrackedEvent
-from apimeter.domain.windows import bucket_key
+from apimeter.domain.windows import day_of
 from apimeter.settings import settings
 
 Outcome = Literal["accepted", "duplicate", "conflict"]
@@ -38,6 +38,7 @@ def shard_of(event_id: str, shards: int) -> int:
 
 
 def to_item(event: TrackedEvent, *, retention_days: int, shards: int, received_ms: int) -> Item:
+    day = day_of(event.ts_ms - event.ts_ms % 86_400_000)
     item: Item = {
         "pk": {"S": f"{event.project_id}#{event.event_id}"},
         "project_id": {"S": event.project_id},
@@ -49,7 +50,7 @@ def to_item(event: TrackedEvent, *, retention_days: int, shards: int, received_m
         "fingerprint": {"S": event.fingerprint},
         "received": {"N": str(received_ms)},
         "expires_at": {"N": str(event.ts_ms // 1000 + retention_days * 86_400)},
-        "tpk": {"S": f"{event.project_id}#{bucket_key(event.ts_ms, 'day')}#{shard_of(event.event_id, shards)}"},
+        "tpk": {"S": f"{event.project_id}#{day}#{shard_of(event.event_id, shards)}"},
         "tsk": {"S": f"{event.ts_ms:013d}#{event.event_id}"},
     }
     for name in _OPTIONAL_STRINGS:
@@ -66,7 +67,7 @@ def to_item(event: TrackedEvent, *, retention_days: int, shards: int, received_m
 
 
 def _properties_json(properties: dict[str, Any]) -> str:
-    return json.dumps(properties, separators=(",", ":"), sort_keys=True)
+    return orjson.dumps(properties, option=orjson.OPT_SORT_KEYS).decode()
 
 
 def from_image(image: Item) -> TrackedEvent:
@@ -100,7 +101,7 @@ def from_image(image: Item) -> TrackedEvent:
 
 
 def _load_properties(text: str) -> dict[str, Any]:
-    loaded: dict[str, Any] = json.loads(text)
+    loaded: dict[str, Any] = orjson.loads(text)
     return loaded
 
 

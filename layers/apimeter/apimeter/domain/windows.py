@@ -11,6 +11,7 @@ from __future__ import annotations
 import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import lru_cache
 from typing import Literal
 
 from apimeter.errors import ValidationFailed
@@ -30,6 +31,12 @@ def bucket_start(ts_ms: int, granularity: Granularity) -> int:
 
 def bucket_key(start_ms: int, granularity: Granularity) -> str:
     return datetime.fromtimestamp(start_ms / 1000, UTC).strftime(_FORMAT[granularity])
+
+
+@lru_cache(maxsize=4096)
+def day_of(ts_ms: int) -> str:
+    """The day bucket of an instant, cached per day (``ts_ms`` is expected floored to the day)."""
+    return bucket_key(ts_ms, "day")
 
 
 def bucket_ms(key: str, granularity: Granularity) -> int:

@@ -1,0 +1,122 @@
+"""Issue 2's acceptance, as a new user would run it: the offline stack over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+from typing import Any
+
+import pytest
+
+from tests.e2e.conftest import AUTH_CACHE_SECONDS, Client, Stack
+
+pytestmark = pytest.mark.e2e
+
+
+def events_scenario() -> tuple[list[dict[str, Any]], dict[str, int]]:
+    """1,000 events: 925 distinct, 50 exact replays, 5 replays with a changed status, 20 malformed."""
+    now = int(time.time() * 1000)
+    originals = [
+        {"event_id": f"evt-{i}", "timestamp": now - i * 3000, "method": "GET", "endpoint": "/orders/{id}",
+         "status": (503 if i % 25 == 0 else 404 if i % 9 == 0 else 200), "latency_ms": 10 + i % 90}
+        for i in range(925)
+    ]  # fmt: skip
+    replays = [dict(originals[i]) for i in range(0, 100, 2)]
+    conflicts = [dict(originals[i], status=202) for i in range(200, 205)]
+    malformed = [{"event_id": f"bad-{i}", "method": "GET", "endpoint": "/x", "status": "oops"} for i in range(20)]
+    expected = {
+        "requests": 925,
+        "errors": sum(1 for e in originals if e["status"] >= 400),
+        "4xx": sum(1 for e in originals if 400 <= e["status"] < 500),
+        "5xx": sum(1 for e in originals if e["status"] >= 500),
+    }
+    return originals + replays + conflicts + malformed, expected
+
+
+def setup_project(client: Client, email: str) -> tuple[str, str, str]:
+    session = client.call(
+        "POST", "/v1/auth/register", {"email": email, "password": "e2e-password-1", "organization": email}
+    )
+    assert session.status == 201, session.body
+    token = session.body["access_token"]
+    project = client.call("POST", "/v1/projects", {"name": "shop"}, token=token)
+    assert project.status == 201
+    key = client.call(
+        "POST", f"/v1/projects/{project.body['id']}/keys", {"name": "ci", "scopes": ["track", "read"]}, token=token
+    )
+    assert key.status == 201
+    return token, project.body["id"], key.body["key"]
+
+
+def summary(client: Client, project_id: str, key: str) -> dict[str, Any]:
+    reply = client.call("GET", f"/v1/projects/{project_id}/metrics/summary?window=24h", key=key)
+    assert reply.status == 200, reply.body
+    body: dict[str, Any] = reply.body
+    return body
+
+
+def test_health_and_demo(stack: Stack) -> None:
+    reply = stack.client.call("GET", "/health")
+    assert reply.status == 200
+    assert reply.body["status"] == "ok"
+    demo = json.loads((stack.state_dir / "demo.json").read_text())
+    assert stack.client.call("GET", f"/v1/projects/{demo['project_id']}", key=demo["api_key"]).status == 200
+    assert "demo API key" in "".join(stack.output)
+
+
+def test_events_reach_the_summary_within_five_seconds_and_survive_a_restart(stack: Stack) -> None:
+    client = stack.client
+    token, project_id, key = setup_project(client, "e2e@example.com")
+    stream, expected = events_scenario()
+    accepted = duplicates = 0
+    codes: list[str] = []
+    for start in range(0, len(stream), 100):
+        reply = client.call("POST", "/v1/events", {"events": stream[start : start + 100]}, key=key)
+        assert reply.status == 202, reply.body
+        accepted += reply.body["accepted"]
+        duplicates += reply.body["duplicates"]
+        codes += [r["code"] for r in reply.body["rejected"]]
+    posted = time.monotonic()
+    assert (accepted, duplicates, len(codes)) == (925, 50, 25)
+    assert (codes.count("CONFLICT"), codes.count("VALIDATION_ERROR")) == (5, 20)
+
+    result: dict[str, Any] = {}
+    while time.monotonic() - posted < 5:
+        result = summary(client, project_id, key)
+        if result["requests"] >= 925:
+            break
+        time.sleep(0.2)
+    assert result["requests"] == expected["requests"], "events did not reach the summary within 5 s"
+    assert result["errors"] == expected["errors"]
+    assert result["status_classes"]["4xx"] == expected["4xx"]
+    assert result["status_classes"]["5xx"] == expected["5xx"]
+    assert result["status_classes"]["2xx"] == 925 - expected["errors"]
+
+    assert stack.stop() < 15  # SIGTERM stops it cleanly within seconds
+    assert stack.process is not None
+    assert stack.process.returncode == 0
+    stack.start()
+    assert summary(stack.client, project_id, key) == result
+    assert stack.client.call("GET", "/v1/auth/me", token=token).status == 200  # same signing key
+
+
+def test_wrong_missing_and_revoked_keys_get_401_and_other_tenants_404(stack: Stack) -> None:
+    client = stack.client
+    token, project_id, key = setup_project(client, "owner@example.com")
+    event = {"method": "GET", "endpoint": "/a", "status": 200}
+    keys = client.call("GET", f"/v1/projects/{project_id}/keys", token=token).body["keys"]
+    assert client.call("POST", "/v1/events", event, key=key).status == 202
+    assert client.call("DELETE", f"/v1/projects/{project_id}/keys/{keys[0]['id']}", token=token).status == 204
+    time.sleep(AUTH_CACHE_SECONDS + 0.2)
+    for credentials in ({"key": key}, {"key": key[:-1] + "x"}, {}):
+        reply = client.call("POST", "/v1/events", event, **credentials)
+        assert reply.status == 401, credentials
+        assert reply.body["error"]["code"] == "AUTHENTICATION_FAILED"
+        assert reply.body["error"]["request_id"]
+    intruder, _, _ = setup_project(client, "intruder@example.com")
+    reply = client.call("GET", f"/v1/projects/{project_id}/metrics/summary", token=intruder)
+    assert reply.status == 404
+    assert reply.body["error"]["code"] == "NOT_FOUND"
+    assert project_id not in json.dumps(reply.body)
+    ids = {client.call("GET", "/health").headers.get("x-request-id") for _ in range(2)}
+    assert len(ids) == 2 or ids == {None}
