@@ -96,7 +96,11 @@ def test_events_reach_the_summary_within_five_seconds_and_survive_a_restart(stac
     assert stack.process is not None
     assert stack.process.returncode == 0
     stack.start()
-    assert summary(stack.client, project_id, key) == result
+    after = summary(stack.client, project_id, key)
+    for moving in ("from", "to"):  # the window slides with the clock; the figures must not change
+        after.pop(moving)
+        result.pop(moving)
+    assert after == result
     assert stack.client.call("GET", "/v1/auth/me", token=token).status == 200  # same signing key
 
 
@@ -108,15 +112,15 @@ def test_wrong_missing_and_revoked_keys_get_401_and_other_tenants_404(stack: Sta
     assert client.call("POST", "/v1/events", event, key=key).status == 202
     assert client.call("DELETE", f"/v1/projects/{project_id}/keys/{keys[0]['id']}", token=token).status == 204
     time.sleep(AUTH_CACHE_SECONDS + 0.2)
+    request_ids = set()
     for credentials in ({"key": key}, {"key": key[:-1] + "x"}, {}):
         reply = client.call("POST", "/v1/events", event, **credentials)
         assert reply.status == 401, credentials
         assert reply.body["error"]["code"] == "AUTHENTICATION_FAILED"
-        assert reply.body["error"]["request_id"]
+        request_ids.add(reply.body["error"]["request_id"])
+    assert len(request_ids) == 3  # a fresh request id per request
     intruder, _, _ = setup_project(client, "intruder@example.com")
     reply = client.call("GET", f"/v1/projects/{project_id}/metrics/summary", token=intruder)
     assert reply.status == 404
     assert reply.body["error"]["code"] == "NOT_FOUND"
     assert project_id not in json.dumps(reply.body)
-    ids = {client.call("GET", "/health").headers.get("x-request-id") for _ in range(2)}
-    assert len(ids) == 2 or ids == {None}

@@ -159,3 +159,29 @@ def test_unknown_route_and_bad_query_are_in_the_envelope(api: Api) -> None:
     health = api.call("GET", "/health")
     assert health.status == 200
     assert health.body["version"]
+
+
+def test_analytics_reads_the_same_rollup_items_for_few_and_many_events(api: Api) -> None:
+    """Read cost depends on the window, never on how many events fell in it."""
+    from apimeter.domain.principal import Principal
+    from apimeter.logic import analytics
+
+    token = api.register()["access_token"]
+    counts = {}
+    minute = (int(time.time() * 1000) // 60_000 - 5) * 60_000
+    for label, per_minute in (("few", 1), ("many", 60)):
+        project_id = api.project(token, label)
+        key = api.key(token, project_id)["key"]
+        events = [
+            {"method": "GET", "endpoint": "/a", "status": 200, "timestamp": minute - m * 60_000 + i * 500}
+            for m in range(3)
+            for i in range(per_minute)
+        ]
+        assert api.call("POST", "/v1/events", {"events": events}, key=key).body["accepted"] == len(events)
+        api.pump()
+        me = api.call("GET", "/v1/auth/me", token=token).body
+        principal = Principal("user", me["user"]["id"], me["tenant"]["id"], role="owner")
+        result = analytics.summary(principal, project_id, "24h")
+        assert result.totals.requests == len(events)
+        counts[label] = result.items_read
+    assert counts["few"] == counts["many"] <= 3 * 3  # at most a minute, hour and day item per touched bucket

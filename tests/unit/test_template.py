@@ -111,3 +111,17 @@ def test_every_function_has_a_sample_event() -> None:
 def test_checked_in_openapi_matches_the_code() -> None:
     checked_in = (ROOT / "docs" / "openapi.json").read_text()
     assert checked_in == render(), "docs/openapi.json is stale: run `make openapi`"
+
+
+def test_every_function_logs_to_its_own_group_with_retention(stack: Stack) -> None:
+    groups = stack.of_type("AWS::Logs::LogGroup")
+    for name, resource in stack.of_type("AWS::Serverless::Function").items():
+        group = resource["Properties"]["LoggingConfig"]["LogGroup"]["Ref"]
+        assert group in groups, name
+        assert groups[group]["Properties"]["RetentionInDays"], name
+
+
+def test_failed_stream_batches_raise_an_alarm(stack: Stack) -> None:
+    alarm = stack.resources["AggregateFailuresAlarm"]["Properties"]
+    assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["AggregateFailureQueue", "QueueName"]}
+    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
