@@ -6,6 +6,7 @@ import copy
 import importlib.util
 import json
 import uuid
+from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -14,6 +15,15 @@ from offline.lambdas import Context
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
+
+
+@dataclass
+class Reply:
+    """An HTTP answer, in-process or over the network."""
+
+    status: int
+    headers: dict[str, str]
+    body: Any
 
 
 def sample(name: str) -> dict[str, Any]:

@@ -12,23 +12,16 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from offline.stack import free_port
+from tests.builders import Reply
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 AUTH_CACHE_SECONDS = 1
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: Any
 
 
 class Client:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
@@ -13,13 +12,7 @@ from offline.gateway import Gateway
 from offline.lambdas import Lambda, load_all
 from offline.streams import StreamPump
 from offline.template import Stack
-
-
-@dataclass
-class Reply:
-    status: int
-    headers: dict[str, str]
-    body: Any
+from tests.builders import Reply
 
 
 class Api:

@@ -15,7 +15,6 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -103,12 +102,6 @@ def from_image(image: Item) -> TrackedEvent:
 def _load_properties(text: str) -> dict[str, Any]:
     loaded: dict[str, Any] = orjson.loads(text)
     return loaded
-
-
-@dataclass(frozen=True, slots=True)
-class Written:
-    event_id: str
-    outcome: Outcome
 
 
 @lru_cache(maxsize=1)

@@ -12,7 +12,7 @@ import hashlib
 import socket
 import time
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Annotated, Any
 
 import orjson
@@ -268,7 +268,3 @@ def screen(project_id: str, items: list[Any], policy: IngestPolicy, now_ms: int 
                 Rejection(index, "CONFLICT", f"event_id {event.event_id!r} was sent with a different payload")
             )
     return Screened(unique, duplicates, rejected)
-
-
-def utc_iso(ts_ms: int) -> str:
-    return datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -9,7 +9,6 @@ from apimeter.errors import AuthenticationFailed, Forbidden, NotFound
 
 PrincipalKind = Literal["user", "api_key"]
 Scope = Literal["track", "read"]
-SCOPES: tuple[Scope, ...] = ("track", "read")
 
 
 @dataclass(frozen=True, slots=True)

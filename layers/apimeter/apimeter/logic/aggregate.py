@@ -18,6 +18,7 @@ from typing import Any
 from apimeter.dal import events, rollups
 from apimeter.domain.events import TrackedEvent
 from apimeter.domain.rollups import deltas
+from apimeter.observability import logger
 from apimeter.settings import settings
 
 
@@ -36,6 +37,8 @@ def _event_of(record: dict[str, Any]) -> TrackedEvent | None:
 
 
 def aggregate(records: Sequence[dict[str, Any]]) -> Outcome:
+    if not records:
+        return Outcome(0, 0, 0, None)
     batch: list[TrackedEvent] = []
     skipped = 0
     failed: str | None = None
@@ -53,7 +56,6 @@ def aggregate(records: Sequence[dict[str, Any]]) -> Outcome:
     try:
         updates = rollups.apply(deltas(batch), minute_expires_at=expires_at)
     except Exception:
-        if not records:
-            raise
+        logger.exception("rollup write failed; the batch is retried from its first record")
         return Outcome(0, 0, 0, records[0]["dynamodb"]["SequenceNumber"])
     return Outcome(len(batch), skipped, updates, failed)
