@@ -19,7 +19,8 @@ help: ## list targets
 
 $(STAMP): requirements-dev.txt layers/apimeter/requirements.txt constraints.txt
 	@test -x $(PY) || $(BOOT_PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt -c constraints.txt
+	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt \
+		$$($(PY) -c 'import sys; print("-c constraints.txt" if sys.version_info[:2] == (3, 13) else "")')
 	@echo "$(CURDIR)/layers/apimeter" > $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/apimeter-layer.pth
 	@echo "$(CURDIR)" >> $$($(PY) -c 'import sysconfig; print(sysconfig.get_paths()["purelib"])')/apimeter-layer.pth
 	@touch $(STAMP)
