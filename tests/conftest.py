@@ -37,6 +37,7 @@ def stack() -> Stack:
 def reset_caches() -> None:
     from aws_lambda_powertools.utilities import parameters
 
+    from apimeter import secrets
     from apimeter.dal import dynamo
     from apimeter.logic import authorization, ingest
     from apimeter.settings import settings
@@ -44,6 +45,7 @@ def reset_caches() -> None:
     settings.cache_clear()
     dynamo.client.cache_clear()
     parameters.clear_caches()
+    secrets._previous_versions.cache_clear()
     authorization.cache.clear()
     ingest._policies.clear()
 

@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
-from apimeter.api.models import LoginIn, MeOut, RegisterIn, SessionOut, TenantOut, UserOut
-from apimeter.api.resolver import USER, build_resolver, handler, principal
+from aws_lambda_powertools.event_handler import Response
+
+from apimeter.api.models import KeyTokenOut, LoginIn, MeOut, RefreshIn, RegisterIn, SessionOut, TenantOut, UserOut
+from apimeter.api.resolver import API_KEY, USER, build_resolver, handler, principal
 from apimeter.logic import accounts
 from apimeter.observability import MetricUnit, metrics
 
@@ -22,10 +24,36 @@ def login(body: LoginIn) -> SessionOut:
     return SessionOut.of(accounts.login(body.email, body.password))
 
 
+@app.post("/v1/auth/refresh", tags=["auth"], summary="Trade a refresh token for new tokens (rotation)")
+def refresh(body: RefreshIn) -> SessionOut:
+    return SessionOut.of(accounts.refresh(body.refresh_token))
+
+
+@app.post(
+    "/v1/auth/logout",
+    security=USER,
+    status_code=204,
+    tags=["auth"],
+    summary="End this sign-in: its refresh tokens and this access token stop working",
+    responses={204: {"description": "Signed out."}},
+)
+def logout() -> Response[None]:
+    accounts.logout(principal(app))
+    return Response(status_code=204)
+
+
+@app.post("/v1/auth/token", security=API_KEY, tags=["auth"], summary="Exchange an API key for a short-lived token")
+def key_token() -> KeyTokenOut:
+    token, expires_in, key = accounts.exchange_key(principal(app))
+    return KeyTokenOut(
+        access_token=token, expires_in=expires_in, project_id=key.project_id or "", scopes=list(key.scopes)
+    )
+
+
 @app.get("/v1/auth/me", security=USER, tags=["auth"], summary="The signed-in user and their organization")
 def me() -> MeOut:
     user, tenant = accounts.me(principal(app))
     return MeOut(user=UserOut.of(user), tenant=TenantOut.of(tenant))
 
 
-lambda_handler = handler(app, public_routes={"POST /v1/auth/register", "POST /v1/auth/login"})
+lambda_handler = handler(app, public_routes={"POST /v1/auth/register", "POST /v1/auth/login", "POST /v1/auth/refresh"})

@@ -19,19 +19,25 @@ KEY = "k" * 64
 
 def issue(**overrides: object) -> str:
     token, _ = tokens.issue_access_token(
-        KEY, user_id="usr_1", tenant_id="ten_1", role="owner", lifetime_seconds=900, **overrides
+        KEY, subject="usr_1", tenant_id="ten_1", family="fam_1", lifetime_seconds=900, **overrides
     )
     return token
 
 
 def test_access_token_round_trip() -> None:
     claims = tokens.verify_access_token(issue(), [KEY])
-    assert (claims.user_id, claims.tenant_id, claims.role) == ("usr_1", "ten_1", "owner")
+    assert (claims.subject, claims.tenant_id, claims.family, claims.kind) == ("usr_1", "ten_1", "fam_1", "user")
+    key_token, _ = tokens.issue_access_token(
+        KEY, subject="key_1", tenant_id="ten_1", kind="api_key", project_id="prj_1", scopes=("read",),
+        lifetime_seconds=60,
+    )  # fmt: skip
+    key_claims = tokens.verify_access_token(key_token, [KEY])
+    assert (key_claims.kind, key_claims.project_id, key_claims.scopes) == ("api_key", "prj_1", ("read",))
     assert jwt.get_unverified_header(issue())["kid"] == tokens.key_id(KEY)
 
 
 def test_rotated_keys_still_verify_older_tokens() -> None:
-    assert tokens.verify_access_token(issue(), ["n" * 64, KEY]).user_id == "usr_1"
+    assert tokens.verify_access_token(issue(), ["n" * 64, KEY]).subject == "usr_1"
 
 
 def _segments(token: str) -> list[str]:
@@ -44,7 +50,7 @@ def _b64(data: dict[str, object]) -> str:
 
 def test_rejects_expired_tampered_unsigned_and_foreign_tokens() -> None:
     expired, _ = tokens.issue_access_token(
-        KEY, user_id="u", tenant_id="t", role="owner", lifetime_seconds=60, now=time.time() - 120
+        KEY, subject="u", tenant_id="t", family="f", lifetime_seconds=60, now=time.time() - 120
     )
     header, payload, signature = _segments(issue())
     claims = json.loads(base64.urlsafe_b64decode(payload + "=="))
@@ -55,7 +61,12 @@ def test_rejects_expired_tampered_unsigned_and_foreign_tokens() -> None:
         {**claims, "aud": "someone-else"}, KEY, algorithm="HS256", headers={"kid": tokens.key_id(KEY)}
     )
     other_key = issue()
-    for bad in (expired, tampered, unsigned, wrong_audience, "garbage"):
+    no_family = jwt.encode({k: v for k, v in claims.items() if k != "fam"}, KEY, algorithm="HS256",
+                           headers={"kid": tokens.key_id(KEY)})  # fmt: skip
+    key_without_project = jwt.encode({**claims, "knd": "api_key"}, KEY, algorithm="HS256",
+                                     headers={"kid": tokens.key_id(KEY)})  # fmt: skip
+    confused = jwt.encode(claims, KEY, algorithm="HS512", headers={"kid": tokens.key_id(KEY)})
+    for bad in (expired, tampered, unsigned, wrong_audience, "garbage", no_family, key_without_project, confused):
         with pytest.raises(AuthenticationFailed):
             tokens.verify_access_token(bad, [KEY])
     with pytest.raises(AuthenticationFailed):

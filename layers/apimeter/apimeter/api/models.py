@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
@@ -31,6 +32,10 @@ class LoginIn(_Input):
     password: str = Field(..., min_length=1, max_length=256)
 
 
+class RefreshIn(_Input):
+    refresh_token: str = Field(..., min_length=10, max_length=200)
+
+
 class ProjectIn(_Input):
     name: str = Field(..., min_length=1, max_length=200)
 
@@ -38,6 +43,11 @@ class ProjectIn(_Input):
 class KeyIn(_Input):
     name: str = Field(..., min_length=1, max_length=200)
     scopes: list[Literal["track", "read"]] = Field(default=["track"], min_length=1)
+    expires_at: datetime | None = Field(None, description="When the key stops working (ISO 8601); default never.")
+
+
+class RotateIn(_Input):
+    grace_seconds: int = Field(86_400, ge=0, le=7 * 86_400, description="How long the old secret keeps working.")
 
 
 # outputs
@@ -86,6 +96,14 @@ class SessionOut(BaseModel):
         )
 
 
+class KeyTokenOut(BaseModel):
+    access_token: str
+    token_type: Literal["bearer"] = "bearer"  # noqa: S105 - a scheme name, not a secret
+    expires_in: int
+    project_id: str
+    scopes: list[str]
+
+
 class MeOut(BaseModel):
     user: UserOut
     tenant: TenantOut
@@ -117,6 +135,8 @@ class KeyOut(BaseModel):
     status: Literal["active", "revoked"]
     created_at: str
     revoked_at: str | None = None
+    expires_at: str | None = None
+    last_used_at: str | None = Field(None, description="Updated at most every AuthCacheSeconds per authorizer.")
 
     @classmethod
     def of(cls, key: ApiKey) -> KeyOut:
@@ -129,11 +149,17 @@ class KeyOut(BaseModel):
             status=key.status,
             created_at=key.created_at,
             revoked_at=key.revoked_at,
+            expires_at=key.expires_at,
+            last_used_at=key.last_used_at,
         )
 
 
 class NewKeyOut(KeyOut):
     key: str = Field(..., description="The secret key. Shown only in this response; store it now.")
+
+
+class RotatedKeyOut(NewKeyOut):
+    previous_valid_until: str = Field(..., description="When the previous secret stops working.")
 
 
 class KeyListOut(BaseModel):

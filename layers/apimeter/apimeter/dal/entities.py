@@ -8,12 +8,15 @@ Keys (pk / sk):
   EMAIL#<email>       / LOGIN                  login lookup: user, tenant and password hash
   APIKEY#<digest>     / APIKEY                 authorizer lookup by keyed hash, one GetItem
   REFRESH#<hash>      / REFRESH                a refresh token (TTL ``expires_at``)
+  FAMILY#<fid>        / FAMILY                 a login's session family: every refresh descends from it
+  REVOKED#<jti>       / REVOKED                a revoked access token, until it would have expired (TTL)
 Every read of tenant data goes through a key that starts with the caller's tenant id, so a request
 cannot reach another tenant's items by guessing ids.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -109,8 +112,12 @@ def set_password_hash(email: str, password_hash: str) -> None:
     )
 
 
+def get_tenant_row(tenant_id: str) -> dict[str, Any] | None:
+    return _get(f"TENANT#{tenant_id}", "TENANT")
+
+
 def get_tenant(tenant_id: str) -> Tenant:
-    row = _get(f"TENANT#{tenant_id}", "TENANT")
+    row = get_tenant_row(tenant_id)
     if row is None:
         raise NotFound("tenant not found")
     return Tenant(row["id"], row["name"], row["plan"], row["status"], row["created_at"])
@@ -123,16 +130,94 @@ def get_user(tenant_id: str, user_id: str) -> User:
     return User(row["id"], tenant_id, row["email"], row["role"], row["created_at"])
 
 
-def put_refresh_token(token_hash: str, *, user_id: str, tenant_id: str, family: str, expires_at: int) -> None:
-    row = {
-        "pk": f"REFRESH#{token_hash}",
-        "sk": "REFRESH",
-        "user_id": user_id,
-        "tenant_id": tenant_id,
-        "family": family,
-        "expires_at": expires_at,
-    }
+def start_family(family: str, *, user_id: str, tenant_id: str, expires_at: int) -> None:
+    row: dict[str, Any] = {"pk": f"FAMILY#{family}", "sk": "FAMILY", "user_id": user_id, "tenant_id": tenant_id}
+    row.update({"status": "active", "expires_at": expires_at})
     client().put_item(TableName=_table(), Item=serialize(row))
+
+
+def put_refresh_token(token_hash: str, *, user_id: str, tenant_id: str, family: str, expires_at: int) -> None:
+    row: dict[str, Any] = {"pk": f"REFRESH#{token_hash}", "sk": "REFRESH", "user_id": user_id, "tenant_id": tenant_id}
+    row.update({"family": family, "expires_at": expires_at})
+    client().put_item(TableName=_table(), Item=serialize(row))
+
+
+def get_refresh_token(token_hash: str) -> dict[str, Any] | None:
+    return _get(f"REFRESH#{token_hash}", "REFRESH", consistent=True)
+
+
+def spend_refresh_token(token_hash: str, at: int) -> bool:
+    """Mark a refresh token used; ``False`` if it already was (a replay: the family must die)."""
+    try:
+        client().update_item(
+            TableName=_table(),
+            Key=_key(f"REFRESH#{token_hash}", "REFRESH"),
+            UpdateExpression="SET used_at = :at",
+            ConditionExpression="attribute_exists(pk) AND attribute_not_exists(used_at)",
+            ExpressionAttributeValues={":at": {"N": str(at)}},
+        )
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def revoke_family(family: str) -> None:
+    client().update_item(
+        TableName=_table(),
+        Key=_key(f"FAMILY#{family}", "FAMILY"),
+        UpdateExpression="SET #status = :revoked",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeNames={"#status": "status"},
+        ExpressionAttributeValues={":revoked": {"S": "revoked"}},
+    )
+
+
+def revoke_access_token(jti: str, expires_at: int) -> None:
+    row = {"pk": f"REVOKED#{jti}", "sk": "REVOKED", "expires_at": expires_at}
+    client().put_item(TableName=_table(), Item=serialize(row))
+
+
+@dataclass(frozen=True, slots=True)
+class SessionState:
+    """What the authorizer needs to trust a user's access token, read in one BatchGetItem."""
+
+    tenant: dict[str, Any] | None
+    user: dict[str, Any] | None
+    token_revoked: bool
+    family_active: bool
+
+
+def session_state(tenant_id: str, user_id: str, jti: str, family: str) -> SessionState:
+    rows = _batch_get(
+        [
+            _key(f"TENANT#{tenant_id}", "TENANT"),
+            _key(f"TENANT#{tenant_id}", f"USER#{user_id}"),
+            _key(f"REVOKED#{jti}", "REVOKED"),
+            _key(f"FAMILY#{family}", "FAMILY"),
+        ]
+    )
+    by_key = {(row["pk"], row["sk"]): row for row in rows}
+    family_row = by_key.get((f"FAMILY#{family}", "FAMILY"))
+    return SessionState(
+        tenant=by_key.get((f"TENANT#{tenant_id}", "TENANT")),
+        user=by_key.get((f"TENANT#{tenant_id}", f"USER#{user_id}")),
+        token_revoked=(f"REVOKED#{jti}", "REVOKED") in by_key,
+        family_active=family_row is not None and family_row.get("status") == "active",
+    )
+
+
+def _batch_get(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    request: dict[str, Any] = {_table(): {"Keys": keys}}
+    for _ in range(5):
+        response = client().batch_get_item(RequestItems=request)
+        found.extend(deserialize(item) for item in response.get("Responses", {}).get(_table(), []))
+        request = response.get("UnprocessedKeys") or {}
+        if not request:
+            return found
+    raise RuntimeError("entities BatchGetItem left keys unprocessed after 5 attempts")
 
 
 # projects
@@ -180,10 +265,14 @@ def _api_key(tenant_id: str, row: dict[str, Any]) -> ApiKey:
         created_at=row["created_at"],
         digest=row["digest"],
         revoked_at=row.get("revoked_at"),
+        expires_at=row.get("expires_at_iso"),
+        last_used_at=row.get("last_used_at"),
     )
 
 
-def create_key(key: ApiKey) -> None:
+def create_key(key: ApiKey, valid_until: int | None = None) -> None:
+    """Metadata for listings, and the lookup item the authorizer reads; ``valid_until`` (epoch
+    seconds) is the key's expiry."""
     metadata = {
         "pk": f"TENANT#{key.tenant_id}",
         "sk": f"KEY#{key.project_id}#{key.id}",
@@ -195,6 +284,8 @@ def create_key(key: ApiKey) -> None:
         "status": key.status,
         "created_at": key.created_at,
         "digest": key.digest,
+        "expires_at_iso": key.expires_at,
+        "valid_until": valid_until,
     }
     lookup = {
         "pk": f"APIKEY#{key.digest}",
@@ -203,6 +294,8 @@ def create_key(key: ApiKey) -> None:
         "tenant_id": key.tenant_id,
         "project_id": key.project_id,
         "scopes": set(key.scopes),
+        "valid_until": valid_until,
+        "expires_at": valid_until,  # TTL: DynamoDB removes an expired key's lookup item
     }
     client().transact_write_items(TransactItems=[_put(metadata), _put(lookup)])  # type: ignore[list-item]
 
@@ -219,7 +312,14 @@ def get_key(tenant_id: str, project_id: str, key_id: str) -> ApiKey:
 
 
 def revoke_key(key: ApiKey, revoked_at: str) -> None:
-    """Mark the key revoked and delete its lookup item, together: the authorizer stops finding it."""
+    """Mark the key revoked and delete its lookup items (current and, during a rotation's grace
+    period, previous) together: the authorizer stops finding it."""
+    row = _get(f"TENANT#{key.tenant_id}", f"KEY#{key.project_id}#{key.id}", consistent=True) or {}
+    deletes: list[Any] = [
+        {"Delete": {"TableName": _table(), "Key": _key(f"APIKEY#{digest}", "APIKEY")}}
+        for digest in {key.digest, row.get("previous_digest")}
+        if digest
+    ]
     client().transact_write_items(
         TransactItems=[
             {
@@ -232,11 +332,90 @@ def revoke_key(key: ApiKey, revoked_at: str) -> None:
                     "ExpressionAttributeValues": {":revoked": {"S": "revoked"}, ":at": {"S": revoked_at}},
                 }
             },
-            {"Delete": {"TableName": _table(), "Key": _key(f"APIKEY#{key.digest}", "APIKEY")}},
+            *deletes,
+        ]
+    )
+
+
+def rotate_key(key: ApiKey, *, new_digest: str, new_prefix: str, grace_until: int, rotated_at: str) -> None:
+    """A new secret for the same key; the old secret keeps working until ``grace_until``."""
+    row = _get(f"TENANT#{key.tenant_id}", f"KEY#{key.project_id}#{key.id}", consistent=True) or {}
+    valid_until = row.get("valid_until")
+    old_deadline = min(grace_until, int(valid_until)) if valid_until else grace_until
+    lookup = {
+        "pk": f"APIKEY#{new_digest}",
+        "sk": "APIKEY",
+        "key_id": key.id,
+        "tenant_id": key.tenant_id,
+        "project_id": key.project_id,
+        "scopes": set(key.scopes),
+        "valid_until": valid_until,
+        "expires_at": valid_until,
+    }
+    client().transact_write_items(
+        TransactItems=[
+            _put(lookup),  # type: ignore[list-item]
+            {
+                "Update": {
+                    "TableName": _table(),
+                    "Key": _key(f"APIKEY#{key.digest}", "APIKEY"),
+                    "UpdateExpression": "SET valid_until = :until, expires_at = :until",
+                    "ConditionExpression": "attribute_exists(pk)",
+                    "ExpressionAttributeValues": {":until": {"N": str(old_deadline)}},
+                }
+            },
+            {
+                "Update": {
+                    "TableName": _table(),
+                    "Key": _key(f"TENANT#{key.tenant_id}", f"KEY#{key.project_id}#{key.id}"),
+                    "UpdateExpression": "SET digest = :new, prefix = :prefix, previous_digest = :old, rotated_at = :at",
+                    "ConditionExpression": "#status = :active",
+                    "ExpressionAttributeNames": {"#status": "status"},
+                    "ExpressionAttributeValues": serialize(
+                        {
+                            ":new": new_digest,
+                            ":prefix": new_prefix,
+                            ":old": key.digest,
+                            ":at": rotated_at,
+                            ":active": "active",
+                        }
+                    ),
+                }
+            },
         ]
     )
 
 
 def find_key(digest: str) -> dict[str, Any] | None:
-    """The authorizer's one read: the active key with this keyed hash, or ``None``."""
+    """The authorizer's read: the key with this keyed hash, or ``None``.
+
+    The caller checks ``valid_until``: an expired key, or a rotated one past its grace period, is
+    refused at once, and DynamoDB's TTL (``expires_at``) removes its lookup item later.
+    """
     return _get(f"APIKEY#{digest}", "APIKEY")
+
+
+def key_in_use(tenant_id: str, project_id: str, key_id: str, at: str) -> None:
+    """Record when a key was last seen. Called once per authorizer cache miss, not per request."""
+    try:
+        client().update_item(
+            TableName=_table(),
+            Key=_key(f"TENANT#{tenant_id}", f"KEY#{project_id}#{key_id}"),
+            UpdateExpression="SET last_used_at = :at",
+            ConditionExpression="attribute_exists(pk)",
+            ExpressionAttributeValues={":at": {"S": at}},
+        )
+    except ClientError as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":
+            raise
+
+
+def key_state(tenant_id: str, project_id: str, key_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """The tenant and a key's metadata in one BatchGetItem (for access tokens exchanged from a key)."""
+    rows = {
+        row["sk"]: row
+        for row in _batch_get(
+            [_key(f"TENANT#{tenant_id}", "TENANT"), _key(f"TENANT#{tenant_id}", f"KEY#{project_id}#{key_id}")]
+        )
+    }
+    return rows.get("TENANT"), rows.get(f"KEY#{project_id}#{key_id}")

@@ -6,9 +6,9 @@ import re
 from dataclasses import dataclass
 from typing import Literal
 
+from apimeter.domain.permissions import Role
 from apimeter.errors import ValidationFailed
 
-Role = Literal["owner", "admin", "member", "viewer"]
 KeyStatus = Literal["active", "revoked"]
 
 _EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
@@ -60,3 +60,5 @@ class ApiKey:
     created_at: str
     digest: str
     revoked_at: str | None = None
+    expires_at: str | None = None
+    last_used_at: str | None = None

@@ -28,28 +28,50 @@ def key_id(signing_key: str) -> str:
 
 @dataclass(frozen=True, slots=True)
 class AccessClaims:
-    user_id: str
+    """What an access token says. A user's token names its session family (``family``); a token
+    exchanged from an API key names the key's project and carries its scopes."""
+
+    subject: str  # user id or API key id
     tenant_id: str
-    role: str
     jti: str
     expires_at: int
+    kind: str = "user"
+    family: str | None = None
+    project_id: str | None = None
+    scopes: tuple[str, ...] = ()
 
 
 def issue_access_token(
-    signing_key: str, *, user_id: str, tenant_id: str, role: str, lifetime_seconds: int, now: float | None = None
+    signing_key: str,
+    *,
+    subject: str,
+    tenant_id: str,
+    lifetime_seconds: int,
+    kind: str = "user",
+    family: str | None = None,
+    project_id: str | None = None,
+    scopes: tuple[str, ...] = (),
+    now: float | None = None,
 ) -> tuple[str, AccessClaims]:
     issued = int(time.time() if now is None else now)
-    claims = AccessClaims(user_id, tenant_id, role, new_id("jti"), issued + lifetime_seconds)
-    payload = {
+    claims = AccessClaims(
+        subject, tenant_id, new_id("jti"), issued + lifetime_seconds, kind, family, project_id, scopes
+    )
+    payload: dict[str, object] = {
         "iss": ISSUER,
         "aud": AUDIENCE,
-        "sub": user_id,
+        "sub": subject,
         "tid": tenant_id,
-        "role": role,
+        "knd": kind,
         "jti": claims.jti,
         "iat": issued,
         "exp": claims.expires_at,
     }
+    if family:
+        payload["fam"] = family
+    if project_id:
+        payload["pid"] = project_id
+        payload["scp"] = " ".join(scopes)
     token = jwt.encode(payload, signing_key, algorithm=ALGORITHM, headers={"kid": key_id(signing_key)})
     return token, claims
 
@@ -80,7 +102,21 @@ def verify_access_token(token: str, signing_keys: list[str], now: float | None =
         raise AuthenticationFailed("invalid access token") from exc
     if now is not None and payload["exp"] <= now:
         raise AuthenticationFailed("access token expired")
-    return AccessClaims(payload["sub"], payload["tid"], payload["role"], payload["jti"], payload["exp"])
+    kind = payload.get("knd", "user")
+    if kind not in ("user", "api_key") or (kind == "user" and not payload.get("fam")):
+        raise AuthenticationFailed("invalid access token")
+    if kind == "api_key" and not payload.get("pid"):
+        raise AuthenticationFailed("invalid access token")
+    return AccessClaims(
+        subject=payload["sub"],
+        tenant_id=payload["tid"],
+        jti=payload["jti"],
+        expires_at=payload["exp"],
+        kind=kind,
+        family=payload.get("fam"),
+        project_id=payload.get("pid"),
+        scopes=tuple(str(payload.get("scp", "")).split()),
+    )
 
 
 def new_refresh_token() -> str:

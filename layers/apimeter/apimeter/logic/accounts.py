@@ -1,4 +1,10 @@
-"""Registration, login and the signed-in user."""
+"""Registration, sign-in, sessions (refresh rotation, logout) and the signed-in user.
+
+A sign-in opens a session family. Each refresh spends its refresh token and issues the next one in
+the same family; presenting a spent refresh token again means it was stolen or replayed, so the
+whole family is revoked and every access token that names it stops working. Logout revokes the
+family and puts the current access token's ``jti`` on a denylist until it would have expired.
+"""
 
 from __future__ import annotations
 
@@ -15,6 +21,8 @@ from apimeter.errors import AuthenticationFailed, ValidationFailed
 from apimeter.secrets import signing_keys
 from apimeter.settings import settings
 
+KEY_TOKEN_SECONDS = 900
+
 
 @dataclass(frozen=True, slots=True)
 class Session:
@@ -25,13 +33,13 @@ class Session:
     tenant: Tenant
 
 
-def _open_session(user: User, tenant: Tenant) -> Session:
+def _tokens(user: User, tenant: Tenant, family: str) -> Session:
     config = settings()
     access, _ = tokens.issue_access_token(
         signing_keys()[0],
-        user_id=user.id,
+        subject=user.id,
         tenant_id=tenant.id,
-        role=user.role,
+        family=family,
         lifetime_seconds=config.access_token_seconds,
     )
     refresh = tokens.new_refresh_token()
@@ -39,10 +47,20 @@ def _open_session(user: User, tenant: Tenant) -> Session:
         tokens.hash_refresh_token(refresh),
         user_id=user.id,
         tenant_id=tenant.id,
-        family=new_id("fam"),
+        family=family,
         expires_at=int(time.time()) + config.refresh_token_seconds,
     )
     return Session(access, refresh, config.access_token_seconds, user, tenant)
+
+
+def _open_session(user: User, tenant: Tenant) -> Session:
+    if tenant.status != "active":
+        raise AuthenticationFailed("organization is suspended")
+    family = new_id("fam")
+    # A family outlives any one refresh token: each refresh restarts the refresh lifetime.
+    lifetime = settings().refresh_token_seconds * 4
+    entities.start_family(family, user_id=user.id, tenant_id=tenant.id, expires_at=int(time.time()) + lifetime)
+    return _tokens(user, tenant, family)
 
 
 def register(email: str, password: str, organization: str) -> Session:
@@ -71,6 +89,52 @@ def login(email: str, password: str) -> Session:
     tenant = entities.get_tenant(record["tenant_id"])
     user = entities.get_user(record["tenant_id"], record["user_id"])
     return _open_session(user, tenant)
+
+
+def refresh(refresh_token: str) -> Session:
+    token_hash = tokens.hash_refresh_token(refresh_token)
+    row = entities.get_refresh_token(token_hash)
+    now = int(time.time())
+    if row is None or int(row["expires_at"]) <= now:
+        raise AuthenticationFailed("refresh token is invalid or expired")
+    family = row["family"]
+    if not entities.spend_refresh_token(token_hash, now):
+        entities.revoke_family(family)
+        raise AuthenticationFailed("refresh token was already used; every session of this sign-in is revoked")
+    state = entities.session_state(row["tenant_id"], row["user_id"], "-", family)
+    if not state.family_active:
+        raise AuthenticationFailed("session has ended; sign in again")
+    if state.user is None or state.tenant is None:
+        raise AuthenticationFailed("user no longer exists")
+    tenant = entities.get_tenant(row["tenant_id"])
+    if tenant.status != "active":
+        raise AuthenticationFailed("organization is suspended")
+    return _tokens(entities.get_user(row["tenant_id"], row["user_id"]), tenant, family)
+
+
+def logout(principal: Principal) -> None:
+    principal.require_user()
+    if principal.session:
+        entities.revoke_family(principal.session)
+    if principal.token_id and principal.token_expires:
+        entities.revoke_access_token(principal.token_id, principal.token_expires)
+
+
+def exchange_key(principal: Principal) -> tuple[str, int, Principal]:
+    """A short-lived access token for an API key, carrying the key's project and scopes."""
+    project_id = principal.project_id
+    if principal.kind != "api_key" or not project_id or principal.token_id:
+        raise AuthenticationFailed("send the API key itself (X-API-Key) to exchange it for a token")
+    token, _ = tokens.issue_access_token(
+        signing_keys()[0],
+        subject=principal.principal_id,
+        tenant_id=principal.tenant_id,
+        kind="api_key",
+        project_id=project_id,
+        scopes=principal.scopes,
+        lifetime_seconds=KEY_TOKEN_SECONDS,
+    )
+    return token, KEY_TOKEN_SECONDS, principal
 
 
 def me(principal: Principal) -> tuple[User, Tenant]:

@@ -48,7 +48,7 @@ def _now_ms() -> int:
 
 
 def summary(principal: Principal, project_id: str, window: str) -> Summary:
-    projects.get(principal, project_id)
+    projects.get(principal, project_id, "analytics.read")
     now = _now_ms()
     span = window_range(window, now)
     minutes_kept_since = now - settings().minute_rollup_retention_hours * 3_600_000
@@ -74,7 +74,7 @@ def parse_instant(value: str | None, name: str) -> int | None:
 def timeseries(
     principal: Principal, project_id: str, granularity: Granularity, start: str | None, end: str | None
 ) -> Series:
-    projects.get(principal, project_id)
+    projects.get(principal, project_id, "analytics.read")
     step = STEP_MS[granularity]
     end_ms = parse_instant(end, "to") or _now_ms()
     start_ms = parse_instant(start, "from") or end_ms - DEFAULT_SERIES_POINTS[granularity] * step

@@ -14,11 +14,14 @@ import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
+from typing import Any
 
 from apimeter.dal import entities
 from apimeter.domain import apikeys, tokens
 from apimeter.domain.principal import Principal
+from apimeter.domain.windows import iso
 from apimeter.errors import AuthenticationFailed
+from apimeter.observability import logger
 from apimeter.secrets import pepper, signing_keys
 from apimeter.settings import settings
 
@@ -59,12 +62,23 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     return ""
 
 
+def _require_active(tenant: dict[str, Any] | None) -> None:
+    if tenant is None:
+        raise AuthenticationFailed("organization no longer exists")
+    if tenant.get("status") != "active":
+        raise AuthenticationFailed("organization is suspended")
+
+
 def _verify_api_key(secret: str) -> tuple[Principal, float | None]:
     if not apikeys.looks_like_key(secret):
         raise AuthenticationFailed("invalid API key")
     found = entities.find_key(apikeys.key_digest(pepper(), secret))
     if found is None:
         raise AuthenticationFailed("invalid or revoked API key")
+    valid_until = float(found["valid_until"]) if found.get("valid_until") else None
+    if valid_until is not None and valid_until <= time.time():
+        raise AuthenticationFailed("API key expired")
+    _require_active(entities.get_tenant_row(found["tenant_id"]))
     principal = Principal(
         kind="api_key",
         principal_id=found["key_id"],
@@ -72,14 +86,58 @@ def _verify_api_key(secret: str) -> tuple[Principal, float | None]:
         project_id=found["project_id"],
         scopes=tuple(sorted(found["scopes"])),
     )
-    return principal, None
+    try:
+        entities.key_in_use(principal.tenant_id, found["project_id"], principal.principal_id, iso(_now_ms()))
+    except Exception:  # last_used_at is a convenience: never refuse a valid key over it
+        logger.exception("could not record last_used_at")
+    return principal, valid_until
+
+
+def _verify_user_token(claims: tokens.AccessClaims) -> Principal:
+    state = entities.session_state(claims.tenant_id, claims.subject, claims.jti, claims.family or "")
+    _require_active(state.tenant)
+    if state.user is None:
+        raise AuthenticationFailed("user no longer exists")
+    if state.token_revoked or not state.family_active:
+        raise AuthenticationFailed("session has ended; sign in again")
+    return Principal(
+        kind="user",
+        principal_id=claims.subject,
+        tenant_id=claims.tenant_id,
+        role=state.user["role"],  # the current role, not the one at sign-in
+        platform_admin=bool(state.user.get("platform_admin")),
+        token_id=claims.jti,
+        session=claims.family,
+        token_expires=claims.expires_at,
+    )
+
+
+def _verify_key_token(claims: tokens.AccessClaims) -> Principal:
+    project_id = claims.project_id or ""
+    tenant, key = entities.key_state(claims.tenant_id, project_id, claims.subject)
+    _require_active(tenant)
+    if key is None or key.get("status") != "active":
+        raise AuthenticationFailed("the API key behind this token was revoked")
+    return Principal(
+        kind="api_key",
+        principal_id=claims.subject,
+        tenant_id=claims.tenant_id,
+        project_id=project_id,
+        scopes=tuple(sorted(set(claims.scopes) & set(key["scopes"]))),
+        token_id=claims.jti,
+        token_expires=claims.expires_at,
+    )
 
 
 def _verify_bearer(token: str) -> tuple[Principal, float | None]:
     """A token is trusted only until it expires, however long the cache would keep it."""
     claims = tokens.verify_access_token(token, signing_keys())
-    principal = Principal(kind="user", principal_id=claims.user_id, tenant_id=claims.tenant_id, role=claims.role)
+    principal = _verify_key_token(claims) if claims.kind == "api_key" else _verify_user_token(claims)
     return principal, float(claims.expires_at)
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
 
 
 def authenticate(headers: Mapping[str, str]) -> Principal:

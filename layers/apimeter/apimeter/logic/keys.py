@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import datetime
 
 from apimeter.dal import entities
 from apimeter.domain import apikeys
@@ -10,12 +11,24 @@ from apimeter.domain.accounts import ApiKey
 from apimeter.domain.ids import new_id
 from apimeter.domain.principal import Principal
 from apimeter.domain.windows import iso
+from apimeter.errors import Conflict, ValidationFailed
 from apimeter.secrets import pepper
 
+MAX_GRACE_SECONDS = 7 * 86_400
 
-def create(principal: Principal, project_id: str, name: str, scopes: list[str]) -> tuple[ApiKey, str]:
-    principal.require_user()
+
+def create(
+    principal: Principal, project_id: str, name: str, scopes: list[str], expires_at: datetime | None = None
+) -> tuple[ApiKey, str]:
+    principal.require("keys.manage")
     entities.get_project(principal.tenant_id, project_id)
+    valid_until = None
+    if expires_at is not None:
+        if expires_at.tzinfo is None:
+            raise ValidationFailed("expires_at needs a UTC offset (e.g. Z)")
+        valid_until = int(expires_at.timestamp())
+        if valid_until <= time.time():
+            raise ValidationFailed("expires_at must be in the future")
     generated = apikeys.generate_key(pepper())
     key = ApiKey(
         id=new_id("key"),
@@ -27,19 +40,42 @@ def create(principal: Principal, project_id: str, name: str, scopes: list[str]) 
         status="active",
         created_at=iso(int(time.time() * 1000)),
         digest=generated.digest,
+        expires_at=iso(valid_until * 1000) if valid_until else None,
     )
-    entities.create_key(key)
+    entities.create_key(key, valid_until)
     return key, generated.secret
 
 
 def list_all(principal: Principal, project_id: str) -> list[ApiKey]:
-    principal.require_user()
+    principal.require("keys.read")
     entities.get_project(principal.tenant_id, project_id)
     return entities.list_keys(principal.tenant_id, project_id)
 
 
+def rotate(principal: Principal, project_id: str, key_id: str, grace_seconds: int) -> tuple[ApiKey, str, str]:
+    """A new secret for the key; the old one works for ``grace_seconds`` more. Returns the key, the
+    new secret, and when the old secret stops working."""
+    principal.require("keys.manage")
+    if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
+        raise ValidationFailed(f"grace_seconds must be between 0 and {MAX_GRACE_SECONDS}")
+    key = entities.get_key(principal.tenant_id, project_id, key_id)
+    if key.status != "active":
+        raise Conflict("a revoked key cannot be rotated")
+    generated = apikeys.generate_key(pepper())
+    now = time.time()
+    grace_until = int(now) + grace_seconds
+    entities.rotate_key(
+        key,
+        new_digest=generated.digest,
+        new_prefix=generated.prefix,
+        grace_until=grace_until,
+        rotated_at=iso(int(now * 1000)),
+    )
+    return entities.get_key(principal.tenant_id, project_id, key_id), generated.secret, iso(grace_until * 1000)
+
+
 def revoke(principal: Principal, project_id: str, key_id: str) -> None:
-    principal.require_user()
+    principal.require("keys.manage")
     key = entities.get_key(principal.tenant_id, project_id, key_id)
     if key.status != "revoked":
         entities.revoke_key(key, iso(int(time.time() * 1000)))
