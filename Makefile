@@ -9,6 +9,8 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 PORT ?= 3000
+# Who becomes a platform administrator offline (the template's PlatformAdminEmails parameter).
+ADMIN_EMAILS ?= demo@apimeter.local
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
@@ -28,7 +30,7 @@ $(STAMP): requirements-dev.txt layers/apimeter/requirements.txt constraints.txt
 install: $(STAMP) ## create the virtualenv with every pinned dependency
 
 dev: $(STAMP) ## start the whole stack offline on 127.0.0.1:$(PORT)
-	$(PY) -m offline --port $(PORT)
+	$(PY) -m offline --port $(PORT) --parameter PlatformAdminEmails=$(ADMIN_EMAILS)
 
 dev-reset: ## wipe the offline stack's saved data
 	rm -rf .offline

@@ -30,6 +30,11 @@ class Settings(BaseModel):
     default_retention_days: int = Field(30, ge=1, le=3650)
     minute_rollup_retention_hours: int = Field(72, ge=2, le=24 * 90)
     max_future_skew_seconds: int = Field(900, ge=0)
+    platform_admin_emails: str = ""  # comma-separated; granted platform admin at sign-in
+
+    @property
+    def platform_admins(self) -> frozenset[str]:
+        return frozenset(e.strip().lower() for e in self.platform_admin_emails.split(",") if e.strip())
 
     def require(self, name: str) -> str:
         value = getattr(self, name)

@@ -9,6 +9,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from apimeter.domain.accounts import ApiKey, Project, Tenant, User
 from apimeter.domain.events import Rejection
+from apimeter.domain.permissions import Role
+from apimeter.domain.plans import Plan
 from apimeter.domain.rollups import Totals
 from apimeter.domain.windows import Range, iso
 from apimeter.logic.accounts import Session
@@ -50,6 +52,30 @@ class RotateIn(_Input):
     grace_seconds: int = Field(86_400, ge=0, le=7 * 86_400, description="How long the old secret keeps working.")
 
 
+class UserIn(_Input):
+    email: str = Field(..., min_length=3, max_length=320)
+    role: Role
+    password: str = Field(..., min_length=1, max_length=256, description="Initial password (10+ characters).")
+
+
+class RoleIn(_Input):
+    role: Role
+
+
+class TenantIn(_Input):
+    name: str = Field(..., min_length=1, max_length=200)
+    plan: Plan = "free"
+    owner_email: str = Field(..., min_length=3, max_length=320)
+    owner_password: str = Field(..., min_length=1, max_length=256)
+
+
+class TenantPatch(_Input):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    plan: Plan | None = None
+    status: Literal["active", "suspended"] | None = None
+    limits: dict[str, int] | None = Field(None, description="Overrides of the plan's limits, by name.")
+
+
 # outputs
 
 
@@ -59,10 +85,28 @@ class TenantOut(BaseModel):
     plan: str
     status: str
     created_at: str
+    limits: dict[str, int] = Field(default_factory=dict, description="Overrides of the plan's limits.")
 
     @classmethod
     def of(cls, tenant: Tenant) -> TenantOut:
-        return cls(id=tenant.id, name=tenant.name, plan=tenant.plan, status=tenant.status, created_at=tenant.created_at)
+        return cls(
+            id=tenant.id,
+            name=tenant.name,
+            plan=tenant.plan,
+            status=tenant.status,
+            created_at=tenant.created_at,
+            limits={k: int(v) for k, v in tenant.limits.items()},
+        )
+
+
+class TenantListOut(BaseModel):
+    tenants: list[TenantOut]
+    next_cursor: str | None = Field(None, description="Pass as ?cursor= for the next page.")
+
+
+class NewTenantOut(BaseModel):
+    tenant: TenantOut
+    owner: UserOut
 
 
 class UserOut(BaseModel):
@@ -75,6 +119,20 @@ class UserOut(BaseModel):
     @classmethod
     def of(cls, user: User) -> UserOut:
         return cls(id=user.id, email=user.email, role=user.role, tenant_id=user.tenant_id, created_at=user.created_at)
+
+
+class UserListOut(BaseModel):
+    users: list[UserOut]
+
+
+class RoleRuleOut(BaseModel):
+    action: str
+    roles: list[str]
+
+
+class RolesOut(BaseModel):
+    roles: list[str]
+    permissions: list[RoleRuleOut]
 
 
 class SessionOut(BaseModel):

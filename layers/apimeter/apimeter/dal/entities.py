@@ -10,6 +10,7 @@ Keys (pk / sk):
   REFRESH#<hash>      / REFRESH                a refresh token (TTL ``expires_at``)
   FAMILY#<fid>        / FAMILY                 a login's session family: every refresh descends from it
   REVOKED#<jti>       / REVOKED                a revoked access token, until it would have expired (TTL)
+  TENANTS             / TENANT#<tid>           the platform's tenant directory (admin listing, paginated)
 Every read of tenant data goes through a key that starts with the caller's tenant id, so a request
 cannot reach another tenant's items by guessing ids.
 """
@@ -63,40 +64,106 @@ def _put(row: dict[str, Any]) -> dict[str, Any]:
 # tenants and users
 
 
-def create_registration(tenant: Tenant, user: User, password_hash: str) -> None:
-    """Tenant, owner and login in one transaction; fails with CONFLICT if the email is taken."""
-    rows = [
-        {
-            "pk": f"EMAIL#{user.email}",
-            "sk": "LOGIN",
-            "user_id": user.id,
-            "tenant_id": tenant.id,
-            "password_hash": password_hash,
-        },
-        {
-            "pk": f"TENANT#{tenant.id}",
-            "sk": "TENANT",
-            "id": tenant.id,
-            "name": tenant.name,
-            "plan": tenant.plan,
-            "status": tenant.status,
-            "created_at": tenant.created_at,
-        },
-        {
-            "pk": f"TENANT#{tenant.id}",
-            "sk": f"USER#{user.id}",
-            "id": user.id,
-            "email": user.email,
-            "role": user.role,
-            "created_at": user.created_at,
-        },
-    ]
+def _tenant_rows(tenant: Tenant) -> list[dict[str, Any]]:
+    return [
+        {"pk": f"TENANT#{tenant.id}", "sk": "TENANT", "id": tenant.id, "name": tenant.name, "plan": tenant.plan,
+         "status": tenant.status, "created_at": tenant.created_at},
+        {"pk": "TENANTS", "sk": f"TENANT#{tenant.id}", "id": tenant.id, "created_at": tenant.created_at},
+    ]  # fmt: skip
+
+
+def _user_rows(user: User, password_hash: str) -> list[dict[str, Any]]:
+    return [
+        {"pk": f"EMAIL#{user.email}", "sk": "LOGIN", "user_id": user.id, "tenant_id": user.tenant_id,
+         "password_hash": password_hash},
+        {"pk": f"TENANT#{user.tenant_id}", "sk": f"USER#{user.id}", "id": user.id, "email": user.email,
+         "role": user.role, "created_at": user.created_at},
+    ]  # fmt: skip
+
+
+def _create(rows: list[dict[str, Any]], conflict: str) -> None:
     try:
         client().transact_write_items(TransactItems=[_put(row) for row in rows])  # type: ignore[misc]
     except ClientError as exc:
         if error_code(exc) == "TransactionCanceledException":
-            raise Conflict("an account with this email already exists") from exc
+            raise Conflict(conflict) from exc
         raise
+
+
+def create_registration(tenant: Tenant, user: User, password_hash: str) -> None:
+    """Tenant, owner and login in one transaction; fails with CONFLICT if the email is taken."""
+    _create(_tenant_rows(tenant) + _user_rows(user, password_hash), "an account with this email already exists")
+
+
+def create_user(user: User, password_hash: str) -> None:
+    _create(_user_rows(user, password_hash), "an account with this email already exists")
+
+
+def _user(tenant_id: str, row: dict[str, Any]) -> User:
+    return User(row["id"], tenant_id, row["email"], row["role"], row["created_at"])
+
+
+def list_users(tenant_id: str) -> list[User]:
+    return [_user(tenant_id, row) for row in _query_prefix(f"TENANT#{tenant_id}", "USER#")]
+
+
+def set_role(tenant_id: str, user_id: str, role: str) -> None:
+    client().update_item(
+        TableName=_table(),
+        Key=_key(f"TENANT#{tenant_id}", f"USER#{user_id}"),
+        UpdateExpression="SET #role = :role",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeNames={"#role": "role"},
+        ExpressionAttributeValues={":role": {"S": role}},
+    )
+
+
+def set_platform_admin(tenant_id: str, user_id: str) -> None:
+    client().update_item(
+        TableName=_table(),
+        Key=_key(f"TENANT#{tenant_id}", f"USER#{user_id}"),
+        UpdateExpression="SET platform_admin = :yes",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":yes": {"BOOL": True}},
+    )
+
+
+def delete_user(user: User) -> None:
+    client().transact_write_items(
+        TransactItems=[
+            {"Delete": {"TableName": _table(), "Key": _key(f"TENANT#{user.tenant_id}", f"USER#{user.id}")}},
+            {"Delete": {"TableName": _table(), "Key": _key(f"EMAIL#{user.email}", "LOGIN")}},
+        ]
+    )
+
+
+def list_tenants(limit: int, after: str | None) -> tuple[list[str], str | None]:
+    """Tenant ids from the directory, oldest first, a page at a time."""
+    kwargs: dict[str, Any] = {
+        "TableName": _table(),
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": "TENANTS"}},
+        "Limit": limit,
+    }
+    if after:
+        kwargs["ExclusiveStartKey"] = _key("TENANTS", f"TENANT#{after}")
+    response = client().query(**kwargs)
+    ids = [item["id"]["S"] for item in response.get("Items", [])]
+    more = response.get("LastEvaluatedKey")
+    return ids, (more["sk"]["S"].removeprefix("TENANT#") if more else None)
+
+
+def update_tenant(tenant_id: str, changes: dict[str, Any]) -> None:
+    names = {f"#f{i}": name for i, name in enumerate(changes)}
+    values = serialize({f":v{i}": value for i, value in enumerate(changes.values())})
+    client().update_item(
+        TableName=_table(),
+        Key=_key(f"TENANT#{tenant_id}", "TENANT"),
+        UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(changes))),
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
 
 
 def get_login(email: str) -> dict[str, Any] | None:
@@ -118,16 +185,16 @@ def get_tenant_row(tenant_id: str) -> dict[str, Any] | None:
 
 def get_tenant(tenant_id: str) -> Tenant:
     row = get_tenant_row(tenant_id)
-    if row is None:
+    if row is None or row.get("status") == "deleted":
         raise NotFound("tenant not found")
-    return Tenant(row["id"], row["name"], row["plan"], row["status"], row["created_at"])
+    return Tenant(row["id"], row["name"], row["plan"], row["status"], row["created_at"], row.get("limits") or {})
 
 
 def get_user(tenant_id: str, user_id: str) -> User:
     row = _get(f"TENANT#{tenant_id}", f"USER#{user_id}")
     if row is None:
         raise NotFound("user not found")
-    return User(row["id"], tenant_id, row["email"], row["role"], row["created_at"])
+    return _user(tenant_id, row)
 
 
 def start_family(family: str, *, user_id: str, tenant_id: str, expires_at: int) -> None:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 from apimeter.domain.permissions import Role
@@ -21,6 +21,9 @@ def normalize_email(email: str) -> str:
     return candidate
 
 
+TenantStatus = Literal["active", "suspended", "deleted"]
+
+
 @dataclass(frozen=True, slots=True)
 class Tenant:
     id: str
@@ -28,6 +31,7 @@ class Tenant:
     plan: str
     status: str
     created_at: str
+    limits: dict[str, int] = field(default_factory=dict)  # overrides of the plan's limits
 
 
 @dataclass(frozen=True, slots=True)

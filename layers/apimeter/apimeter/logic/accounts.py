@@ -56,6 +56,9 @@ def _tokens(user: User, tenant: Tenant, family: str) -> Session:
 def _open_session(user: User, tenant: Tenant) -> Session:
     if tenant.status != "active":
         raise AuthenticationFailed("organization is suspended")
+    if user.email in settings().platform_admins:
+        # Bootstrap by deploy-time parameter (PlatformAdminEmails), never by a default password.
+        entities.set_platform_admin(tenant.id, user.id)
     family = new_id("fam")
     # A family outlives any one refresh token: each refresh restarts the refresh lifetime.
     lifetime = settings().refresh_token_seconds * 4

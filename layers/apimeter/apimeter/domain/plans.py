@@ -1,0 +1,61 @@
+"""Plans: the default limits of a tenant, which a platform admin may override per tenant and a
+tenant per project (within what its plan allows is not enforced: overrides are an operator's call).
+
+Limits count requests for the read API and events for ingest (a batch of 100 is 100), per API key
+and per project, per minute, hour and day; ``events_per_month`` is the monthly ingest quota.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+Plan = Literal["free", "pro", "enterprise"]
+PLANS: tuple[Plan, ...] = ("free", "pro", "enterprise")
+
+LIMIT_NAMES = (
+    "key_per_minute",
+    "key_per_hour",
+    "key_per_day",
+    "project_per_minute",
+    "project_per_hour",
+    "project_per_day",
+    "events_per_month",
+)
+
+DEFAULTS: dict[Plan, dict[str, int]] = {
+    "free": {
+        "key_per_minute": 1_000,
+        "key_per_hour": 20_000,
+        "key_per_day": 100_000,
+        "project_per_minute": 2_000,
+        "project_per_hour": 40_000,
+        "project_per_day": 200_000,
+        "events_per_month": 1_000_000,
+    },
+    "pro": {
+        "key_per_minute": 20_000,
+        "key_per_hour": 600_000,
+        "key_per_day": 5_000_000,
+        "project_per_minute": 50_000,
+        "project_per_hour": 1_500_000,
+        "project_per_day": 20_000_000,
+        "events_per_month": 100_000_000,
+    },
+    "enterprise": {
+        "key_per_minute": 200_000,
+        "key_per_hour": 6_000_000,
+        "key_per_day": 50_000_000,
+        "project_per_minute": 500_000,
+        "project_per_hour": 15_000_000,
+        "project_per_day": 200_000_000,
+        "events_per_month": 2_000_000_000,
+    },
+}
+
+
+def limits(plan: str, *overrides: dict[str, int]) -> dict[str, int]:
+    """The plan's limits with tenant, then project, overrides applied in order."""
+    result = dict(DEFAULTS.get(plan, DEFAULTS["free"]))  # type: ignore[call-overload]
+    for override in overrides:
+        result.update({name: int(value) for name, value in override.items() if name in LIMIT_NAMES})
+    return result
