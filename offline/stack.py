@@ -54,11 +54,11 @@ class OfflineStack:
     # start
 
     def start(self) -> None:
-        from moto.server import ThreadedMotoServer
+        from offline.moto import AtomicMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
         moto_port = free_port()
-        self._moto = ThreadedMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
+        self._moto = AtomicMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         self._moto.start()
         self.moto_url = f"http://127.0.0.1:{moto_port}"
         self._environment()

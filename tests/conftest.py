@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import os
+import threading
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -55,7 +57,18 @@ def aws(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, obj
     """moto with the template's tables, secrets and queues, and every function's environment."""
     import boto3
     from moto import mock_aws
+    from moto.core.botocore_stubber import BotocoreStubber
 
+    # DynamoDB applies a conditional write atomically; in-process moto does not across threads.
+    # One AWS request at a time, as offline.moto does for the offline stack.
+    lock = threading.Lock()
+    original = BotocoreStubber.process_request
+
+    def one_at_a_time(self: BotocoreStubber, request: Any) -> Any:
+        with lock:
+            return original(self, request)
+
+    monkeypatch.setattr(BotocoreStubber, "process_request", one_at_a_time)
     with mock_aws():
         for function in stack.functions.values():
             for name, value in function.environment.items():

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from apimeter.api.models import IngestOut
+from apimeter.api.models import IngestOut, QuotaOut
 from apimeter.api.resolver import API_KEY, build_resolver, handler, principal
-from apimeter.logic import ingest
+from apimeter.logic import ingest, limits
 from apimeter.observability import MetricUnit, metrics
 
 app = build_resolver()
@@ -35,4 +35,10 @@ def track() -> IngestOut:
     return IngestOut.of(result)
 
 
-lambda_handler = handler(app)
+@app.get("/v1/quota", security=API_KEY, tags=["tracking"], summary="This key's project's monthly event quota")
+def quota() -> QuotaOut:
+    caller = principal(app)
+    return QuotaOut.model_validate(limits.quota(caller, caller.require_key_scope_any()))
+
+
+lambda_handler = handler(app, self_metered_routes={"POST /v1/events"})

@@ -22,6 +22,7 @@ from tests.builders import Reply
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 AUTH_CACHE_SECONDS = 1
+PLATFORM_ADMIN = "root@e2e.test"
 
 
 class Client:
@@ -61,6 +62,7 @@ class Stack:
         command = [
             sys.executable, "-m", "offline", "--port", str(self.port), "--state-dir", str(self.state_dir),
             "--parameter", f"AuthCacheSeconds={AUTH_CACHE_SECONDS}", "--ttl-every", "1",
+            "--parameter", f"PlatformAdminEmails={PLATFORM_ADMIN}",
         ]  # fmt: skip
         self.process = subprocess.Popen(
             command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ)

@@ -47,5 +47,10 @@ class PayloadTooLarge(ApimeterError):
     status = 413
 
 
+class RateLimited(ApimeterError):
+    code = "RATE_LIMIT_EXCEEDED"
+    status = 429
+
+
 class ConfigurationError(RuntimeError):
     """A setting is missing or invalid; raised at cold start with the setting's name."""

@@ -20,11 +20,13 @@ def error_body(code: str, message: str, request_id: str, details: Any = None) ->
     return json.dumps({"error": error}, default=str)
 
 
-def error_response(status: int, code: str, message: str, request_id: str, details: Any = None) -> dict[str, Any]:
+def error_response(
+    status: int, code: str, message: str, request_id: str, details: Any = None, headers: dict[str, str] | None = None
+) -> dict[str, Any]:
     """A complete payload-2.0 response, for errors raised before the resolver runs."""
     return {
         "statusCode": status,
-        "headers": {"Content-Type": "application/json"},
+        "headers": {"Content-Type": "application/json", **(headers or {})},
         "body": error_body(code, message, request_id, details),
         "isBase64Encoded": False,
     }

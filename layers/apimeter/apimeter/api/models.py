@@ -248,6 +248,14 @@ class IngestOut(BaseModel):
         )
 
 
+class QuotaOut(BaseModel):
+    period: str = Field(..., description="The UTC month, YYYY-MM.")
+    limit: int
+    used: int
+    remaining: int
+    resets_at: int = Field(..., description="Epoch seconds when the next period starts.")
+
+
 class LatencyOut(BaseModel):
     avg: float | None = None
     p50: float | None = None

@@ -15,7 +15,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from apimeter.api.envelope import error_body, error_response
 from apimeter.domain.principal import Principal
-from apimeter.errors import ApimeterError, AuthenticationFailed
+from apimeter.errors import ApimeterError, AuthenticationFailed, RateLimited
+from apimeter.logic import limits
 from apimeter.observability import logger, metrics, tracer
 from apimeter.settings import settings
 
@@ -73,14 +74,20 @@ def _body_bytes(event: dict[str, Any]) -> int:
     return len(base64.b64decode(body)) if event.get("isBase64Encoded") else len(body.encode())
 
 
-def handler(app: APIGatewayHttpResolver, public_routes: Iterable[str] = ()) -> Handler:
+def handler(
+    app: APIGatewayHttpResolver, public_routes: Iterable[str] = (), self_metered_routes: Iterable[str] = ()
+) -> Handler:
     """The Lambda entry point of an HTTP function.
 
-    Before routing: a body over ``MAX_BODY_BYTES`` gets 413, and a call to a route outside
+    Before routing: a body over ``MAX_BODY_BYTES`` gets 413; a call to a route outside
     ``public_routes`` (route keys such as ``"POST /v1/auth/login"``) without a verified principal
-    gets 401, both in the envelope. This is the one place that enforces authentication.
+    gets 401; and the caller's rate limits are charged one request (routes in
+    ``self_metered_routes`` charge themselves, per event), 429 with ``Retry-After`` when over.
+    After routing, every response gets the X-RateLimit-* headers. This is the one place that
+    enforces authentication and rate limits.
     """
     public = frozenset(public_routes)
+    self_metered = frozenset(self_metered_routes)
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @tracer.capture_lambda_handler
@@ -90,13 +97,22 @@ def handler(app: APIGatewayHttpResolver, public_routes: Iterable[str] = ()) -> H
         limit = settings().max_body_bytes
         if _body_bytes(event) > limit:
             return error_response(413, "PAYLOAD_TOO_LARGE", f"request body is over {limit} bytes", request_id)
-        if event.get("routeKey") not in public:
+        route = event.get("routeKey")
+        limits.take_headers()
+        if route not in public:
             context_values = event.get("requestContext", {}).get("authorizer", {}).get("lambda") or {}
             try:
-                Principal.from_context(context_values)
+                caller = Principal.from_context(context_values)
             except AuthenticationFailed as exc:
                 return error_response(401, exc.code, exc.message, request_id)
-        return app.resolve(event, context)
+            if route not in self_metered:
+                try:
+                    limits.charge(caller, 1)
+                except RateLimited as exc:
+                    return error_response(429, exc.code, exc.message, request_id, exc.details, limits.take_headers())
+        response = app.resolve(event, context)
+        response.setdefault("headers", {}).update(limits.take_headers())
+        return response
 
     # Read by the template checks and the OpenAPI generator.
     lambda_handler.resolver = app  # type: ignore[attr-defined]

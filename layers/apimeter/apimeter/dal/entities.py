@@ -179,6 +179,17 @@ def set_password_hash(email: str, password_hash: str) -> None:
     )
 
 
+def tenant_and_project(tenant_id: str, project_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
+    """A tenant and one of its projects in one BatchGetItem (the authorizer's read for API keys)."""
+    rows = {
+        row["sk"]: row
+        for row in _batch_get(
+            [_key(f"TENANT#{tenant_id}", "TENANT"), _key(f"TENANT#{tenant_id}", f"PROJECT#{project_id}")]
+        )
+    }
+    return rows.get("TENANT"), rows.get(f"PROJECT#{project_id}")
+
+
 def get_tenant_row(tenant_id: str) -> dict[str, Any] | None:
     return _get(f"TENANT#{tenant_id}", "TENANT")
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Literal
 
 from apimeter.domain.permissions import Action, allowed
@@ -24,6 +24,7 @@ class Principal:
     token_id: str | None = None  # jti of the bearer token, when the credential was one
     session: str | None = None  # a user's session family
     token_expires: int | None = None
+    limits: dict[str, int] = field(default_factory=dict)  # resolved plan limits (apimeter.domain.plans)
 
     def to_context(self) -> dict[str, str | bool | int]:
         """Authorizer context values must be flat strings, numbers or booleans."""
@@ -38,6 +39,7 @@ class Principal:
             "token_id": self.token_id or "",
             "session": self.session or "",
             "token_expires": self.token_expires or 0,
+            **{f"limit_{name}": value for name, value in self.limits.items()},
         }
 
     @classmethod
@@ -56,6 +58,7 @@ class Principal:
             token_id=str(context.get("token_id") or "") or None,
             session=str(context.get("session") or "") or None,
             token_expires=int(context.get("token_expires") or 0) or None,
+            limits={k.removeprefix("limit_"): int(v) for k, v in context.items() if k.startswith("limit_")},
         )
 
     def require_user(self) -> None:
@@ -79,6 +82,12 @@ class Principal:
             raise Forbidden("this route needs a project API key (X-API-Key)")
         if scope not in self.scopes:
             raise Forbidden(f"this API key lacks the '{scope}' scope")
+        return self.project_id
+
+    def require_key_scope_any(self) -> str:
+        """For API-key routes open to any scope; returns the key's project id."""
+        if self.kind != "api_key" or not self.project_id:
+            raise Forbidden("this route needs a project API key (X-API-Key)")
         return self.project_id
 
     def require_project_read(self, project_id: str, action: Action = "projects.read") -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 from apimeter.dal import entities
 from apimeter.domain import apikeys, tokens
+from apimeter.domain.plans import limits as plan_limits
 from apimeter.domain.principal import Principal
 from apimeter.domain.windows import iso
 from apimeter.errors import AuthenticationFailed
@@ -62,6 +63,12 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     return ""
 
 
+def _limits(tenant: dict[str, Any] | None, project: dict[str, Any] | None = None) -> dict[str, int]:
+    """Plan defaults, then the tenant's overrides, then the project's."""
+    overrides = [dict((row or {}).get("limits") or {}) for row in (tenant, project)]
+    return plan_limits(str((tenant or {}).get("plan", "free")), *overrides)
+
+
 def _require_active(tenant: dict[str, Any] | None) -> None:
     if tenant is None:
         raise AuthenticationFailed("organization no longer exists")
@@ -78,13 +85,17 @@ def _verify_api_key(secret: str) -> tuple[Principal, float | None]:
     valid_until = float(found["valid_until"]) if found.get("valid_until") else None
     if valid_until is not None and valid_until <= time.time():
         raise AuthenticationFailed("API key expired")
-    _require_active(entities.get_tenant_row(found["tenant_id"]))
+    tenant, project = entities.tenant_and_project(found["tenant_id"], found["project_id"])
+    _require_active(tenant)
+    if project is None:
+        raise AuthenticationFailed("the API key's project no longer exists")
     principal = Principal(
         kind="api_key",
         principal_id=found["key_id"],
         tenant_id=found["tenant_id"],
         project_id=found["project_id"],
         scopes=tuple(sorted(found["scopes"])),
+        limits=_limits(tenant, project),
     )
     try:
         entities.key_in_use(principal.tenant_id, found["project_id"], principal.principal_id, iso(_now_ms()))
@@ -109,6 +120,7 @@ def _verify_user_token(claims: tokens.AccessClaims) -> Principal:
         token_id=claims.jti,
         session=claims.family,
         token_expires=claims.expires_at,
+        limits=_limits(state.tenant),
     )
 
 
@@ -126,6 +138,7 @@ def _verify_key_token(claims: tokens.AccessClaims) -> Principal:
         scopes=tuple(sorted(set(claims.scopes) & set(key["scopes"]))),
         token_id=claims.jti,
         token_expires=claims.expires_at,
+        limits=_limits(tenant),
     )
 
 

@@ -9,6 +9,7 @@ from apimeter.dal import entities, events
 from apimeter.domain.events import IngestPolicy, Rejection, parse_body, screen
 from apimeter.domain.principal import Principal
 from apimeter.errors import Conflict, ValidationFailed
+from apimeter.logic import limits
 from apimeter.settings import settings
 
 _POLICY_TTL_SECONDS = 60
@@ -37,9 +38,12 @@ def _policy(tenant_id: str, project_id: str) -> IngestPolicy:
 def track(principal: Principal, body: bytes | str) -> IngestResult:
     project_id = principal.require_key_scope("track")
     items, is_batch = parse_body(body)
+    limits.charge(principal, len(items))  # a batch counts as its events
     policy = _policy(principal.tenant_id, project_id)
     now_ms = int(time.time() * 1000)
     screened = screen(project_id, items, policy, now_ms)
+    if screened.unique:
+        limits.charge_events(principal, project_id, len(screened.unique))
     config = settings()
     stored = [
         events.to_item(event, retention_days=policy.retention_days, shards=config.event_shards, received_ms=now_ms)

@@ -1,0 +1,93 @@
+"""Rate limits and quotas, charged per request (or per event on ingest).
+
+Two scopes are charged: the caller (an API key, or a user) with the ``key_*`` limits, and what they
+belong to with the ``project_*`` limits: a key's project (ingest and reads with that key), or a
+user's tenant (the management and read API).
+If the second refuses, the first is refunded, so a refused request costs no allowance. The headers
+of the last charge are kept for the handler entry, which adds them to every response.
+"""
+
+from __future__ import annotations
+
+import time
+from contextvars import ContextVar
+from datetime import UTC, datetime
+
+from apimeter.dal import counters
+from apimeter.domain.limits import Headers, Instant, Limits, refused, tightest
+from apimeter.domain.plans import limits as plan_limits
+from apimeter.domain.principal import Principal
+from apimeter.errors import RateLimited
+
+_headers: ContextVar[Headers | None] = ContextVar("rate_limit_headers", default=None)
+
+
+def _limits(values: dict[str, int], prefix: str) -> Limits:
+    return Limits(values[f"{prefix}_per_minute"], values[f"{prefix}_per_hour"], values[f"{prefix}_per_day"])
+
+
+def _resolved(principal: Principal) -> dict[str, int]:
+    # The authorizer passes every limit resolved; the free plan only fills gaps in older contexts.
+    return plan_limits("free", principal.limits)
+
+
+def charge(principal: Principal, cost: int) -> Headers:
+    """Charge ``cost`` to the caller and to its project (or tenant); raises ``RateLimited``."""
+    values = _resolved(principal)
+    owner = f"project#{principal.project_id}" if principal.project_id else f"tenant#{principal.tenant_id}"
+    scopes = [
+        (f"{principal.kind}#{principal.principal_id}", _limits(values, "key")),
+        (owner, _limits(values, "project")),
+    ]
+    now = Instant.at(time.time())
+    charged = []
+    for index, (scope, limits) in enumerate(scopes):
+        usage, refusal = counters.charge(scope, now, cost, limits)
+        if refusal is not None:
+            for earlier, _ in scopes[:index]:
+                counters.refund(earlier, now, cost)
+            headers = refused(limits, usage, refusal, now)
+            _headers.set(headers)
+            who = "API key" if principal.kind == "api_key" and index == 0 else scope.split("#")[0]
+            raise RateLimited(
+                f"{who} limit of {limits.of(refusal)} per {refusal} reached",
+                details={"scope": scope.split("#")[0], "window": refusal, "limit": limits.of(refusal)},
+            )
+        charged.append((usage, limits))
+    headers = tightest(charged, now)
+    _headers.set(headers)
+    return headers
+
+
+def month_of(epoch: float) -> tuple[str, int]:
+    """The UTC month and the epoch second the next one starts."""
+    moment = datetime.fromtimestamp(epoch, UTC)
+    following = datetime(moment.year + (moment.month == 12), moment.month % 12 + 1, 1, tzinfo=UTC)
+    return moment.strftime("%Y-%m"), int(following.timestamp())
+
+
+def charge_events(principal: Principal, project_id: str, events: int) -> None:
+    """The monthly event quota of the project; raises ``RateLimited`` when it would be passed."""
+    quota = _resolved(principal)["events_per_month"]
+    month, resets = month_of(time.time())
+    used, accepted = counters.charge_quota(project_id, month, events, quota)
+    if not accepted:
+        _headers.set(Headers(quota, max(0, quota - used), resets, max(1, resets - int(time.time()))))
+        raise RateLimited(
+            f"monthly event quota of {quota} reached ({used} used)",
+            details={"scope": "project", "window": "month", "limit": quota, "used": used},
+        )
+
+
+def quota(principal: Principal, project_id: str) -> dict[str, int | str]:
+    limit = _resolved(principal)["events_per_month"]
+    month, resets = month_of(time.time())
+    used = counters.quota_used(project_id, month)
+    return {"period": month, "limit": limit, "used": used, "remaining": max(0, limit - used), "resets_at": resets}
+
+
+def take_headers() -> dict[str, str]:
+    """The headers of this invocation's last charge (and forget them)."""
+    headers = _headers.get()
+    _headers.set(None)
+    return headers.as_dict() if headers else {}
