@@ -21,7 +21,8 @@ def register(body: RegisterIn) -> SessionOut:
 
 @app.post("/v1/auth/login", tags=["auth"], summary="Sign in with email and password")
 def login(body: LoginIn) -> SessionOut:
-    return SessionOut.of(accounts.login(body.email, body.password))
+    source_ip = app.current_event.request_context.http.source_ip
+    return SessionOut.of(accounts.login(body.email, body.password, source_ip))
 
 
 @app.post("/v1/auth/refresh", tags=["auth"], summary="Trade a refresh token for new tokens (rotation)")

@@ -152,3 +152,15 @@ def test_a_suspended_tenant_cannot_sign_in_or_use_keys(api: Api, aws: dict[str, 
     assert "suspended" in reply.body["error"]["message"]
     login = api.call("POST", "/v1/auth/login", {"email": "owner@example.com", "password": "s3cret-pass!"})
     assert login.status == 401
+
+
+def test_repeated_failed_sign_ins_lock_the_account_without_revealing_it(api: Api) -> None:
+    api.register("ada@example.com")
+    for email in ("ada@example.com", "nobody@example.com"):
+        replies = [api.call("POST", "/v1/auth/login", {"email": email, "password": "wrong-guess"}) for _ in range(6)]
+        assert [r.status for r in replies] == [401] * 5 + [429]
+        locked = replies[-1]
+        assert locked.body["error"]["code"] == "RATE_LIMIT_EXCEEDED"
+        assert 1 <= int(locked.headers["retry-after"]) <= 60
+    # locked out even with the right password, until the window passes
+    assert api.call("POST", "/v1/auth/login", {"email": "ada@example.com", "password": "s3cret-pass!"}).status == 429

@@ -18,6 +18,7 @@ from apimeter.domain.ids import new_id
 from apimeter.domain.principal import Principal
 from apimeter.domain.windows import iso
 from apimeter.errors import AuthenticationFailed, ValidationFailed
+from apimeter.logic import limits
 from apimeter.secrets import signing_keys
 from apimeter.settings import settings
 
@@ -77,8 +78,10 @@ def register(email: str, password: str, organization: str) -> Session:
     return _open_session(user, tenant)
 
 
-def login(email: str, password: str) -> Session:
-    """One message for unknown email and wrong password, and the same Argon2 cost for both."""
+def login(email: str, password: str, source_ip: str = "unknown") -> Session:
+    """One message for unknown email and wrong password, and the same Argon2 cost for both;
+    repeated failures lock the account and the source address out for a while."""
+    limits.guard_sign_in(email, source_ip)
     try:
         address = normalize_email(email)
     except ValidationFailed:
@@ -86,6 +89,7 @@ def login(email: str, password: str) -> Session:
     record = entities.get_login(address) if address else None
     stored = record["password_hash"] if record else None
     if not passwords.verify_password(stored, password) or record is None:
+        limits.sign_in_failed(email, source_ip)
         raise AuthenticationFailed("email or password is incorrect")
     if passwords.needs_rehash(record["password_hash"]):
         entities.set_password_hash(address, passwords.hash_password(password))

@@ -9,12 +9,13 @@ of the last charge are kept for the handler entry, which adds them to every resp
 
 from __future__ import annotations
 
+import hashlib
 import time
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
 from apimeter.dal import counters
-from apimeter.domain.limits import Headers, Instant, Limits, refused, tightest
+from apimeter.domain.limits import Headers, Instant, Limits, exceeded, refused, tightest
 from apimeter.domain.plans import limits as plan_limits
 from apimeter.domain.principal import Principal
 from apimeter.errors import RateLimited
@@ -84,6 +85,38 @@ def quota(principal: Principal, project_id: str) -> dict[str, int | str]:
     month, resets = month_of(time.time())
     used = counters.quota_used(project_id, month)
     return {"period": month, "limit": limit, "used": used, "remaining": max(0, limit - used), "resets_at": resets}
+
+
+# Failed sign-ins allowed before a lockout, per account and per source IP. The account is keyed by
+# a hash of the email whether or not it exists, so a lockout says nothing about who has an account.
+LOGIN_ACCOUNT = Limits(per_minute=5, per_hour=20, per_day=50)
+LOGIN_IP = Limits(per_minute=20, per_hour=100, per_day=500)
+_NO_LIMIT = Limits(per_minute=10**9, per_hour=10**9, per_day=10**9)
+
+
+def _login_scopes(email: str, ip: str) -> list[tuple[str, Limits]]:
+    account = hashlib.sha256(email.strip().lower().encode()).hexdigest()[:32]
+    return [(f"login-account#{account}", LOGIN_ACCOUNT), (f"login-ip#{ip}", LOGIN_IP)]
+
+
+def guard_sign_in(email: str, ip: str) -> None:
+    """Refuse a sign-in while the account or the address is locked out by recent failures."""
+    now = Instant.at(time.time())
+    for scope, limits in _login_scopes(email, ip):
+        usage = counters.peek(scope, now)
+        window = exceeded(usage, limits, 1)
+        if window is not None:
+            _headers.set(refused(limits, usage, window, now))
+            raise RateLimited(
+                f"too many failed sign-ins; try again after the {window} window",
+                details={"scope": scope.split("#")[0], "window": window},
+            )
+
+
+def sign_in_failed(email: str, ip: str) -> None:
+    now = Instant.at(time.time())
+    for scope, _ in _login_scopes(email, ip):
+        counters.charge(scope, now, 1, _NO_LIMIT)
 
 
 def take_headers() -> dict[str, str]:
