@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apimeter.api.models import ProjectIn, ProjectListOut, ProjectOut
+from apimeter.api.models import ProjectIn, ProjectListOut, ProjectOut, ProjectPatch
 from apimeter.api.resolver import USER, USER_OR_KEY, build_resolver, handler, principal
 from apimeter.logic import projects
 
@@ -22,6 +22,12 @@ def list_all() -> ProjectListOut:
 @app.get("/v1/projects/<project_id>", security=USER_OR_KEY, tags=["projects"], summary="Get a project")
 def get(project_id: str) -> ProjectOut:
     return ProjectOut.of(projects.get(principal(app), project_id))
+
+
+@app.patch("/v1/projects/<project_id>", security=USER, tags=["projects"], summary="Change a project's settings")
+def update(project_id: str, body: ProjectPatch) -> ProjectOut:
+    changes = body.model_dump(exclude_unset=True)
+    return ProjectOut.of(projects.update(principal(app), project_id, changes))
 
 
 lambda_handler = handler(app)

@@ -185,3 +185,41 @@ def test_analytics_reads_the_same_rollup_items_for_few_and_many_events(api: Api)
         assert result.totals.requests == len(events)
         counts[label] = result.items_read
     assert counts["few"] == counts["many"] <= 3 * 3  # at most a minute, hour and day item per touched bucket
+
+
+def test_project_settings_apply_to_ingest_and_limits_only_tighten(api: Api, aws: dict[str, Any]) -> None:
+    token = api.register()["access_token"]
+    project_id = api.project(token)
+    key = api.key(token, project_id)["key"]
+    changed = api.call(
+        "PATCH",
+        f"/v1/projects/{project_id}",
+        {"ip_privacy": "hashed", "timezone": "Europe/Paris", "retention_days": 7,
+         "pricing": {"currency": "EUR", "per_request": 0.0001}, "limits": {"key_per_minute": 50}},
+        token=token,
+    )  # fmt: skip
+    assert changed.status == 200, changed.body
+    assert (changed.body["ip_privacy"], changed.body["timezone"], changed.body["retention_days"]) == (
+        "hashed",
+        "Europe/Paris",
+        7,
+    )
+    assert changed.body["pricing"]["currency"] == "EUR"
+    assert api.call("PATCH", f"/v1/projects/{project_id}", {"timezone": "Mars/Olympus"}, token=token).status == 400
+    too_high = api.call("PATCH", f"/v1/projects/{project_id}", {"limits": {"key_per_minute": 10**9}}, token=token)
+    assert too_high.status == 400
+
+    from apimeter.logic import authorization, ingest
+
+    ingest._policies.clear()  # a minute has passed for the ingest function's settings cache
+    authorization.cache.clear()
+    event = {"event_id": "ip1", "method": "GET", "endpoint": "/a", "status": 200, "ip": "203.0.113.9"}
+    reply = api.call("POST", "/v1/events", event, key=key)
+    assert reply.headers["x-ratelimit-limit"] == "50"
+    old = {**event, "event_id": "old", "timestamp": int(time.time() * 1000) - 8 * 86_400_000}
+    assert api.call("POST", "/v1/events", old, key=key).status == 400  # older than the new retention
+    stored = aws["dynamodb"].get_item(
+        TableName=aws["stack"].physical_name("EventsTable"), Key={"pk": {"S": f"{project_id}#ip1"}}
+    )["Item"]
+    assert stored["ip"]["S"].startswith("h:")
+    assert "203.0.113.9" not in str(stored)

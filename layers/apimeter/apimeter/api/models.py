@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Literal
 
@@ -32,6 +33,23 @@ class RegisterIn(_Input):
 class LoginIn(_Input):
     email: str = Field(..., min_length=1, max_length=320)
     password: str = Field(..., min_length=1, max_length=256)
+
+
+class PricingIn(_Input):
+    currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
+    per_request: float = Field(0.0, ge=0, le=1000)
+    per_gb_out: float = Field(0.0, ge=0, le=10_000)
+
+
+class ProjectPatch(_Input):
+    name: str | None = Field(None, min_length=1, max_length=200)
+    retention_days: int | None = Field(None, ge=1, le=3650, description="How long raw events are kept.")
+    ip_privacy: Literal["full", "hashed", "none"] | None = Field(
+        None, description="Keep callers' IPs as sent, as a keyed hash (per project), or not at all."
+    )
+    timezone: str | None = Field(None, max_length=64, description="IANA time zone, e.g. Europe/Paris.")
+    pricing: PricingIn | None = None
+    limits: dict[str, int] | None = Field(None, description="Lower the plan's limits for this project.")
 
 
 class RefreshIn(_Input):
@@ -167,16 +185,33 @@ class MeOut(BaseModel):
     tenant: TenantOut
 
 
+class PricingOut(BaseModel):
+    currency: str
+    per_request: float
+    per_gb_out: float
+
+
 class ProjectOut(BaseModel):
     id: str
     name: str
     retention_days: int
     created_at: str
+    ip_privacy: str
+    timezone: str
+    pricing: PricingOut
+    limits: dict[str, int]
 
     @classmethod
     def of(cls, project: Project) -> ProjectOut:
         return cls(
-            id=project.id, name=project.name, retention_days=project.retention_days, created_at=project.created_at
+            id=project.id,
+            name=project.name,
+            retention_days=project.retention_days,
+            created_at=project.created_at,
+            ip_privacy=project.ip_privacy,
+            timezone=project.timezone,
+            pricing=PricingOut(**asdict(project.pricing)),
+            limits=project.limits,
         )
 
 

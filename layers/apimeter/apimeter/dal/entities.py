@@ -23,7 +23,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from apimeter.dal.dynamo import client, deserialize, error_code, serialize
-from apimeter.domain.accounts import ApiKey, Project, Tenant, User
+from apimeter.domain.accounts import ApiKey, Pricing, Project, Tenant, User
 from apimeter.errors import Conflict, NotFound
 from apimeter.settings import settings
 
@@ -302,7 +302,24 @@ def _batch_get(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _project(tenant_id: str, row: dict[str, Any]) -> Project:
-    return Project(row["id"], tenant_id, row["name"], int(row["retention_days"]), row["created_at"])
+    pricing = row.get("pricing") or {}
+    return Project(
+        id=row["id"],
+        tenant_id=tenant_id,
+        name=row["name"],
+        retention_days=int(row["retention_days"]),
+        created_at=row["created_at"],
+        ip_privacy=row.get("ip_privacy", "full"),
+        timezone=row.get("timezone", "UTC"),
+        pricing=Pricing(
+            currency=pricing.get("currency", "USD"),
+            per_request=float(pricing.get("per_request", 0)),
+            per_gb_out=float(pricing.get("per_gb_out", 0)),
+        ),
+        limits={k: int(v) for k, v in (row.get("limits") or {}).items()},
+        status=row.get("status", "active"),
+        ip_salt=row.get("ip_salt", ""),
+    )
 
 
 def create_project(project: Project) -> None:
@@ -313,19 +330,44 @@ def create_project(project: Project) -> None:
         "name": project.name,
         "retention_days": project.retention_days,
         "created_at": project.created_at,
+        "ip_privacy": project.ip_privacy,
+        "timezone": project.timezone,
+        "status": project.status,
+        "ip_salt": project.ip_salt,
     }
     client().put_item(TableName=_table(), Item=serialize(row), ConditionExpression="attribute_not_exists(pk)")
 
 
 def list_projects(tenant_id: str) -> list[Project]:
-    return [_project(tenant_id, row) for row in _query_prefix(f"TENANT#{tenant_id}", "PROJECT#")]
+    rows = _query_prefix(f"TENANT#{tenant_id}", "PROJECT#")
+    return [_project(tenant_id, row) for row in rows if row.get("status", "active") == "active"]
 
 
 def get_project(tenant_id: str, project_id: str) -> Project:
     row = _get(f"TENANT#{tenant_id}", f"PROJECT#{project_id}")
-    if row is None:
+    if row is None or row.get("status", "active") != "active":
         raise NotFound("project not found")
     return _project(tenant_id, row)
+
+
+def update_project(tenant_id: str, project_id: str, changes: dict[str, Any]) -> None:
+    names = {f"#f{i}": name for i, name in enumerate(changes)}
+    values = serialize({f":v{i}": value for i, value in enumerate(changes.values())})
+    values[":active"] = {"S": "active"}
+    names["#status"] = "status"
+    try:
+        client().update_item(
+            TableName=_table(),
+            Key=_key(f"TENANT#{tenant_id}", f"PROJECT#{project_id}"),
+            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(changes))),
+            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#status) OR #status = :active)",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues=values,
+        )
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            raise NotFound("project not found") from exc
+        raise
 
 
 # API keys

@@ -43,6 +43,18 @@ class User:
     created_at: str
 
 
+IpPrivacy = Literal["full", "hashed", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class Pricing:
+    """How a project's calls cost money when an event carries no ``cost`` of its own."""
+
+    currency: str = "USD"
+    per_request: float = 0.0
+    per_gb_out: float = 0.0
+
+
 @dataclass(frozen=True, slots=True)
 class Project:
     id: str
@@ -50,6 +62,12 @@ class Project:
     name: str
     retention_days: int
     created_at: str
+    ip_privacy: IpPrivacy = "full"
+    timezone: str = "UTC"
+    pricing: Pricing = field(default_factory=Pricing)
+    limits: dict[str, int] = field(default_factory=dict)
+    status: str = "active"
+    ip_salt: str = ""  # per-project key for hashed IPs; never leaves the service
 
 
 @dataclass(frozen=True, slots=True)

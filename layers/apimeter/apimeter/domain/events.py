@@ -9,6 +9,7 @@ a duplicate and a changed payload under the same id as a conflict.
 from __future__ import annotations
 
 import hashlib
+import hmac
 import socket
 import time
 from dataclasses import dataclass, field
@@ -134,10 +135,23 @@ class Rejection:
 
 @dataclass(frozen=True, slots=True)
 class IngestPolicy:
-    """What a project accepts: how far back (its retention) and forward (clock skew) events may be."""
+    """What a project accepts: how far back (its retention) and forward (clock skew) events may be,
+    and what it keeps of a caller's IP address."""
 
     retention_days: int
     max_future_skew_seconds: int
+    ip_privacy: str = "full"  # full | hashed | none
+    ip_salt: str = ""
+
+
+def private_ip(ip: str | None, policy: IngestPolicy) -> str | None:
+    """The IP as the project keeps it: as sent, a keyed hash (equal IPs match within the project and
+    nowhere else), or nothing."""
+    if ip is None or policy.ip_privacy == "full":
+        return ip
+    if policy.ip_privacy == "none":
+        return None
+    return "h:" + hmac.new(policy.ip_salt.encode(), ip.encode(), hashlib.sha256).hexdigest()[:32]
 
 
 def parse_body(body: bytes | str) -> tuple[list[Any], bool]:
@@ -227,7 +241,7 @@ def validate_event(project_id: str, raw: Any, policy: IngestPolicy, now_ms: int)
         request_bytes=model.request_bytes,
         response_bytes=model.response_bytes,
         consumer=model.consumer,
-        ip=model.ip,
+        ip=private_ip(model.ip, policy),
         user_agent=model.user_agent,
         cost=model.cost,
         units=model.units,

@@ -87,7 +87,7 @@ def _verify_api_key(secret: str) -> tuple[Principal, float | None]:
         raise AuthenticationFailed("API key expired")
     tenant, project = entities.tenant_and_project(found["tenant_id"], found["project_id"])
     _require_active(tenant)
-    if project is None:
+    if project is None or project.get("status", "active") != "active":
         raise AuthenticationFailed("the API key's project no longer exists")
     principal = Principal(
         kind="api_key",

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import secrets
 import time
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apimeter.dal import entities
 from apimeter.domain.accounts import Project
 from apimeter.domain.ids import new_id
 from apimeter.domain.permissions import Action
+from apimeter.domain.plans import LIMIT_NAMES
 from apimeter.domain.principal import Principal
 from apimeter.domain.windows import iso
+from apimeter.errors import ValidationFailed
 from apimeter.settings import settings
 
 
@@ -21,6 +26,7 @@ def create(principal: Principal, name: str) -> Project:
         name=name.strip(),
         retention_days=settings().default_retention_days,
         created_at=iso(int(time.time() * 1000)),
+        ip_salt=secrets.token_hex(16),
     )
     entities.create_project(project)
     return project
@@ -34,4 +40,38 @@ def list_all(principal: Principal) -> list[Project]:
 def get(principal: Principal, project_id: str, action: Action = "projects.read") -> Project:
     """A project of the caller's tenant; NOT_FOUND for any other, whoever owns it."""
     principal.require_project_read(project_id, action)
+    return entities.get_project(principal.tenant_id, project_id)
+
+
+MAX_RETENTION_DAYS = 3650
+
+
+def update(principal: Principal, project_id: str, changes: dict[str, Any]) -> Project:
+    """Change a project's settings. Limit overrides may only tighten what the plan and tenant allow."""
+    principal.require("projects.manage")
+    entities.get_project(principal.tenant_id, project_id)
+    stored: dict[str, Any] = {}
+    for name, value in changes.items():
+        if value is None:
+            continue
+        if name == "retention_days" and not 1 <= int(value) <= MAX_RETENTION_DAYS:
+            raise ValidationFailed(f"retention_days must be between 1 and {MAX_RETENTION_DAYS}")
+        if name == "timezone":
+            try:
+                ZoneInfo(value)
+            except (ZoneInfoNotFoundError, ValueError) as exc:
+                raise ValidationFailed(f"unknown time zone {value!r} (use an IANA name such as Europe/Paris)") from exc
+        if name == "limits":
+            allowed = principal.limits
+            unknown = set(value) - set(LIMIT_NAMES)
+            if unknown:
+                raise ValidationFailed(
+                    f"unknown limits: {', '.join(sorted(unknown))}", details={"allowed": LIMIT_NAMES}
+                )
+            over = {k: v for k, v in value.items() if allowed.get(k) is not None and v > allowed[k]}
+            if over:
+                raise ValidationFailed("a project may only lower its plan's limits", details={"above_plan": over})
+        stored[name] = value.strip() if isinstance(value, str) else value
+    if stored:
+        entities.update_project(principal.tenant_id, project_id, stored)
     return entities.get_project(principal.tenant_id, project_id)
