@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import secrets
 import string
 from typing import Any
@@ -65,11 +66,21 @@ def create_secrets(stack: Stack, client: Any, known: dict[str, str]) -> dict[str
 
 
 def create_queues(stack: Stack, client: Any) -> dict[str, str]:
-    """Logical id -> queue URL."""
-    return {
+    """Logical id -> queue URL. Queues first, then their attributes (a redrive names another queue)."""
+    urls = {
         logical_id: client.create_queue(QueueName=stack.physical_name(logical_id))["QueueUrl"]
         for logical_id in stack.of_type("AWS::SQS::Queue")
     }
+    for logical_id, resource in stack.of_type("AWS::SQS::Queue").items():
+        props = stack.resolve(resource.get("Properties", {}))
+        attributes = {}
+        if "VisibilityTimeout" in props:
+            attributes["VisibilityTimeout"] = str(props["VisibilityTimeout"])
+        if "RedrivePolicy" in props:
+            attributes["RedrivePolicy"] = json.dumps(props["RedrivePolicy"])
+        if attributes:
+            client.set_queue_attributes(QueueUrl=urls[logical_id], Attributes=attributes)
+    return urls
 
 
 def clients(endpoint: str) -> dict[str, Any]:

@@ -14,6 +14,7 @@ from typing import Any
 from offline import demo, resources, state
 from offline.gateway import Gateway, serve
 from offline.lambdas import load_all
+from offline.queues import QueuePump
 from offline.streams import StreamPump
 from offline.template import Stack, read_stack
 from offline.ttl import Sweeper
@@ -47,6 +48,7 @@ class OfflineStack:
         self._moto: Any = None
         self._server: Any = None
         self._pumps: list[StreamPump] = []
+        self._queue_pumps: list[QueuePump] = []
         self._sweeper: Sweeper | None = None
         self._secrets: dict[str, str] = {}
         self._clients: dict[str, Any] = {}
@@ -66,6 +68,16 @@ class OfflineStack:
         restored = self._create_resources()
         functions = load_all(self.stack)
         self._start_pumps(functions, start_at_latest=restored)
+        for mapping in self.stack.queues:
+            pump = QueuePump(
+                mapping,
+                functions[mapping.function],
+                self._clients["sqs"],
+                self._queues[mapping.queue],
+                self.stack.arn(mapping.queue),
+            )
+            pump.start()
+            self._queue_pumps.append(pump)
         tables = resources.ttl_attributes(self.stack)
         self._sweeper = Sweeper(self._clients["dynamodb"], tables, self.options.ttl_every_seconds)
         self._sweeper.start()
@@ -148,6 +160,8 @@ class OfflineStack:
         for pump in self._pumps:
             pump.drain(timeout=10)
             pump.stop()
+        for queue_pump in self._queue_pumps:
+            queue_pump.stop()
         if self._sweeper is not None:
             self._sweeper.stop()
         if save and self.options.state_dir is not None and self._clients:

@@ -73,6 +73,14 @@ class StreamMapping:
     starting_position: str
 
 
+@dataclass(frozen=True, slots=True)
+class QueueMapping:
+    function: str
+    queue: str
+    batch_size: int
+    partial_failures: bool
+
+
 @dataclass(slots=True)
 class Function:
     logical_id: str
@@ -91,6 +99,7 @@ class Stack:
     functions: dict[str, Function] = field(default_factory=dict)
     routes: list[Route] = field(default_factory=list)
     streams: list[StreamMapping] = field(default_factory=list)
+    queues: list[QueueMapping] = field(default_factory=list)
     conditions: dict[str, Any] = field(default_factory=dict)
     authorizer_function: str | None = None
 
@@ -148,7 +157,7 @@ class Stack:
         if self.resources[name]["Type"] == "AWS::SecretsManager::Secret":
             return self.physical_name(name)
         if self.resources[name]["Type"] == "AWS::SQS::Queue":
-            return f"http://sqs.{REGION}.localhost/{ACCOUNT}/{self.physical_name(name)}"
+            return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{self.physical_name(name)}"
         return self.physical_name(name)
 
     def _sub(self, name: str) -> str:
@@ -214,6 +223,15 @@ def _read_event(stack: Stack, function: str, event: dict[str, Any], default_auth
         authorizer = props.get("Auth", {}).get("Authorizer", default_authorizer)
         method = str(props["Method"]).upper()
         stack.routes.append(Route(method, props["Path"], function, authorizer not in (None, "NONE")))
+    elif event["Type"] == "SQS":
+        stack.queues.append(
+            QueueMapping(
+                function=function,
+                queue=props["Queue"]["Fn::GetAtt"][0],
+                batch_size=int(props.get("BatchSize", 10)),
+                partial_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
+            )
+        )
     elif event["Type"] == "DynamoDB":
         table = props["Stream"]["Fn::GetAtt"][0]
         on_failure = props.get("DestinationConfig", {}).get("OnFailure", {}).get("Destination")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import copy
 import importlib.util
 import json
+import time
 import uuid
 from dataclasses import dataclass
 from functools import cache
@@ -75,7 +76,7 @@ def context(name: str = "test") -> Context:
         timeout_seconds=10,
         aws_request_id=str(uuid.uuid4()),
         invoked_function_arn=f"arn:aws:lambda:us-east-1:123456789012:function:{name}",
-        _deadline=float("inf"),
+        _deadline=time.monotonic() + 900,
     )
 
 

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from aws_lambda_powertools.event_handler import Response
+
 from apimeter.api.models import ProjectIn, ProjectListOut, ProjectOut, ProjectPatch
 from apimeter.api.resolver import USER, USER_OR_KEY, build_resolver, handler, principal
-from apimeter.logic import projects
+from apimeter.logic import projects, purge
 
 app = build_resolver()
 
@@ -28,6 +30,19 @@ def get(project_id: str) -> ProjectOut:
 def update(project_id: str, body: ProjectPatch) -> ProjectOut:
     changes = body.model_dump(exclude_unset=True)
     return ProjectOut.of(projects.update(principal(app), project_id, changes))
+
+
+@app.delete(
+    "/v1/projects/<project_id>",
+    security=USER,
+    status_code=202,
+    tags=["projects"],
+    summary="Delete a project and, asynchronously, all its data",
+    responses={202: {"description": "Deleting: its keys stop working now; its data is removed shortly."}},
+)
+def delete(project_id: str) -> Response[None]:
+    purge.request(principal(app), project_id)
+    return Response(status_code=202)
 
 
 lambda_handler = handler(app)

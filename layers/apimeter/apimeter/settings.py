@@ -30,6 +30,7 @@ class Settings(BaseModel):
     default_retention_days: int = Field(30, ge=1, le=3650)
     minute_rollup_retention_hours: int = Field(72, ge=2, le=24 * 90)
     max_future_skew_seconds: int = Field(900, ge=0)
+    purge_queue_url: str = ""
     platform_admin_emails: str = ""  # comma-separated; granted platform admin at sign-in
 
     @property

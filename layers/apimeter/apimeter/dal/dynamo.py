@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from decimal import Decimal
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -47,6 +48,23 @@ def serialize(item: dict[str, Any]) -> Item:
 
 def deserialize(item: Item) -> dict[str, Any]:
     return {k: _deserializer.deserialize(v) for k, v in item.items()}
+
+
+def delete_keys(table: str, keys: list[Item]) -> int:
+    """Delete items by key, 25 per BatchWriteItem, retrying what DynamoDB leaves unprocessed."""
+    deleted = 0
+    for start in range(0, len(keys), 25):
+        pending: dict[str, Any] = {table: [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]}
+        for attempt in range(8):
+            response = client().batch_write_item(RequestItems=pending)
+            pending = response.get("UnprocessedItems") or {}
+            if not pending:
+                break
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        else:
+            raise RuntimeError(f"{table}: deletes still unprocessed after retries")
+        deleted += min(25, len(keys) - start)
+    return deleted
 
 
 def error_code(exc: Exception) -> str:

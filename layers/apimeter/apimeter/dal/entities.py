@@ -22,7 +22,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from apimeter.dal.dynamo import client, deserialize, error_code, serialize
+from apimeter.dal.dynamo import client, delete_keys, deserialize, error_code, serialize
 from apimeter.domain.accounts import ApiKey, Pricing, Project, Tenant, User
 from apimeter.errors import Conflict, NotFound
 from apimeter.settings import settings
@@ -348,6 +348,26 @@ def get_project(tenant_id: str, project_id: str) -> Project:
     if row is None or row.get("status", "active") != "active":
         raise NotFound("project not found")
     return _project(tenant_id, row)
+
+
+def project_row(tenant_id: str, project_id: str) -> dict[str, Any] | None:
+    return _get(f"TENANT#{tenant_id}", f"PROJECT#{project_id}", consistent=True)
+
+
+def mark_project_deleting(tenant_id: str, project_id: str, at: str) -> None:
+    update_project(tenant_id, project_id, {"status": "deleting", "deleted_at": at})
+
+
+def purge_project_entities(tenant_id: str, project_id: str) -> int:
+    """Delete a project's keys (metadata and lookups), its counters and, last, the project."""
+    keys: list[dict[str, Any]] = []
+    for row in _query_prefix(f"TENANT#{tenant_id}", f"KEY#{project_id}#"):
+        keys.append(_key(row["pk"], row["sk"]))
+        keys.extend(_key(f"APIKEY#{d}", "APIKEY") for d in {row.get("digest"), row.get("previous_digest")} if d)
+    for counters in (f"QUOTA#{project_id}", f"RATE#project#{project_id}"):  # sort keys are dates: 2xxx-
+        keys.extend(_key(row["pk"], row["sk"]) for row in _query_prefix(counters, "2"))
+    deleted = delete_keys(_table(), keys)
+    return deleted + delete_keys(_table(), [_key(f"TENANT#{tenant_id}", f"PROJECT#{project_id}")])
 
 
 def update_project(tenant_id: str, project_id: str, changes: dict[str, Any]) -> None:

@@ -21,7 +21,7 @@ from typing import Any, Literal
 import orjson
 from botocore.exceptions import ClientError
 
-from apimeter.dal.dynamo import Item, client, deserialize, error_code
+from apimeter.dal.dynamo import Item, client, delete_keys, deserialize, error_code
 from apimeter.domain.events import TrackedEvent
 from apimeter.domain.windows import day_of
 from apimeter.settings import settings
@@ -125,6 +125,31 @@ def _put_new(item: Item) -> Outcome:
         stored = exc.response.get("Item", {}).get("fingerprint", {}).get("S")  # type: ignore[attr-defined]
         return "duplicate" if stored == item["fingerprint"]["S"] else "conflict"
     return "accepted"
+
+
+def keys_of_day(project_id: str, day: str, shards: int, limit: int = 1000) -> list[Item]:
+    """Primary keys of up to ``limit`` of a project's events on one day (all shards), via by_time."""
+    table = settings().require("events_table")
+    keys: list[Item] = []
+    for shard in range(shards):
+        kwargs: dict[str, Any] = {
+            "TableName": table,
+            "IndexName": "by_time",
+            "KeyConditionExpression": "tpk = :tpk",
+            "ExpressionAttributeValues": {":tpk": {"S": f"{project_id}#{day}#{shard}"}},
+            "ProjectionExpression": "pk",
+        }
+        while len(keys) < limit:
+            response = client().query(**kwargs)
+            keys.extend({"pk": item["pk"]} for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                break
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return keys[:limit]
+
+
+def delete(keys: list[Item]) -> int:
+    return delete_keys(settings().require("events_table"), keys)
 
 
 def put_new(items: Iterable[Item]) -> list[Outcome]:

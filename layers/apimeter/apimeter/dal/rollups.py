@@ -13,9 +13,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from apimeter.dal.dynamo import client, deserialize, serialize
-from apimeter.domain.rollups import Deltas, RollupKey
-from apimeter.domain.windows import Granularity, Run
+from apimeter.dal.dynamo import client, delete_keys, deserialize, serialize
+from apimeter.domain.rollups import PROJECT_TOTAL, Deltas, RollupKey
+from apimeter.domain.windows import GRANULARITIES, Granularity, Run
 from apimeter.settings import settings
 
 # UpdateExpression is limited to 4 KB; a bucket with many distinct sketch bins is split.
@@ -57,6 +57,23 @@ def _add(key: RollupKey, values: dict[str, Any], expires_at: int | None) -> None
         ExpressionAttributeNames=names,
         ExpressionAttributeValues=attribute_values,
     )
+
+
+def partitions_of(project_id: str) -> list[str]:
+    """Every rollup partition of a project (one per granularity and dimension)."""
+    return [partition(project_id, g, PROJECT_TOTAL) for g in GRANULARITIES]
+
+
+def delete_partition(pk: str, limit: int = 1000) -> int:
+    """Delete up to ``limit`` items of one partition; returns how many."""
+    response = client().query(
+        TableName=_table(),
+        KeyConditionExpression="pk = :pk",
+        ExpressionAttributeValues={":pk": {"S": pk}},
+        ProjectionExpression="pk, sk",
+        Limit=limit,
+    )
+    return delete_keys(_table(), response.get("Items", []))
 
 
 @dataclass(slots=True)

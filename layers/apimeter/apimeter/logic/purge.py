@@ -1,0 +1,59 @@
+"""Deleting a project: refused at once, its data removed asynchronously.
+
+``DELETE /v1/projects/{id}`` marks the project ``deleting`` (its keys stop working, it leaves every
+listing) and queues a purge. The purge function deletes the raw events (day by day through the
+by_time index, over the retention window), the rollups, the keys and counters, and last the project
+itself. It is idempotent and resumable: when its time runs short it queues itself again.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+
+from apimeter.dal import entities, events, queues, rollups
+from apimeter.domain.principal import Principal
+from apimeter.domain.windows import iso
+from apimeter.settings import settings
+
+SAFETY_SECONDS = 20.0
+
+
+def request(principal: Principal, project_id: str) -> None:
+    principal.require("projects.manage")
+    entities.get_project(principal.tenant_id, project_id)
+    entities.mark_project_deleting(principal.tenant_id, project_id, iso(int(time.time() * 1000)))
+    queues.request_purge(principal.tenant_id, project_id)
+
+
+def _days(retention_days: int) -> list[str]:
+    """Every day that can hold one of the project's events: the retention window and tomorrow."""
+    today = datetime.now(UTC).date()
+    return [(today - timedelta(days=n)).isoformat() for n in range(-1, retention_days + 2)]
+
+
+def purge(tenant_id: str, project_id: str, seconds_left: Callable[[], float]) -> bool:
+    """Delete what is left of a deleting project; ``True`` when nothing is left."""
+    row = entities.project_row(tenant_id, project_id)
+    if row is None:
+        return True  # already purged
+    if row.get("status") != "deleting":
+        return True  # not being deleted (or restored): leave it alone
+    config = settings()
+    retention = max(int(row.get("retention_days", config.default_retention_days)), config.default_retention_days)
+    for day in _days(retention):
+        while keys := events.keys_of_day(project_id, day, config.event_shards):
+            events.delete(keys)
+            if seconds_left() < SAFETY_SECONDS:
+                return False
+    for pk in rollups.partitions_of(project_id):
+        while rollups.delete_partition(pk):
+            if seconds_left() < SAFETY_SECONDS:
+                return False
+    entities.purge_project_entities(tenant_id, project_id)
+    return True
+
+
+def resume(tenant_id: str, project_id: str) -> None:
+    queues.request_purge(tenant_id, project_id)
