@@ -81,6 +81,23 @@ class Stack:
             raise RuntimeError("offline stack did not start:\n" + "".join(self.output))
         return time.monotonic() - started
 
+    def purge_state(self, project_id: str) -> str:
+        """'purged' once no item of the project is left in any table (read through moto directly)."""
+        import boto3
+
+        moto = next(line.split()[2] for line in reversed(self.output) if "moto (AWS)" in line)  # after restarts
+        dynamodb = boto3.client(
+            "dynamodb",
+            endpoint_url=moto,
+            region_name="us-east-1",
+            aws_access_key_id="offline",
+            aws_secret_access_key="offline",
+        )
+        for table in dynamodb.list_tables()["TableNames"]:
+            if project_id in json.dumps(dynamodb.scan(TableName=table)["Items"]):
+                return f"left in {table}"
+        return "purged"
+
     def stop(self, timeout: float = 30) -> float:
         assert self.process is not None
         started = time.monotonic()

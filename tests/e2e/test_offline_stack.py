@@ -124,3 +124,17 @@ def test_wrong_missing_and_revoked_keys_get_401_and_other_tenants_404(stack: Sta
     assert reply.status == 404
     assert reply.body["error"]["code"] == "NOT_FOUND"
     assert project_id not in json.dumps(reply.body)
+
+
+def test_a_deleted_project_is_purged_by_the_queue_consumer(stack: Stack) -> None:
+    client = stack.client
+    token, project_id, key = setup_project(client, "leaver@example.com")
+    batch = {"events": [{"method": "GET", "endpoint": "/gone", "status": 200} for _ in range(20)]}
+    assert client.call("POST", "/v1/events", batch, key=key).status == 202
+    assert client.call("DELETE", f"/v1/projects/{project_id}", token=token).status == 202
+    time.sleep(AUTH_CACHE_SECONDS + 0.2)
+    assert client.call("POST", "/v1/events", batch, key=key).status == 401
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and "purged" not in stack.purge_state(project_id):
+        time.sleep(0.3)
+    assert stack.purge_state(project_id) == "purged"
