@@ -125,3 +125,15 @@ def test_failed_stream_batches_raise_an_alarm(stack: Stack) -> None:
     alarm = stack.resources["AggregateFailuresAlarm"]["Properties"]
     assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["AggregateFailureQueue", "QueueName"]}
     assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+
+
+def test_readme_roles_table_is_the_code_table() -> None:
+    from apimeter.domain import permissions
+
+    readme = (ROOT / "README.md").read_text()
+    rows = {}
+    for line in readme.splitlines():
+        cells = [c.strip() for c in line.strip().strip("|").split("|")]
+        if len(cells) == 5 and cells[0].startswith("`") and "." in cells[0]:
+            rows[cells[0].strip("`")] = [role for role, cell in zip(permissions.ROLES, cells[1:], strict=True) if cell]
+    assert rows == {row["action"]: row["roles"] for row in permissions.table()}

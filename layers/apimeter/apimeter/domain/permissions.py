@@ -12,8 +12,6 @@ Role = Literal["owner", "admin", "member", "viewer"]
 ROLES: tuple[Role, ...] = ("owner", "admin", "member", "viewer")
 
 Action = Literal[
-    "tenant.read",
-    "tenant.manage",
     "users.read",
     "users.manage",
     "projects.read",
@@ -24,8 +22,6 @@ Action = Literal[
 ]
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
-    "tenant.read": frozenset({"owner", "admin", "member", "viewer"}),
-    "tenant.manage": frozenset({"owner"}),
     "users.read": frozenset({"owner", "admin", "member", "viewer"}),
     "users.manage": frozenset({"owner", "admin"}),
     "projects.read": frozenset({"owner", "admin", "member", "viewer"}),
