@@ -164,3 +164,26 @@ def test_repeated_failed_sign_ins_lock_the_account_without_revealing_it(api: Api
         assert 1 <= int(locked.headers["retry-after"]) <= 60
     # locked out even with the right password, until the window passes
     assert api.call("POST", "/v1/auth/login", {"email": "ada@example.com", "password": "s3cret-pass!"}).status == 429
+
+
+def test_a_hash_made_with_old_argon2_parameters_is_upgraded_at_sign_in(api: Api, aws: dict[str, Any]) -> None:
+    from argon2 import PasswordHasher
+
+    from apimeter.domain import passwords
+
+    api.register("ada@example.com")
+    table, key = (
+        aws["stack"].physical_name("EntitiesTable"),
+        {"pk": {"S": "EMAIL#ada@example.com"}, "sk": {"S": "LOGIN"}},
+    )
+    weak = PasswordHasher(time_cost=1, memory_cost=8192, parallelism=1).hash("s3cret-pass!")
+    aws["dynamodb"].update_item(
+        TableName=table,
+        Key=key,
+        UpdateExpression="SET password_hash = :h",
+        ExpressionAttributeValues={":h": {"S": weak}},
+    )
+    assert api.call("POST", "/v1/auth/login", {"email": "ada@example.com", "password": "s3cret-pass!"}).status == 200
+    stored = aws["dynamodb"].get_item(TableName=table, Key=key)["Item"]["password_hash"]["S"]
+    assert stored != weak
+    assert f"m={passwords.ARGON2_MEMORY_KIB},t={passwords.ARGON2_TIME_COST}" in stored
