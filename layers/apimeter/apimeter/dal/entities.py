@@ -64,6 +64,25 @@ def _put(row: dict[str, Any]) -> dict[str, Any]:
 # tenants and users
 
 
+def _set(
+    key: dict[str, Any],
+    changes: dict[str, Any],
+    condition: str = "attribute_exists(pk)",
+    names: dict[str, str] | None = None,
+    values: dict[str, Any] | None = None,
+) -> None:
+    """One UpdateItem that SETs ``changes`` when ``condition`` holds (by default: the item exists)."""
+    placeholders = {f"#f{i}": name for i, name in enumerate(changes)}
+    client().update_item(
+        TableName=_table(),
+        Key=key,
+        UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(changes))),
+        ConditionExpression=condition,
+        ExpressionAttributeNames={**placeholders, **(names or {})},
+        ExpressionAttributeValues=serialize({f":v{i}": v for i, v in enumerate(changes.values())} | (values or {})),
+    )
+
+
 def _tenant_rows(tenant: Tenant) -> list[dict[str, Any]]:
     return [
         {"pk": f"TENANT#{tenant.id}", "sk": "TENANT", "id": tenant.id, "name": tenant.name, "plan": tenant.plan,
@@ -108,24 +127,11 @@ def list_users(tenant_id: str) -> list[User]:
 
 
 def set_role(tenant_id: str, user_id: str, role: str) -> None:
-    client().update_item(
-        TableName=_table(),
-        Key=_key(f"TENANT#{tenant_id}", f"USER#{user_id}"),
-        UpdateExpression="SET #role = :role",
-        ConditionExpression="attribute_exists(pk)",
-        ExpressionAttributeNames={"#role": "role"},
-        ExpressionAttributeValues={":role": {"S": role}},
-    )
+    _set(_key(f"TENANT#{tenant_id}", f"USER#{user_id}"), {"role": role})
 
 
 def set_platform_admin(tenant_id: str, user_id: str) -> None:
-    client().update_item(
-        TableName=_table(),
-        Key=_key(f"TENANT#{tenant_id}", f"USER#{user_id}"),
-        UpdateExpression="SET platform_admin = :yes",
-        ConditionExpression="attribute_exists(pk)",
-        ExpressionAttributeValues={":yes": {"BOOL": True}},
-    )
+    _set(_key(f"TENANT#{tenant_id}", f"USER#{user_id}"), {"platform_admin": True})
 
 
 def delete_user(user: User) -> None:
@@ -154,16 +160,7 @@ def list_tenants(limit: int, after: str | None) -> tuple[list[str], str | None]:
 
 
 def update_tenant(tenant_id: str, changes: dict[str, Any]) -> None:
-    names = {f"#f{i}": name for i, name in enumerate(changes)}
-    values = serialize({f":v{i}": value for i, value in enumerate(changes.values())})
-    client().update_item(
-        TableName=_table(),
-        Key=_key(f"TENANT#{tenant_id}", "TENANT"),
-        UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(changes))),
-        ConditionExpression="attribute_exists(pk)",
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues=values,
-    )
+    _set(_key(f"TENANT#{tenant_id}", "TENANT"), changes)
 
 
 def get_login(email: str) -> dict[str, Any] | None:
@@ -171,12 +168,7 @@ def get_login(email: str) -> dict[str, Any] | None:
 
 
 def set_password_hash(email: str, password_hash: str) -> None:
-    client().update_item(
-        TableName=_table(),
-        Key=_key(f"EMAIL#{email}", "LOGIN"),
-        UpdateExpression="SET password_hash = :h",
-        ExpressionAttributeValues={":h": {"S": password_hash}},
-    )
+    _set(_key(f"EMAIL#{email}", "LOGIN"), {"password_hash": password_hash})
 
 
 def tenant_and_project(tenant_id: str, project_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
@@ -371,26 +363,19 @@ def purge_project_entities(tenant_id: str, project_id: str) -> int:
 
 
 def update_project(tenant_id: str, project_id: str, changes: dict[str, Any]) -> None:
-    names = {f"#f{i}": name for i, name in enumerate(changes)}
-    values = serialize({f":v{i}": value for i, value in enumerate(changes.values())})
-    values[":active"] = {"S": "active"}
-    names["#status"] = "status"
+    """Change an active project; NOT_FOUND once it is being deleted."""
     try:
-        client().update_item(
-            TableName=_table(),
-            Key=_key(f"TENANT#{tenant_id}", f"PROJECT#{project_id}"),
-            UpdateExpression="SET " + ", ".join(f"#f{i} = :v{i}" for i in range(len(changes))),
-            ConditionExpression="attribute_exists(pk) AND (attribute_not_exists(#status) OR #status = :active)",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
+        _set(
+            _key(f"TENANT#{tenant_id}", f"PROJECT#{project_id}"),
+            changes,
+            "attribute_exists(pk) AND (attribute_not_exists(#status) OR #status = :active)",
+            names={"#status": "status"},
+            values={":active": "active"},
         )
     except ClientError as exc:
         if error_code(exc) == "ConditionalCheckFailedException":
             raise NotFound("project not found") from exc
         raise
-
-
-# API keys
 
 
 def _api_key(tenant_id: str, row: dict[str, Any]) -> ApiKey:
@@ -538,13 +523,7 @@ def find_key(digest: str) -> dict[str, Any] | None:
 def key_in_use(tenant_id: str, project_id: str, key_id: str, at: str) -> None:
     """Record when a key was last seen. Called once per authorizer cache miss, not per request."""
     try:
-        client().update_item(
-            TableName=_table(),
-            Key=_key(f"TENANT#{tenant_id}", f"KEY#{project_id}#{key_id}"),
-            UpdateExpression="SET last_used_at = :at",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":at": {"S": at}},
-        )
+        _set(_key(f"TENANT#{tenant_id}", f"KEY#{project_id}#{key_id}"), {"last_used_at": at})
     except ClientError as exc:
         if error_code(exc) != "ConditionalCheckFailedException":
             raise
