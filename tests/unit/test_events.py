@@ -21,7 +21,7 @@ def test_normalizes_method_path_and_defaults() -> None:
     event = validate_event("prj", valid(), POLICY, NOW)
     assert event.method == "GET"
     assert event.path == "/users/42"
-    assert event.endpoint == "/users/42"  # no template sent: the query-less path stands in
+    assert event.endpoint == "/users/{id}"  # no template sent: the path's template stands in
     assert event.ts_ms == NOW
     assert event.event_id  # generated
 

@@ -20,6 +20,7 @@ import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from apimeter.domain.ids import ulid
+from apimeter.domain.paths import strip_query, template
 from apimeter.errors import ValidationFailed
 
 MAX_BATCH = 1000
@@ -182,15 +183,6 @@ def _describe(exc: ValidationError) -> str:
     return "; ".join(parts)
 
 
-def _strip_query(path: str) -> str:
-    cut = len(path)
-    for mark in ("?", "#"):
-        at = path.find(mark)
-        if at != -1:
-            cut = min(cut, at)
-    return path[:cut] or "/"
-
-
 def fingerprint(fields: dict[str, Any]) -> str:
     canonical = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS, default=str)
     return hashlib.blake2b(canonical, digest_size=16).hexdigest()
@@ -223,8 +215,8 @@ def validate_event(project_id: str, raw: Any, policy: IngestPolicy, now_ms: int)
     if ts_ms < now_ms - policy.retention_days * 86_400_000:
         raise ValidationFailed(f"timestamp: is older than the project's retention of {policy.retention_days} days")
 
-    path = _strip_query(model.path) if model.path is not None else None
-    endpoint = model.endpoint if model.endpoint is not None else path
+    path = strip_query(model.path) if model.path is not None else None
+    endpoint = model.endpoint if model.endpoint is not None else template(model.path or "/")
     assert endpoint is not None
     event_id = model.event_id or ulid(ts_ms).lower()
     supplied.pop("event_id", None)
