@@ -52,8 +52,9 @@ build: $(STAMP) ## sam build (arm64, python3.13)
 	@test -n "$(PY313)" || { echo "sam build needs Python 3.13 (pyenv install 3.13.0)"; exit 1; }
 	PATH="$(PY313)/bin:$$PATH" $(VENV)/bin/sam build
 
-bench: $(STAMP) ## benchmarks: ingest domain path
+bench: $(STAMP) ## benchmarks: ingest domain path, stream aggregation
 	$(PY) bench/ingest.py
+	$(PY) bench/aggregate.py
 
 openapi: $(STAMP) ## regenerate docs/openapi.json from the code
 	$(PY) -m tools.openapi > docs/openapi.json

@@ -30,19 +30,28 @@ def partition(project_id: str, granularity: Granularity, dimension: str) -> str:
     return f"{project_id}#{granularity}#{dimension}"
 
 
-def apply(deltas: Deltas, *, minute_expires_at: int) -> int:
-    """Add every delta to its bucket; returns the number of UpdateItem calls made."""
-    calls = 0
+def updates(deltas: Deltas, *, minute_expires_at: int) -> list[dict[str, Any]]:
+    """The UpdateItem requests that add ``deltas`` to their buckets (pure: no call is made)."""
+    requests = []
+    table = _table()
     for key, values in sorted(deltas.items()):
         names = sorted(values)
         for start in range(0, len(names), _MAX_ADDS_PER_UPDATE):
-            chunk = names[start : start + _MAX_ADDS_PER_UPDATE]
-            _add(key, {n: values[n] for n in chunk}, minute_expires_at if key.granularity == "minute" else None)
-            calls += 1
-    return calls
+            chunk = {n: values[n] for n in names[start : start + _MAX_ADDS_PER_UPDATE]}
+            expires = minute_expires_at if key.granularity == "minute" else None
+            requests.append(_add_request(table, key, chunk, expires))
+    return requests
 
 
-def _add(key: RollupKey, values: dict[str, Any], expires_at: int | None) -> None:
+def apply(deltas: Deltas, *, minute_expires_at: int) -> int:
+    """Add every delta to its bucket; returns the number of UpdateItem calls made."""
+    requests = updates(deltas, minute_expires_at=minute_expires_at)
+    for request in requests:
+        client().update_item(**request)
+    return len(requests)
+
+
+def _add_request(table: str, key: RollupKey, values: dict[str, Any], expires_at: int | None) -> dict[str, Any]:
     names = {f"#a{i}": name for i, name in enumerate(values)}
     attribute_values = serialize({f":a{i}": value for i, value in enumerate(values.values())})
     expression = "ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(values)))
@@ -50,13 +59,13 @@ def _add(key: RollupKey, values: dict[str, Any], expires_at: int | None) -> None
         names["#exp"] = "expires_at"
         attribute_values[":exp"] = {"N": str(expires_at)}
         expression += " SET #exp = if_not_exists(#exp, :exp)"
-    client().update_item(
-        TableName=_table(),
-        Key={"pk": {"S": partition(key.project_id, key.granularity, key.dimension)}, "sk": {"S": key.bucket}},
-        UpdateExpression=expression,
-        ExpressionAttributeNames=names,
-        ExpressionAttributeValues=attribute_values,
-    )
+    return {
+        "TableName": table,
+        "Key": {"pk": {"S": partition(key.project_id, key.granularity, key.dimension)}, "sk": {"S": key.bucket}},
+        "UpdateExpression": expression,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": attribute_values,
+    }
 
 
 def partitions_of(project_id: str) -> list[str]:

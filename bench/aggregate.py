@@ -1,0 +1,86 @@
+"""Stream aggregation benchmark: DynamoDB stream records in, rollup UpdateItem requests out, no network.
+
+A batch of 1,000 INSERT records (Lambda's format, NEW_IMAGE) over 100 endpoints, built from the
+Apache access log in ../shared/data (elastic/examples, Apache-2.0) with seeded latencies, goes
+through what the aggregate function does before its first DynamoDB call: read each image, sum the
+deltas per bucket, build the update requests. Prints records/s on one core and writes per event.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import sys
+import time
+from datetime import datetime
+
+from ingest import LINE, LOG  # the same access-log reader as the ingest benchmark (bench/ is on sys.path)
+
+from apimeter.dal import events as events_table
+from apimeter.dal import rollups
+from apimeter.domain.events import IngestPolicy, screen
+from apimeter.domain.rollups import deltas
+
+BATCH = 1000
+ENDPOINTS = 100
+ROUNDS = 7
+
+
+def records() -> list[dict[str, object]]:
+    rng = random.Random(7)
+    raw = []
+    for line in LOG.read_text().splitlines()[:BATCH]:
+        found = LINE.match(line)
+        if not found:
+            continue
+        ip, when, method, _, status, size, agent = found.groups()
+        raw.append(
+            {
+                "event_id": f"e{len(raw)}",
+                "timestamp": int(datetime.strptime(when, "%d/%b/%Y:%H:%M:%S %z").timestamp() * 1000),
+                "method": method,
+                "endpoint": f"/api/resource{len(raw) % ENDPOINTS}/{{id}}",
+                "status": int(status),
+                "latency_ms": round(rng.lognormvariate(3.2, 0.9), 2),
+                "response_bytes": 0 if size == "-" else int(size),
+                "consumer": ip,
+                "user_agent": agent[:512],
+            }
+        )
+    policy = IngestPolicy(retention_days=20_000, max_future_skew_seconds=900)
+    screened = screen("prj_bench", raw, policy, int(time.time() * 1000))
+    return [
+        {
+            "eventName": "INSERT",
+            "dynamodb": {
+                "NewImage": events_table.to_item(e, retention_days=30, shards=8, received_ms=0),
+                "SequenceNumber": str(i),
+            },
+        }
+        for i, (_, e) in enumerate(screened.unique)
+    ]
+
+
+def main() -> int:
+    if not LOG.exists():
+        print(f"missing {LOG}", file=sys.stderr)
+        return 1
+    os.environ.setdefault("ROLLUPS_TABLE", "bench-rollups")
+    batch = records()
+    timings, writes = [], 0
+    for _ in range(ROUNDS):
+        started = time.perf_counter()
+        parsed = [events_table.from_image(r["dynamodb"]["NewImage"]) for r in batch]  # type: ignore[index]
+        writes = len(rollups.updates(deltas(parsed), minute_expires_at=0))
+        timings.append(time.perf_counter() - started)
+    best, median = min(timings), statistics.median(timings)
+    print(f"stream aggregation: a batch of {len(batch)} records over {ENDPOINTS} endpoints, {ROUNDS} rounds, one core")
+    print(f"  best   {len(batch) / best:>10,.0f} records/s   {best / len(batch) * 1e6:6.1f} us/record")
+    print(f"  median {len(batch) / median:>10,.0f} records/s")
+    print(f"  rollup writes: {writes} UpdateItem for {len(batch)} events = {writes / len(batch):.3f} per event")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
