@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from apimeter.api.models import PointLatencyOut, PointOut, SummaryOut, TimeseriesOut
+from apimeter.api.models import EventOut, EventsPageOut, PointLatencyOut, PointOut, SummaryOut, TimeseriesOut
 from apimeter.api.resolver import USER_OR_KEY, build_resolver, handler, principal
 from apimeter.domain.windows import iso
 from apimeter.logic import analytics
@@ -55,6 +55,31 @@ def timeseries(
     return TimeseriesOut.model_validate(
         {"granularity": granularity, "from": iso(series.span.start_ms), "to": iso(series.span.end_ms), "points": points}
     )
+
+
+@app.get(
+    "/v1/projects/<project_id>/events", security=USER_OR_KEY, tags=["analytics"], summary="Raw events, newest first"
+)
+def list_events(
+    project_id: str,
+    start: Annotated[
+        str | None, Query(alias="from", description="ISO 8601 or epoch ms; default 24 h before 'to'")
+    ] = None,
+    end: Annotated[str | None, Query(alias="to", description="ISO 8601 or epoch ms (exclusive); default now")] = None,
+    endpoint: Annotated[str | None, Query(max_length=512)] = None,
+    method: Annotated[str | None, Query(max_length=16)] = None,
+    status: Annotated[int | None, Query(ge=100, le=599)] = None,
+    consumer: Annotated[str | None, Query(max_length=256)] = None,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+) -> EventsPageOut:
+    filters = {"endpoint": endpoint, "method": method.upper() if method else None, "status": status,
+               "consumer": consumer}  # fmt: skip
+    page = analytics.list_events(
+        principal(app), project_id, start=start, end=end, filters=filters, limit=limit, cursor=cursor
+    )
+    metrics.add_metric(name="EventItemsRead", unit=MetricUnit.Count, value=page.items_read)
+    return EventsPageOut(events=[EventOut.of(e) for e in page.events], next_cursor=page.next_cursor)
 
 
 lambda_handler = handler(app)

@@ -9,11 +9,11 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from apimeter.domain.accounts import ApiKey, Project, Tenant, User
-from apimeter.domain.events import Rejection
+from apimeter.domain.events import Rejection, TrackedEvent
 from apimeter.domain.permissions import Role
 from apimeter.domain.plans import Plan
 from apimeter.domain.rollups import Totals
-from apimeter.domain.windows import Range, iso
+from apimeter.domain.windows import Range, iso, iso_ms
 from apimeter.logic.accounts import Session
 from apimeter.logic.ingest import IngestResult
 
@@ -281,6 +281,34 @@ class IngestOut(BaseModel):
             duplicates=result.duplicates,
             rejected=[RejectionOut.of(r) for r in result.rejected],
         )
+
+
+class EventOut(BaseModel):
+    event_id: str
+    timestamp: str
+    method: str
+    endpoint: str
+    path: str | None = None
+    status: int
+    latency_ms: float | None = None
+    request_bytes: int | None = None
+    response_bytes: int | None = None
+    consumer: str | None = None
+    ip: str | None = None
+    user_agent: str | None = None
+    cost: float | None = None
+    units: float | None = None
+    properties: dict[str, str | int | float | bool | None] | None = None
+
+    @classmethod
+    def of(cls, event: TrackedEvent) -> EventOut:
+        fields = {name: getattr(event, name) for name in cls.model_fields if name != "timestamp"}
+        return cls(**fields, timestamp=iso_ms(event.ts_ms))
+
+
+class EventsPageOut(BaseModel):
+    events: list[EventOut]
+    next_cursor: str | None = Field(None, description="Pass as ?cursor= for older events; null at the end.")
 
 
 class QuotaOut(BaseModel):

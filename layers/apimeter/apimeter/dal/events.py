@@ -15,6 +15,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any, Literal
 
@@ -146,6 +147,95 @@ def keys_of_day(project_id: str, day: str, shards: int, limit: int = 1000) -> li
                 break
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
     return keys[:limit]
+
+
+@dataclass(frozen=True, slots=True)
+class Page:
+    events: list[TrackedEvent]
+    next_day: str | None  # where the next page starts; None when the range is exhausted
+    next_before: str | None
+    items_read: int
+
+
+@dataclass
+class _Shard:
+    request: dict[str, Any]
+    frontier: str  # every item of this shard above this position has been read
+    done: bool = False
+
+
+def newest_first(
+    project_id: str,
+    days: list[str],
+    *,
+    before: str,
+    after: str,
+    limit: int,
+    shards: int,
+    filters: dict[str, Any],
+    max_reads: int = 5000,
+) -> Page:
+    """Events with ``after < tsk < before`` over ``days`` (newest day first), newest first.
+
+    The write shards of each day are read side by side; an event is returned only once every
+    shard has been read past it, so pages never skip or repeat one. At most about ``max_reads``
+    items are read per call; then a short page comes back with where to go on.
+    """
+    table = settings().require("events_table")
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for i, (name, value) in enumerate(filters.items()):
+        names[f"#f{i}"] = name
+        values[f":f{i}"] = {"N": str(value)} if isinstance(value, int) else {"S": str(value)}
+    matched: list[tuple[str, Item]] = []
+    reads = 0
+    for index, day in enumerate(days):
+        upper = before if index == 0 else "~"
+        shard_states = []
+        for shard in range(shards):
+            request: dict[str, Any] = {
+                "TableName": table,
+                "IndexName": "by_time",
+                "KeyConditionExpression": "tpk = :tpk AND tsk BETWEEN :after AND :before",
+                "ScanIndexForward": False,
+                "Limit": limit,
+                "ExpressionAttributeValues": {
+                    ":tpk": {"S": f"{project_id}#{day}#{shard}"},
+                    ":after": {"S": after},
+                    ":before": {"S": upper},
+                    **values,
+                },
+            }
+            if names:
+                request["FilterExpression"] = " AND ".join(f"{n} = :{n[1:]}" for n in names)
+                request["ExpressionAttributeNames"] = names
+            shard_states.append(_Shard(request, upper))
+        while True:
+            open_shards = [s for s in shard_states if not s.done]
+            frontier = max((s.frontier for s in open_shards), default=after)
+            ready = sorted((m for m in matched if m[0] > frontier), key=lambda m: m[0], reverse=True)
+            if len(ready) >= limit or (open_shards and reads >= max_reads):
+                page = ready[:limit]
+                position = page[-1][0] if len(page) == limit else frontier
+                return Page([from_image(item) for _, item in page], day, position, reads)
+            if not open_shards:
+                break  # this day is read through: go on to the previous one
+            for state in open_shards:
+                if state.frontier != frontier:
+                    continue  # only the shards holding the frontier back need reading
+                response = client().query(**state.request)
+                reads += int(response.get("ScannedCount", 0))
+                matched.extend(
+                    (item["tsk"]["S"], item) for item in response.get("Items", []) if item["tsk"]["S"] < upper
+                )
+                last = response.get("LastEvaluatedKey")
+                if last:
+                    state.request["ExclusiveStartKey"] = last
+                    state.frontier = last["tsk"]["S"]
+                else:
+                    state.done = True
+    ordered = sorted(matched, key=lambda m: m[0], reverse=True)[:limit]
+    return Page([from_image(item) for _, item in ordered], None, None, reads)
 
 
 def delete(keys: list[Item]) -> int:
