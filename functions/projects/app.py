@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from apimeter.api.models import ProjectIn, ProjectListOut, ProjectOut, ProjectPatch
+from apimeter.api.models import ProjectIn, ProjectListOut, ProjectOut, ProjectPatch, RecomputeIn, RecomputeOut
 from apimeter.api.resolver import USER, USER_OR_KEY, build_resolver, handler, principal
 from apimeter.logic import projects, purge
 
@@ -43,6 +43,17 @@ def update(project_id: str, body: ProjectPatch) -> ProjectOut:
 def delete(project_id: str) -> Response[None]:
     purge.request(principal(app), project_id)
     return Response(status_code=202)
+
+
+@app.post(
+    "/v1/projects/<project_id>/rollups/recompute",
+    security=USER,
+    status_code=202,
+    tags=["projects"],
+    summary="Recompute a range of rollups from raw events (backfill)",
+)
+def recompute(project_id: str, body: RecomputeIn) -> RecomputeOut:
+    return RecomputeOut(hours=projects.recompute(principal(app), project_id, body.start, body.end))
 
 
 lambda_handler = handler(app)

@@ -32,6 +32,7 @@ BODIES: dict[str, Any] = {
     "POST /v1/projects": {"name": "intruder"},
     "PATCH /v1/projects/{project_id}": {"retention_days": 1, "ip_privacy": "none"},
     "DELETE /v1/projects/{project_id}": None,
+    "POST /v1/projects/{project_id}/rollups/recompute": {"from": "2026-01-01T00:00:00Z", "to": "2026-01-01T01:00:00Z"},
     "POST /v1/projects/{project_id}/keys": {"name": "stolen", "scopes": ["read"]},
     "POST /v1/projects/{project_id}/keys/{key_id}/rotate": {"grace_seconds": 0},
     "POST /v1/events": {"method": "GET", "endpoint": "/x", "status": 200},

@@ -52,6 +52,15 @@ class ProjectPatch(_Input):
     limits: dict[str, int] | None = Field(None, description="Lower the plan's limits for this project.")
 
 
+class RecomputeIn(_Input):
+    start: str = Field(..., alias="from", description="ISO 8601 or epoch ms")
+    end: str = Field(..., alias="to", description="ISO 8601 or epoch ms")
+
+
+class RecomputeOut(BaseModel):
+    hours: int = Field(..., description="Hours marked; the next rollup run (within 15 minutes) recomputes them.")
+
+
 class RefreshIn(_Input):
     refresh_token: str = Field(..., min_length=10, max_length=200)
 

@@ -238,6 +238,33 @@ def newest_first(
     return Page([from_image(item) for _, item in ordered], None, None, reads)
 
 
+def between(project_id: str, start_ms: int, end_ms: int, shards: int) -> list[TrackedEvent]:
+    """Every stored event of a project with ``start_ms <= ts < end_ms`` (for recomputation)."""
+    table = settings().require("events_table")
+    found: list[TrackedEvent] = []
+    day = start_ms - start_ms % 86_400_000
+    while day < end_ms:
+        for shard in range(shards):
+            kwargs: dict[str, Any] = {
+                "TableName": table,
+                "IndexName": "by_time",
+                "KeyConditionExpression": "tpk = :tpk AND tsk BETWEEN :start AND :end",
+                "ExpressionAttributeValues": {
+                    ":tpk": {"S": f"{project_id}#{day_of(day)}#{shard}"},
+                    ":start": {"S": f"{start_ms:013d}"},
+                    ":end": {"S": f"{end_ms - 1:013d}~"},
+                },
+            }
+            while True:
+                response = client().query(**kwargs)
+                found.extend(from_image(item) for item in response.get("Items", []))
+                if "LastEvaluatedKey" not in response:
+                    break
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        day += 86_400_000
+    return found
+
+
 def delete(keys: list[Item]) -> int:
     return delete_keys(settings().require("events_table"), keys)
 

@@ -4,18 +4,24 @@ Keys:
   pk = <project_id>#<granularity>#<dimension>     e.g. prj_01j...#hour#*
   sk = <bucket>                                    e.g. 2026-11-22T11 (UTC ISO prefix, sorts as time)
   expires_at: TTL on minute buckets only; hour and day buckets are kept
+  final, run, computed_at: set when a bucket was recomputed from raw events (then the stream no
+                           longer adds to it; a late event marks it pending instead)
+  PENDING#<marking day>#<shard> / <project>#<hour bucket>: hours to (re)compute, with a version
 A read queries one partition per granularity with ``sk BETWEEN``; it never scans.
 """
 
 from __future__ import annotations
 
+import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
-from apimeter.dal.dynamo import client, delete_keys, deserialize, serialize
+from botocore.exceptions import ClientError
+
+from apimeter.dal.dynamo import client, delete_keys, deserialize, error_code, serialize
 from apimeter.domain.rollups import PROJECT_TOTAL, Deltas, RollupKey
-from apimeter.domain.windows import GRANULARITIES, Granularity, Run
+from apimeter.domain.windows import GRANULARITIES, Granularity, Run, bucket_key
 from apimeter.settings import settings
 
 # UpdateExpression is limited to 4 KB; a bucket with many distinct sketch bins is split.
@@ -43,29 +49,152 @@ def updates(deltas: Deltas, *, minute_expires_at: int) -> list[dict[str, Any]]:
     return requests
 
 
-def apply(deltas: Deltas, *, minute_expires_at: int) -> int:
-    """Add every delta to its bucket; returns the number of UpdateItem calls made."""
+PENDING_SHARDS = 16
+
+
+def apply(deltas: Deltas, *, minute_expires_at: int, now_ms: int) -> int:
+    """Add every delta to its bucket and mark the hours touched pending; returns the writes made.
+
+    Hour and day buckets take the addition only while not final: a refused addition is a late
+    event for a finalized bucket, and marking its hour pending again makes the next rollup run
+    recompute it from raw events. Redelivered records therefore never change a final figure.
+    """
     requests = updates(deltas, minute_expires_at=minute_expires_at)
+    late: set[tuple[str, str]] = set()
     for request in requests:
-        client().update_item(**request)
-    return len(requests)
+        try:
+            client().update_item(**request)
+        except ClientError as exc:
+            if error_code(exc) != "ConditionalCheckFailedException":
+                raise
+            project_id, granularity, _ = request["Key"]["pk"]["S"].split("#", 2)
+            bucket = request["Key"]["sk"]["S"]
+            late.add((project_id, bucket[:13] if granularity == "hour" else bucket + "T00"))
+    touched = {(k.project_id, k.bucket) for k in deltas if k.granularity == "hour"} | late
+    for project_id, hour in sorted(touched):
+        mark_pending(project_id, hour, now_ms)
+    return len(requests) + len(touched)
+
+
+def _pending_key(project_id: str, hour: str, now_ms: int) -> dict[str, Any]:
+    day = bucket_key(now_ms, "day")
+    shard = zlib.crc32(project_id.encode()) % PENDING_SHARDS
+    return {"pk": {"S": f"PENDING#{day}#{shard}"}, "sk": {"S": f"{project_id}#{hour}"}}
+
+
+def mark_pending(project_id: str, hour: str, now_ms: int) -> None:
+    """Note that an hour of a project needs (re)computing; every mark bumps its version."""
+    client().update_item(
+        TableName=_table(),
+        Key=_pending_key(project_id, hour, now_ms),
+        UpdateExpression="ADD version :one SET expires_at = if_not_exists(expires_at, :exp)",
+        ExpressionAttributeValues={":one": {"N": "1"}, ":exp": {"N": str(now_ms // 1000 + 7 * 86_400)}},
+    )
+
+
+@dataclass(frozen=True, slots=True)
+class Pending:
+    project_id: str
+    hour: str
+    version: int
+    key: dict[str, Any]
+
+
+def pending(marking_days: list[str]) -> list[Pending]:
+    """Every pending (project, hour) marked on ``marking_days``."""
+    found = []
+    for day in marking_days:
+        for shard in range(PENDING_SHARDS):
+            kwargs: dict[str, Any] = {
+                "TableName": _table(),
+                "KeyConditionExpression": "pk = :pk",
+                "ExpressionAttributeValues": {":pk": {"S": f"PENDING#{day}#{shard}"}},
+            }
+            while True:
+                response = client().query(**kwargs)
+                for item in response.get("Items", []):
+                    project_id, hour = item["sk"]["S"].rsplit("#", 1)
+                    key = {"pk": item["pk"], "sk": item["sk"]}
+                    found.append(Pending(project_id, hour, int(item["version"]["N"]), key))
+                if "LastEvaluatedKey" not in response:
+                    break
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+    return found
+
+
+def delete_pending_of(project_id: str, marking_days: list[str]) -> int:
+    """Remove every pending marker of a project (it is being deleted)."""
+    shard = zlib.crc32(project_id.encode()) % PENDING_SHARDS
+    keys: list[dict[str, Any]] = []
+    for day in marking_days:
+        response = client().query(
+            TableName=_table(),
+            KeyConditionExpression="pk = :pk AND begins_with(sk, :project)",
+            ExpressionAttributeValues={":pk": {"S": f"PENDING#{day}#{shard}"}, ":project": {"S": f"{project_id}#"}},
+            ProjectionExpression="pk, sk",
+        )
+        keys.extend(response.get("Items", []))
+    return delete_keys(_table(), keys)
+
+
+def clear_pending(marker: Pending) -> bool:
+    """Remove a marker unless it was marked again meanwhile (then the next run takes it)."""
+    try:
+        client().delete_item(
+            TableName=_table(),
+            Key=marker.key,
+            ConditionExpression="version = :seen",
+            ExpressionAttributeValues={":seen": {"N": str(marker.version)}},
+        )
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def replace(key: RollupKey, values: dict[str, Any], *, run: str, computed_at: str) -> None:
+    """Write a bucket recomputed from raw events: its whole content, final, with the run that made it."""
+    item = {
+        "pk": partition(key.project_id, key.granularity, key.dimension),
+        "sk": key.bucket,
+        **values,
+        "final": True,
+        "run": run,
+        "computed_at": computed_at,
+    }
+    client().put_item(TableName=_table(), Item=serialize(item))
+
+
+def get_bucket(key: RollupKey) -> dict[str, Any] | None:
+    response = client().get_item(
+        TableName=_table(),
+        Key={"pk": {"S": partition(key.project_id, key.granularity, key.dimension)}, "sk": {"S": key.bucket}},
+        ConsistentRead=True,
+    )
+    item = response.get("Item")
+    return deserialize(item) if item else None
 
 
 def _add_request(table: str, key: RollupKey, values: dict[str, Any], expires_at: int | None) -> dict[str, Any]:
     names = {f"#a{i}": name for i, name in enumerate(values)}
     attribute_values = serialize({f":a{i}": value for i, value in enumerate(values.values())})
     expression = "ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(values)))
-    if expires_at is not None:
-        names["#exp"] = "expires_at"
-        attribute_values[":exp"] = {"N": str(expires_at)}
-        expression += " SET #exp = if_not_exists(#exp, :exp)"
-    return {
+    request: dict[str, Any] = {
         "TableName": table,
         "Key": {"pk": {"S": partition(key.project_id, key.granularity, key.dimension)}, "sk": {"S": key.bucket}},
         "UpdateExpression": expression,
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": attribute_values,
     }
+    if expires_at is not None:
+        names["#exp"] = "expires_at"
+        attribute_values[":exp"] = {"N": str(expires_at)}
+        request["UpdateExpression"] += " SET #exp = if_not_exists(#exp, :exp)"
+    else:
+        names["#final"] = "final"
+        request["ConditionExpression"] = "attribute_not_exists(#final)"  # final buckets change only by recompute
+    return request
 
 
 def partitions_of(project_id: str) -> list[str]:

@@ -19,6 +19,7 @@ Action = Literal[
     "keys.read",
     "keys.manage",
     "analytics.read",
+    "rollups.manage",
 ]
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
@@ -29,6 +30,7 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     "keys.read": frozenset({"owner", "admin", "member"}),
     "keys.manage": frozenset({"owner", "admin", "member"}),
     "analytics.read": frozenset({"owner", "admin", "member", "viewer"}),
+    "rollups.manage": frozenset({"owner", "admin"}),
 }
 
 

@@ -82,6 +82,25 @@ def deltas(events: Iterable[TrackedEvent]) -> Deltas:
     return result
 
 
+def merge_values(items: Iterable[Mapping[str, Any]]) -> dict[str, Number]:
+    """Sum the counters of stored buckets into one bucket's values (a day from its hours)."""
+    result: dict[str, Number] = {}
+    for item in items:
+        for name, value in item.items():
+            if _is_counter(name):
+                _bump(result, name, Decimal(value) if name in _DECIMALS else int(value))
+    return result
+
+
+def _is_counter(name: str) -> bool:
+    return (
+        name in _SCALARS
+        or name.startswith(SKETCH_PREFIX)
+        or (name.startswith("c") and name[1:] in STATUS_CLASSES)
+        or (name.startswith(STATUS_PREFIX) and name[1:].isdigit())
+    )
+
+
 @dataclass(slots=True)
 class Totals:
     """Merged counters of any number of rollup buckets."""

@@ -126,3 +126,18 @@ def series_buckets(span: Range, granularity: Granularity) -> list[int]:
             "narrow the range or use a coarser granularity"
         )
     return [first + i * STEP_MS[granularity] for i in range(count)]
+
+
+def parse_instant(value: str | None, name: str) -> int | None:
+    """ISO 8601 with an offset, or epoch milliseconds."""
+    if value is None or value == "":
+        return None
+    if value.lstrip("-").isdigit():
+        return int(value)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise ValidationFailed(f"'{name}' must be ISO 8601 or epoch milliseconds") from exc
+    if parsed.tzinfo is None:
+        raise ValidationFailed(f"'{name}' needs a UTC offset (e.g. Z)")
+    return int(parsed.timestamp() * 1000)

@@ -6,7 +6,6 @@ import base64
 import json
 import time
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 from apimeter.dal import events, rollups
@@ -22,6 +21,7 @@ from apimeter.domain.windows import (
     bucket_ms,
     bucket_start,
     cover,
+    parse_instant,
     series_buckets,
     window_range,
 )
@@ -59,21 +59,6 @@ def summary(principal: Principal, project_id: str, window: str) -> Summary:
     minutes_kept_since = now - settings().minute_rollup_retention_hours * 3_600_000
     read = rollups.read_runs(project_id, cover(span, minutes_kept_since), PROJECT_TOTAL)
     return Summary(window, span, merge(read.items), read.items_read)
-
-
-def parse_instant(value: str | None, name: str) -> int | None:
-    """ISO 8601 with an offset, or epoch milliseconds."""
-    if value is None or value == "":
-        return None
-    if value.lstrip("-").isdigit():
-        return int(value)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise ValidationFailed(f"'{name}' must be ISO 8601 or epoch milliseconds") from exc
-    if parsed.tzinfo is None:
-        raise ValidationFailed(f"'{name}' needs a UTC offset (e.g. Z)")
-    return int(parsed.timestamp() * 1000)
 
 
 def timeseries(

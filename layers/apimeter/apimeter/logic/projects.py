@@ -13,8 +13,9 @@ from apimeter.domain.ids import new_id
 from apimeter.domain.permissions import Action
 from apimeter.domain.plans import LIMIT_NAMES
 from apimeter.domain.principal import Principal
-from apimeter.domain.windows import iso
+from apimeter.domain.windows import iso, parse_instant
 from apimeter.errors import ValidationFailed
+from apimeter.logic import rollup
 from apimeter.settings import settings
 
 
@@ -75,3 +76,20 @@ def update(principal: Principal, project_id: str, changes: dict[str, Any]) -> Pr
     if stored:
         entities.update_project(principal.tenant_id, project_id, stored)
     return entities.get_project(principal.tenant_id, project_id)
+
+
+MAX_RECOMPUTE_HOURS = 31 * 24
+
+
+def recompute(principal: Principal, project_id: str, start: str, end: str) -> int:
+    """Backfill: mark a range's hours for recomputation from raw events; returns how many."""
+    principal.require("rollups.manage")
+    project = entities.get_project(principal.tenant_id, project_id)
+    start_ms, end_ms = parse_instant(start, "from"), parse_instant(end, "to")
+    if start_ms is None or end_ms is None or end_ms <= start_ms:
+        raise ValidationFailed("'from' and 'to' are required, 'to' after 'from'")
+    if (end_ms - start_ms) / 3_600_000 > MAX_RECOMPUTE_HOURS:
+        raise ValidationFailed(f"at most {MAX_RECOMPUTE_HOURS} hours per request")
+    if start_ms < int(time.time() * 1000) - project.retention_days * 86_400_000:
+        raise ValidationFailed("raw events before the retention window are gone; those hours cannot be recomputed")
+    return rollup.request_recompute(project_id, start_ms, end_ms)

@@ -51,6 +51,7 @@ def purge(tenant_id: str, project_id: str, seconds_left: Callable[[], float]) ->
         while rollups.delete_partition(pk):
             if seconds_left() < SAFETY_SECONDS:
                 return False
+    rollups.delete_pending_of(project_id, _days(7))  # markers live a week (TTL)
     entities.purge_project_entities(tenant_id, project_id)
     return True
 
