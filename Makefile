@@ -14,7 +14,7 @@ ADMIN_EMAILS ?= demo@apimeter.local
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install dev dev-reset test test-fast lint build bench openapi clean
+.PHONY: help install dev dev-reset rollup test test-fast lint build bench openapi clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -31,6 +31,9 @@ install: $(STAMP) ## create the virtualenv with every pinned dependency
 
 dev: $(STAMP) ## start the whole stack offline on 127.0.0.1:$(PORT)
 	$(PY) -m offline --port $(PORT) --parameter PlatformAdminEmails=$(ADMIN_EMAILS)
+
+rollup: ## run the rollup schedule now on the running offline stack (finalize finished hours)
+	@curl -sf -X POST http://127.0.0.1:$(PORT)/_offline/schedules/RollupFunction && echo
 
 dev-reset: ## wipe the offline stack's saved data
 	rm -rf .offline

@@ -60,6 +60,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  API          {stack.base_url}   (try {stack.base_url}/health)", flush=True)
     print(f"  moto (AWS)   {stack.moto_url}   (aws --endpoint-url {stack.moto_url} dynamodb list-tables)", flush=True)
     print(f"  data         {options.state_dir}   (make dev-reset wipes it)", flush=True)
+    for schedule in stack.stack.schedules:
+        print(f"  schedule     {schedule.function} every {schedule.expression[5:-1]}   (make rollup runs it now)",
+              flush=True)  # fmt: skip
     if stack.demo:
         print(demo.usage(stack.base_url, stack.demo), flush=True)
     print("  Ctrl-C stops it.", flush=True)

@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from offline.lambdas import Lambda
+from offline.schedules import Scheduler
 from offline.template import ACCOUNT, REGION, Route, Stack
 
 log = logging.getLogger("offline.gateway")
@@ -137,10 +138,20 @@ def authorizer_event(event: dict[str, Any], route: Route) -> dict[str, Any]:
 
 
 class Gateway:
-    def __init__(self, stack: Stack, functions: dict[str, Lambda]) -> None:
+    def __init__(self, stack: Stack, functions: dict[str, Lambda], scheduler: Scheduler | None = None) -> None:
         self.router = Router(stack.routes)
         self.functions = functions
         self.authorizer = functions[stack.authorizer_function] if stack.authorizer_function else None
+        self.scheduler = scheduler
+
+    def _offline(self, method: str, path: str) -> tuple[int, dict[str, str], list[str], bytes]:
+        """``POST /_offline/schedules/<Function>``: run a schedule now (a development aid; loopback only)."""
+        name = path.removeprefix("/_offline/schedules/")
+        if method != "POST" or self.scheduler is None or name not in self.scheduler.names():
+            known = self.scheduler.names() if self.scheduler else []
+            return _gateway_error(404, f"no such schedule; known: {', '.join(known)}")
+        result = self.scheduler.fire(name)
+        return 200, {"content-type": "application/json"}, [], json.dumps(result, default=str).encode()
 
     def handle(
         self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str, host: str
@@ -149,6 +160,8 @@ class Gateway:
         split = urlsplit(target)
         if len(body) > MAX_BODY:
             return _gateway_error(413, "Request Entity Too Large")
+        if split.path.startswith("/_offline/"):
+            return self._offline(method, split.path)
         matched = self.router.match(method, split.path)
         if matched is None:
             return _gateway_error(404, "Not Found")

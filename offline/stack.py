@@ -15,6 +15,7 @@ from offline import demo, resources, state
 from offline.gateway import Gateway, serve
 from offline.lambdas import load_all
 from offline.queues import QueuePump
+from offline.schedules import Scheduler
 from offline.streams import StreamPump
 from offline.template import Stack, read_stack
 from offline.ttl import Sweeper
@@ -50,6 +51,7 @@ class OfflineStack:
         self._pumps: list[StreamPump] = []
         self._queue_pumps: list[QueuePump] = []
         self._sweeper: Sweeper | None = None
+        self._scheduler: Scheduler | None = None
         self._secrets: dict[str, str] = {}
         self._clients: dict[str, Any] = {}
 
@@ -81,7 +83,9 @@ class OfflineStack:
         tables = resources.ttl_attributes(self.stack)
         self._sweeper = Sweeper(self._clients["dynamodb"], tables, self.options.ttl_every_seconds)
         self._sweeper.start()
-        self._server = serve(Gateway(self.stack, functions), self.options.port)
+        self._scheduler = Scheduler(self.stack.schedules, functions)
+        self._scheduler.start()
+        self._server = serve(Gateway(self.stack, functions, self._scheduler), self.options.port)
         threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True).start()
         self._demo()
 
@@ -164,6 +168,8 @@ class OfflineStack:
             queue_pump.stop()
         if self._sweeper is not None:
             self._sweeper.stop()
+        if self._scheduler is not None:
+            self._scheduler.stop()
         if save and self.options.state_dir is not None and self._clients:
             count = state.save(self.options.state_dir, self._clients["dynamodb"], self._table_names(), self._secrets)
             log.warning("saved %d items to %s", count, self.options.state_dir)

@@ -81,6 +81,13 @@ class QueueMapping:
     partial_failures: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    function: str
+    name: str
+    expression: str  # rate(15 minutes)
+
+
 @dataclass(slots=True)
 class Function:
     logical_id: str
@@ -100,6 +107,7 @@ class Stack:
     routes: list[Route] = field(default_factory=list)
     streams: list[StreamMapping] = field(default_factory=list)
     queues: list[QueueMapping] = field(default_factory=list)
+    schedules: list[Schedule] = field(default_factory=list)
     conditions: dict[str, Any] = field(default_factory=dict)
     authorizer_function: str | None = None
 
@@ -212,8 +220,12 @@ def read_stack(root: Path, overrides: dict[str, str] | None = None) -> Stack:
             timeout=int(props.get("Timeout", 3)),
             memory=int(props.get("MemorySize", 128)),
         )
-        for event in props.get("Events", {}).values():
-            _read_event(stack, logical_id, event, default_authorizer)
+        for event_name, event in props.get("Events", {}).items():
+            if event["Type"] in ("Schedule", "ScheduleV2"):
+                expression = event["Properties"]["ScheduleExpression"]
+                stack.schedules.append(Schedule(logical_id, event_name, str(stack.resolve(expression))))
+            else:
+                _read_event(stack, logical_id, event, default_authorizer)
     return stack
 
 

@@ -138,3 +138,21 @@ def test_a_deleted_project_is_purged_by_the_queue_consumer(stack: Stack) -> None
     while time.monotonic() < deadline and "purged" not in stack.purge_state(project_id):
         time.sleep(0.3)
     assert stack.purge_state(project_id) == "purged"
+
+
+def test_the_rollup_schedule_can_be_run_now(stack: Stack) -> None:
+    client = stack.client
+    _, project_id, key = setup_project(client, "rollups@example.com")
+    two_hours_ago = (int(time.time()) // 3600 - 2) * 3_600_000 + 30_000
+    batch = [{"event_id": f"r{i}", "timestamp": two_hours_ago + i, "method": "GET", "endpoint": "/r", "status": 200}
+             for i in range(12)]  # fmt: skip
+    assert client.call("POST", "/v1/events", {"events": batch}, key=key).status == 202
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and summary(client, project_id, key)["requests"] < 12:
+        time.sleep(0.2)
+    ran = client.call("POST", "/_offline/schedules/RollupFunction")
+    assert ran.status == 200
+    assert ran.body["hours"] >= 1
+    assert ran.body["run"].startswith("run_")
+    assert summary(client, project_id, key)["requests"] == 12
+    assert client.call("POST", "/_offline/schedules/Nope").status == 404

@@ -1,0 +1,67 @@
+"""Fires the template's schedules (EventBridge Scheduler), which moto stores but never runs.
+
+``rate(N minute|minutes|hour|hours|day|days)`` expressions are supported; the first firing is one
+period after start. ``fire`` runs a schedule now (``make rollup`` does, through the gateway).
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from typing import Any
+
+from offline.lambdas import Lambda
+from offline.template import Schedule
+
+log = logging.getLogger("offline.schedules")
+
+_RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
+_UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86_400}
+
+
+def period_seconds(expression: str) -> int:
+    found = _RATE.match(expression.strip())
+    if not found:
+        raise ValueError(f"offline scheduler supports rate(...) expressions, not {expression!r}")
+    return int(found.group(1)) * _UNIT_SECONDS[found.group(2).rstrip("s")]
+
+
+class Scheduler:
+    def __init__(self, schedules: list[Schedule], functions: dict[str, Lambda]) -> None:
+        self._schedules = {s.function: s for s in schedules}
+        self._functions = functions
+        self._stop = threading.Event()
+        self._threads = [
+            threading.Thread(target=self._loop, args=(s,), name=f"schedule-{s.name}", daemon=True) for s in schedules
+        ]
+
+    def start(self) -> None:
+        for thread in self._threads:
+            thread.start()
+
+    def _loop(self, schedule: Schedule) -> None:
+        period = period_seconds(schedule.expression)
+        while not self._stop.wait(period):
+            try:
+                self.fire(schedule.function)
+            except Exception:
+                log.exception("scheduled %s failed", schedule.function)
+
+    def fire(self, function: str) -> Any:
+        """Run a scheduled function now, with the (empty) input EventBridge Scheduler sends."""
+        if function not in self._schedules:
+            raise KeyError(function)
+        started = time.perf_counter()
+        result = self._functions[function].invoke({})
+        log.info("schedule %s ran in %.1f ms: %s", function, (time.perf_counter() - started) * 1000, result)
+        return result
+
+    def names(self) -> list[str]:
+        return sorted(self._schedules)
+
+    def stop(self) -> None:
+        self._stop.set()
+        for thread in self._threads:
+            thread.join(timeout=10)
