@@ -6,8 +6,16 @@ from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from apimeter.api.models import EventOut, EventsPageOut, PointLatencyOut, PointOut, SummaryOut, TimeseriesOut
-from apimeter.api.resolver import USER_OR_KEY, build_resolver, handler, principal
+from apimeter.api.models import (
+    BreakdownOut,
+    EventOut,
+    EventsPageOut,
+    PointLatencyOut,
+    PointOut,
+    SummaryOut,
+    TimeseriesOut,
+)
+from apimeter.api.resolver import USER, USER_OR_KEY, build_resolver, handler, principal
 from apimeter.domain.windows import iso
 from apimeter.logic import analytics
 from apimeter.observability import MetricUnit, metrics
@@ -15,16 +23,49 @@ from apimeter.observability import MetricUnit, metrics
 app = build_resolver()
 
 
+Window = Annotated[Literal["1h", "24h", "7d", "30d"] | None, Query(description="Default 24h, unless from/to")]
+From = Annotated[str | None, Query(alias="from", description="Custom range start: ISO 8601 or epoch ms")]
+To = Annotated[str | None, Query(alias="to", description="Custom range end (exclusive); default now")]
+
+
+def _summary(project_id: str, window: str | None, start: str | None, end: str | None) -> analytics.Summary:
+    result = analytics.summary(principal(app), project_id, window, start, end)
+    metrics.add_metric(name="RollupItemsRead", unit=MetricUnit.Count, value=result.items_read)
+    return result
+
+
 @app.get(
     "/v1/projects/<project_id>/metrics/summary",
     security=USER_OR_KEY,
     tags=["analytics"],
-    summary="Totals over a window",
+    summary="Totals over a window, with the change against the previous one",
 )
-def summary(project_id: str, window: Annotated[Literal["1h", "24h", "7d", "30d"], Query()] = "24h") -> SummaryOut:
-    result = analytics.summary(principal(app), project_id, window)
+def summary(project_id: str, window: Window = None, start: From = None, end: To = None) -> SummaryOut:
+    return SummaryOut.of(_summary(project_id, window, start, end))
+
+
+@app.get(
+    "/v1/projects/<project_id>/metrics/status-codes",
+    security=USER_OR_KEY,
+    tags=["analytics"],
+    summary="Requests by status code and class",
+)
+def status_codes(project_id: str, window: Window = None, start: From = None, end: To = None) -> BreakdownOut:
+    result = _summary(project_id, window, start, end)
+    return BreakdownOut.of(result, {str(c): n for c, n in result.totals.status_codes.items()}, with_classes=True)
+
+
+@app.get("/v1/projects/<project_id>/metrics/methods", security=USER_OR_KEY, tags=["analytics"], summary="By method")
+def methods(project_id: str, window: Window = None, start: From = None, end: To = None) -> BreakdownOut:
+    result = _summary(project_id, window, start, end)
+    return BreakdownOut.of(result, result.totals.methods, with_classes=False)
+
+
+@app.get("/v1/usage", security=USER, tags=["analytics"], summary="Totals across every project of the organization")
+def usage(window: Window = None, start: From = None, end: To = None) -> SummaryOut:
+    result = analytics.usage(principal(app), window, start, end)
     metrics.add_metric(name="RollupItemsRead", unit=MetricUnit.Count, value=result.items_read)
-    return SummaryOut.of(result.window, result.span, result.totals)
+    return SummaryOut.of(result)
 
 
 @app.get(

@@ -12,9 +12,9 @@ from apimeter.domain.accounts import ApiKey, Project, Tenant, User
 from apimeter.domain.events import Rejection, TrackedEvent
 from apimeter.domain.permissions import Role
 from apimeter.domain.plans import Plan
-from apimeter.domain.rollups import Totals
-from apimeter.domain.windows import Range, iso, iso_ms
+from apimeter.domain.windows import iso, iso_ms
 from apimeter.logic.accounts import Session
+from apimeter.logic.analytics import Summary
 from apimeter.logic.ingest import IngestResult
 
 # inputs
@@ -337,6 +337,30 @@ class LatencyOut(BaseModel):
     p99: float | None = None
 
 
+class PreviousOut(BaseModel):
+    requests: int
+    errors: int
+    error_rate: float
+    cost: float
+    latency_p95_ms: float | None
+
+
+class ChangeOut(BaseModel):
+    """Relative change against the previous window (0.25 = +25 %); null when that was zero."""
+
+    requests: float | None
+    errors: float | None
+    cost: float | None
+    latency_p95: float | None
+    error_rate: float = Field(..., description="Absolute difference of the error rates.")
+
+
+def _relative(now: float | None, before: float | None) -> float | None:
+    if now is None or not before:
+        return None
+    return round((now - before) / before, 6)
+
+
 class SummaryOut(BaseModel):
     window: str
     start: str = Field(..., alias="from")
@@ -344,29 +368,83 @@ class SummaryOut(BaseModel):
     requests: int
     errors: int = Field(..., description="Responses with status 400 or above.")
     error_rate: float
+    throughput_rps: float = Field(..., description="Requests per second over the window.")
     status_classes: dict[str, int]
     latency_ms: LatencyOut
     bytes_in: int
     bytes_out: int
     cost: float
     units: float
+    previous: PreviousOut = Field(..., description="The window of the same length just before.")
+    change: ChangeOut
 
     @classmethod
-    def of(cls, window: str, span: Range, totals: Totals) -> SummaryOut:
+    def of(cls, summary: Summary) -> SummaryOut:
+        totals, before, span = summary.totals, summary.previous, summary.span
+        latency, latency_before = totals.latency(), before.latency()
+        seconds = (span.end_ms - span.start_ms) / 1000
         return cls.model_validate(
             {
-                "window": window,
+                "window": summary.window,
                 "from": iso(span.start_ms),
                 "to": iso(span.end_ms),
                 "requests": totals.requests,
                 "errors": totals.errors,
                 "error_rate": totals.error_rate,
+                "throughput_rps": round(totals.requests / seconds, 6),
                 "status_classes": totals.status_classes,
-                "latency_ms": totals.latency(),
+                "latency_ms": latency,
                 "bytes_in": totals.bytes_in,
                 "bytes_out": totals.bytes_out,
                 "cost": float(totals.cost),
                 "units": float(totals.units),
+                "previous": {
+                    "requests": before.requests,
+                    "errors": before.errors,
+                    "error_rate": before.error_rate,
+                    "cost": float(before.cost),
+                    "latency_p95_ms": latency_before["p95"],
+                },
+                "change": {
+                    "requests": _relative(totals.requests, before.requests),
+                    "errors": _relative(totals.errors, before.errors),
+                    "cost": _relative(float(totals.cost), float(before.cost)),
+                    "latency_p95": _relative(latency["p95"], latency_before["p95"]),
+                    "error_rate": round(totals.error_rate - before.error_rate, 6),
+                },
+            }
+        )
+
+
+class ShareOut(BaseModel):
+    key: str = Field(..., description="The status code or method.")
+    count: int
+    share: float = Field(..., description="Fraction of the window's requests.")
+
+
+class BreakdownOut(BaseModel):
+    window: str
+    start: str = Field(..., alias="from")
+    end: str = Field(..., alias="to")
+    requests: int
+    status_classes: dict[str, int] | None = None
+    items: list[ShareOut]
+
+    @classmethod
+    def of(cls, summary: Summary, counts: dict[str, int], with_classes: bool) -> BreakdownOut:
+        total = summary.totals.requests
+        items = [
+            {"key": key, "count": count, "share": round(count / total, 6) if total else 0.0}
+            for key, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        ]
+        return cls.model_validate(
+            {
+                "window": summary.window,
+                "from": iso(summary.span.start_ms),
+                "to": iso(summary.span.end_ms),
+                "requests": total,
+                "status_classes": summary.totals.status_classes if with_classes else None,
+                "items": items,
             }
         )
 

@@ -21,6 +21,7 @@ STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 LATENCY_QUANTILES = (0.5, 0.75, 0.9, 0.95, 0.99)
 SKETCH_PREFIX = "lq"
 STATUS_PREFIX = "s"
+METHOD_PREFIX = "m_"
 
 Number = int | Decimal
 
@@ -43,7 +44,12 @@ def _bump(target: dict[str, Number], name: str, amount: Number) -> None:
 def contribution(event: TrackedEvent) -> dict[str, Number]:
     """What one event adds to every bucket it falls in."""
     status_class = f"{event.status // 100}xx"
-    values: dict[str, Number] = {"requests": 1, f"c{status_class}": 1, f"{STATUS_PREFIX}{event.status}": 1}
+    values: dict[str, Number] = {
+        "requests": 1,
+        f"c{status_class}": 1,
+        f"{STATUS_PREFIX}{event.status}": 1,
+        f"{METHOD_PREFIX}{event.method}": 1,
+    }
     if event.status >= 400:
         values["errors"] = 1
     if event.latency_ms is not None:
@@ -98,6 +104,7 @@ def _is_counter(name: str) -> bool:
         or name.startswith(SKETCH_PREFIX)
         or (name.startswith("c") and name[1:] in STATUS_CLASSES)
         or (name.startswith(STATUS_PREFIX) and name[1:].isdigit())
+        or name.startswith(METHOD_PREFIX)
     )
 
 
@@ -109,6 +116,7 @@ class Totals:
     errors: int = 0
     status_classes: dict[str, int] = field(default_factory=lambda: dict.fromkeys(STATUS_CLASSES, 0))
     status_codes: dict[int, int] = field(default_factory=dict)
+    methods: dict[str, int] = field(default_factory=dict)
     latency_count: int = 0
     latency_sum: Decimal = Decimal(0)
     latency_bins: dict[str, int] = field(default_factory=dict)
@@ -129,6 +137,9 @@ class Totals:
             elif name.startswith(STATUS_PREFIX) and name[1:].isdigit():
                 code = int(name[1:])
                 self.status_codes[code] = self.status_codes.get(code, 0) + int(value)
+            elif name.startswith(METHOD_PREFIX):
+                method = name[len(METHOD_PREFIX) :]
+                self.methods[method] = self.methods.get(method, 0) + int(value)
 
     def latency(self) -> dict[str, float | None]:
         marks = sketch.quantiles(self.latency_bins, LATENCY_QUANTILES)

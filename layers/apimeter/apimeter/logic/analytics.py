@@ -37,6 +37,7 @@ class Summary:
     window: str
     span: Range
     totals: Totals
+    previous: Totals  # the window of the same length just before
     items_read: int
 
 
@@ -52,13 +53,55 @@ def _now_ms() -> int:
     return int(time.time() * 1000)
 
 
-def summary(principal: Principal, project_id: str, window: str) -> Summary:
+MAX_SUMMARY_MS = 400 * 86_400_000
+
+
+def _span(window: str | None, start: str | None, end: str | None, now: int) -> tuple[str, Range]:
+    if start is None and end is None:
+        return (window or "24h"), window_range(window or "24h", now)
+    end_ms = parse_instant(end, "to") or now
+    start_ms = parse_instant(start, "from")
+    if start_ms is None:
+        raise ValidationFailed("'from' is required with 'to'")
+    if not 0 < end_ms - start_ms <= MAX_SUMMARY_MS:
+        raise ValidationFailed("'to' must be after 'from', and the range at most 400 days")
+    return "custom", Range(start_ms, end_ms)
+
+
+def _totals(project_ids: list[str], span: Range, now: int) -> tuple[Totals, int]:
+    minutes_kept_since = now - settings().minute_rollup_retention_hours * 3_600_000
+    runs = cover(span, minutes_kept_since)
+    items, read = [], 0
+    for project_id in project_ids:
+        result = rollups.read_runs(project_id, runs, PROJECT_TOTAL)
+        items.extend(result.items)
+        read += result.items_read
+    return merge(items), read
+
+
+def _with_previous(project_ids: list[str], label: str, span: Range, now: int) -> Summary:
+    totals, read = _totals(project_ids, span, now)
+    length = span.end_ms - span.start_ms
+    previous, read_before = _totals(project_ids, Range(span.start_ms - length, span.start_ms), now)
+    return Summary(label, span, totals, previous, read + read_before)
+
+
+def summary(
+    principal: Principal, project_id: str, window: str | None, start: str | None = None, end: str | None = None
+) -> Summary:
+    """Totals over a window (or a custom range), and over the window of the same length before."""
     projects.get(principal, project_id, "analytics.read")
     now = _now_ms()
-    span = window_range(window, now)
-    minutes_kept_since = now - settings().minute_rollup_retention_hours * 3_600_000
-    read = rollups.read_runs(project_id, cover(span, minutes_kept_since), PROJECT_TOTAL)
-    return Summary(window, span, merge(read.items), read.items_read)
+    label, span = _span(window, start, end, now)
+    return _with_previous([project_id], label, span, now)
+
+
+def usage(principal: Principal, window: str | None, start: str | None = None, end: str | None = None) -> Summary:
+    """Tenant-wide totals: every project of the caller's organization (reads grow with projects only)."""
+    principal.require("analytics.read")
+    now = _now_ms()
+    label, span = _span(window, start, end, now)
+    return _with_previous([p.id for p in projects.list_all(principal)], label, span, now)
 
 
 def timeseries(
