@@ -395,6 +395,20 @@ def _api_key(tenant_id: str, row: dict[str, Any]) -> ApiKey:
     )
 
 
+def _lookup_row(key: ApiKey, digest: str, valid_until: int | None) -> dict[str, Any]:
+    """The item the authorizer finds a key by (its keyed hash); it expires with the key (TTL)."""
+    return {
+        "pk": f"APIKEY#{digest}",
+        "sk": "APIKEY",
+        "key_id": key.id,
+        "tenant_id": key.tenant_id,
+        "project_id": key.project_id,
+        "scopes": set(key.scopes),
+        "valid_until": valid_until,
+        "expires_at": valid_until,
+    }
+
+
 def create_key(key: ApiKey, valid_until: int | None = None) -> None:
     """Metadata for listings, and the lookup item the authorizer reads; ``valid_until`` (epoch
     seconds) is the key's expiry."""
@@ -412,16 +426,7 @@ def create_key(key: ApiKey, valid_until: int | None = None) -> None:
         "expires_at_iso": key.expires_at,
         "valid_until": valid_until,
     }
-    lookup = {
-        "pk": f"APIKEY#{key.digest}",
-        "sk": "APIKEY",
-        "key_id": key.id,
-        "tenant_id": key.tenant_id,
-        "project_id": key.project_id,
-        "scopes": set(key.scopes),
-        "valid_until": valid_until,
-        "expires_at": valid_until,  # TTL: DynamoDB removes an expired key's lookup item
-    }
+    lookup = _lookup_row(key, key.digest, valid_until)
     client().transact_write_items(TransactItems=[_put(metadata), _put(lookup)])  # type: ignore[list-item]
 
 
@@ -467,16 +472,7 @@ def rotate_key(key: ApiKey, *, new_digest: str, new_prefix: str, grace_until: in
     row = _get(f"TENANT#{key.tenant_id}", f"KEY#{key.project_id}#{key.id}", consistent=True) or {}
     valid_until = row.get("valid_until")
     old_deadline = min(grace_until, int(valid_until)) if valid_until else grace_until
-    lookup = {
-        "pk": f"APIKEY#{new_digest}",
-        "sk": "APIKEY",
-        "key_id": key.id,
-        "tenant_id": key.tenant_id,
-        "project_id": key.project_id,
-        "scopes": set(key.scopes),
-        "valid_until": valid_until,
-        "expires_at": valid_until,
-    }
+    lookup = _lookup_row(key, new_digest, valid_until)
     client().transact_write_items(
         TransactItems=[
             _put(lookup),  # type: ignore[list-item]
