@@ -68,8 +68,8 @@ def apply(deltas: Deltas, *, minute_expires_at: int, now_ms: int) -> int:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             project_id, granularity, _ = request["Key"]["pk"]["S"].split("#", 2)
-            bucket = request["Key"]["sk"]["S"]
-            late.add((project_id, bucket[:13] if granularity == "hour" else bucket + "T00"))
+            if granularity == "hour":  # a refused day write goes with its hour's, which marks that hour
+                late.add((project_id, request["Key"]["sk"]["S"]))
     touched = {(k.project_id, k.bucket) for k in deltas if k.granularity == "hour"} | late
     for project_id, hour in sorted(touched):
         mark_pending(project_id, hour, now_ms)

@@ -20,7 +20,7 @@ from apimeter.domain.windows import STEP_MS, bucket_key, bucket_ms, iso
 from apimeter.settings import settings
 
 GRACE_MS = 10 * 60_000
-MARKER_DAYS = 3  # markers are read from the last three marking days
+MARKER_DAYS = 7  # markers are read over the week they live (their TTL), so a stalled schedule loses none
 
 
 @dataclass
