@@ -60,17 +60,14 @@ def apply(deltas: Deltas, *, minute_expires_at: int, now_ms: int) -> int:
     recompute it from raw events. Redelivered records therefore never change a final figure.
     """
     requests = updates(deltas, minute_expires_at=minute_expires_at)
-    late: set[tuple[str, str]] = set()
     for request in requests:
         try:
             client().update_item(**request)
         except ClientError as exc:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
-            project_id, granularity, _ = request["Key"]["pk"]["S"].split("#", 2)
-            if granularity == "hour":  # a refused day write goes with its hour's, which marks that hour
-                late.add((project_id, request["Key"]["sk"]["S"]))
-    touched = {(k.project_id, k.bucket) for k in deltas if k.granularity == "hour"} | late
+            # refused by a final bucket: its hour is marked pending below, like every hour touched
+    touched = {(k.project_id, k.bucket) for k in deltas if k.granularity == "hour"}
     for project_id, hour in sorted(touched):
         mark_pending(project_id, hour, now_ms)
     return len(requests) + len(touched)
