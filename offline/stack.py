@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import socket
@@ -87,6 +88,7 @@ class OfflineStack:
         self._scheduler.start()
         self._server = serve(Gateway(self.stack, functions, self._scheduler), self.options.port)
         threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True).start()
+        self._write_endpoints()
         self._demo()
 
     def _environment(self) -> None:
@@ -143,6 +145,17 @@ class OfflineStack:
             )
             pump.start()
             self._pumps.append(pump)
+
+    def _write_endpoints(self) -> None:
+        """Where this stack is, for operator tools (tools/recompute.py): moto's URL and the table names."""
+        if self.options.state_dir is None:
+            return
+        names = ("ENTITIES_TABLE", "EVENTS_TABLE", "ROLLUPS_TABLE", "EVENT_SHARDS", "AWS_DEFAULT_REGION")
+        found = {name: os.environ[name] for name in names if name in os.environ}
+        found.update({"AWS_ENDPOINT_URL": self.moto_url, "AWS_ACCESS_KEY_ID": "offline",
+                      "AWS_SECRET_ACCESS_KEY": "offline", "API_URL": self.base_url})  # fmt: skip
+        self.options.state_dir.mkdir(parents=True, exist_ok=True)
+        (self.options.state_dir / "endpoints.json").write_text(json.dumps(found, indent=2) + "\n")
 
     def _demo(self) -> None:
         directory = self.options.state_dir

@@ -156,3 +156,22 @@ def test_the_rollup_schedule_can_be_run_now(stack: Stack) -> None:
     assert ran.body["run"].startswith("run_")
     assert summary(client, project_id, key)["requests"] == 12
     assert client.call("POST", "/_offline/schedules/Nope").status == 404
+
+
+def test_operators_backfill_with_one_command(stack: Stack) -> None:
+    import subprocess
+    import sys
+
+    client = stack.client
+    _, project_id, key = setup_project(client, "operator@example.com")
+    start = (int(time.time()) // 3600 - 3) * 3_600_000
+    batch = [{"event_id": f"b{i}", "timestamp": start + i * 60_000, "method": "GET", "endpoint": "/b", "status": 200}
+             for i in range(5)]  # fmt: skip
+    assert client.call("POST", "/v1/events", {"events": batch}, key=key).status == 202
+    command = [sys.executable, "-m", "tools.recompute", "--state-dir", str(stack.state_dir), "--project", project_id,
+               "--from", str(start), "--to", str(start + 3_600_000)]  # fmt: skip
+    done = subprocess.run(command, capture_output=True, text=True, timeout=60, check=True)
+    report = json.loads(done.stdout)
+    assert report["hours_marked"] == 1
+    assert report["hours"] >= 1
+    assert report["events"] >= 5
