@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import json
-import time
 from typing import Any
 
-from apimeter.domain.windows import iso
+from apimeter.domain.windows import now_iso
 
 
 def error_body(code: str, message: str, request_id: str, details: Any = None) -> str:
@@ -15,7 +14,7 @@ def error_body(code: str, message: str, request_id: str, details: Any = None) ->
         "message": message,
         "details": details,
         "request_id": request_id,
-        "timestamp": iso(int(time.time() * 1000)),
+        "timestamp": now_iso(),
     }
     return json.dumps({"error": error}, default=str)
 

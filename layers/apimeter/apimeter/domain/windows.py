@@ -47,6 +47,11 @@ def iso(ts_ms: int) -> str:
     return datetime.fromtimestamp(ts_ms / 1000, UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def now_iso() -> str:
+    """The current instant, as stored in ``created_at``-like fields."""
+    return iso(int(time.time() * 1000))
+
+
 def iso_ms(ts_ms: int) -> str:
     """ISO 8601 with milliseconds, for event timestamps."""
     return datetime.fromtimestamp(ts_ms / 1000, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

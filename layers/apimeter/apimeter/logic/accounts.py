@@ -16,7 +16,7 @@ from apimeter.domain import passwords, tokens
 from apimeter.domain.accounts import Tenant, User, normalize_email
 from apimeter.domain.ids import new_id
 from apimeter.domain.principal import Principal
-from apimeter.domain.windows import iso
+from apimeter.domain.windows import now_iso
 from apimeter.errors import AuthenticationFailed, ValidationFailed
 from apimeter.logic import limits
 from apimeter.secrets import signing_keys
@@ -71,7 +71,7 @@ def register(email: str, password: str, organization: str) -> Session:
     address = normalize_email(email)
     if len(password) < passwords.MIN_PASSWORD_LENGTH:
         raise ValidationFailed(f"password must have at least {passwords.MIN_PASSWORD_LENGTH} characters")
-    created = iso(int(time.time() * 1000))
+    created = now_iso()
     tenant = Tenant(new_id("ten"), organization.strip(), plan="free", status="active", created_at=created)
     user = User(new_id("usr"), tenant.id, address, "owner", created)
     entities.create_registration(tenant, user, passwords.hash_password(password))

@@ -10,7 +10,7 @@ from apimeter.domain import apikeys
 from apimeter.domain.accounts import ApiKey
 from apimeter.domain.ids import new_id
 from apimeter.domain.principal import Principal
-from apimeter.domain.windows import iso
+from apimeter.domain.windows import iso, now_iso
 from apimeter.errors import Conflict, ValidationFailed
 from apimeter.secrets import pepper
 
@@ -38,7 +38,7 @@ def create(
         prefix=generated.prefix,
         scopes=tuple(sorted(set(scopes))),
         status="active",
-        created_at=iso(int(time.time() * 1000)),
+        created_at=now_iso(),
         digest=generated.digest,
         expires_at=iso(valid_until * 1000) if valid_until else None,
     )
@@ -78,4 +78,4 @@ def revoke(principal: Principal, project_id: str, key_id: str) -> None:
     principal.require("keys.manage")
     key = entities.get_key(principal.tenant_id, project_id, key_id)
     if key.status != "revoked":
-        entities.revoke_key(key, iso(int(time.time() * 1000)))
+        entities.revoke_key(key, now_iso())

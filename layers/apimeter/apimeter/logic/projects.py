@@ -13,7 +13,7 @@ from apimeter.domain.ids import new_id
 from apimeter.domain.permissions import Action
 from apimeter.domain.plans import LIMIT_NAMES
 from apimeter.domain.principal import Principal
-from apimeter.domain.windows import iso, parse_instant
+from apimeter.domain.windows import now_iso, parse_instant
 from apimeter.errors import ValidationFailed
 from apimeter.logic import rollup
 from apimeter.settings import settings
@@ -26,7 +26,7 @@ def create(principal: Principal, name: str) -> Project:
         tenant_id=principal.tenant_id,
         name=name.strip(),
         retention_days=settings().default_retention_days,
-        created_at=iso(int(time.time() * 1000)),
+        created_at=now_iso(),
         ip_salt=secrets.token_hex(16),
     )
     entities.create_project(project)

@@ -8,13 +8,12 @@ itself. It is idempotent and resumable: when its time runs short it queues itsel
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 from apimeter.dal import entities, events, queues, rollups
 from apimeter.domain.principal import Principal
-from apimeter.domain.windows import iso
+from apimeter.domain.windows import now_iso
 from apimeter.settings import settings
 
 SAFETY_SECONDS = 20.0
@@ -23,7 +22,7 @@ SAFETY_SECONDS = 20.0
 def request(principal: Principal, project_id: str) -> None:
     principal.require("projects.manage")
     entities.get_project(principal.tenant_id, project_id)
-    entities.mark_project_deleting(principal.tenant_id, project_id, iso(int(time.time() * 1000)))
+    entities.mark_project_deleting(principal.tenant_id, project_id, now_iso())
     queues.request_purge(principal.tenant_id, project_id)
 
 

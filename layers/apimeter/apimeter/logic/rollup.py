@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from apimeter.dal import events, rollups
 from apimeter.domain.ids import new_id
 from apimeter.domain.rollups import PROJECT_TOTAL, RollupKey, deltas, merge_values
-from apimeter.domain.windows import STEP_MS, bucket_key, bucket_ms, iso
+from apimeter.domain.windows import STEP_MS, bucket_key, bucket_ms, now_iso
 from apimeter.settings import settings
 
 GRACE_MS = 10 * 60_000
@@ -39,7 +39,7 @@ def finalize_hour(project_id: str, hour: str, run: str) -> int:
     found = events.between(project_id, start, start + STEP_MS["hour"], settings().event_shards)
     key = RollupKey(project_id, "hour", PROJECT_TOTAL, hour)
     values = deltas(found).get(key, {})
-    rollups.replace(key, values, run=run, computed_at=iso(int(time.time() * 1000)))
+    rollups.replace(key, values, run=run, computed_at=now_iso())
     return len(found)
 
 
@@ -50,7 +50,7 @@ def finalize_day(project_id: str, day: str, run: str) -> None:
     found = [rollups.get_bucket(RollupKey(project_id, "hour", PROJECT_TOTAL, hour)) for hour in hours]
     values = merge_values(item for item in found if item)
     key = RollupKey(project_id, "day", PROJECT_TOTAL, day)
-    rollups.replace(key, values, run=run, computed_at=iso(int(time.time() * 1000)))
+    rollups.replace(key, values, run=run, computed_at=now_iso())
 
 
 def run(now_ms: int | None = None) -> RunReport:

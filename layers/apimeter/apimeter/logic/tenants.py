@@ -6,7 +6,6 @@ A suspended or deleted tenant's keys and tokens stop working within the authoriz
 
 from __future__ import annotations
 
-import time
 from typing import Any
 
 from apimeter.dal import entities
@@ -15,7 +14,7 @@ from apimeter.domain.accounts import Tenant, TenantStatus, User, normalize_email
 from apimeter.domain.ids import new_id
 from apimeter.domain.plans import LIMIT_NAMES, Plan
 from apimeter.domain.principal import Principal
-from apimeter.domain.windows import iso
+from apimeter.domain.windows import now_iso
 from apimeter.errors import ValidationFailed
 
 
@@ -34,7 +33,7 @@ def create(principal: Principal, name: str, plan: Plan, owner_email: str, owner_
     principal.require_platform_admin()
     if len(owner_password) < passwords.MIN_PASSWORD_LENGTH:
         raise ValidationFailed(f"password must have at least {passwords.MIN_PASSWORD_LENGTH} characters")
-    created = iso(int(time.time() * 1000))
+    created = now_iso()
     tenant = Tenant(new_id("ten"), name.strip(), plan, "active", created)
     owner = User(new_id("usr"), tenant.id, normalize_email(owner_email), "owner", created)
     entities.create_registration(tenant, owner, passwords.hash_password(owner_password))
@@ -82,4 +81,4 @@ def delete(principal: Principal, tenant_id: str) -> None:
     entities.get_tenant(tenant_id)
     if tenant_id == principal.tenant_id:
         raise ValidationFailed("a platform admin cannot delete their own organization")
-    entities.update_tenant(tenant_id, {"status": "deleted", "deleted_at": iso(int(time.time() * 1000))})
+    entities.update_tenant(tenant_id, {"status": "deleted", "deleted_at": now_iso()})

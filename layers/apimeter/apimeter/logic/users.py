@@ -6,15 +6,13 @@ least one owner.
 
 from __future__ import annotations
 
-import time
-
 from apimeter.dal import entities
 from apimeter.domain import passwords
 from apimeter.domain.accounts import User, normalize_email
 from apimeter.domain.ids import new_id
 from apimeter.domain.permissions import Role, rank
 from apimeter.domain.principal import Principal
-from apimeter.domain.windows import iso
+from apimeter.domain.windows import now_iso
 from apimeter.errors import Conflict, Forbidden, ValidationFailed
 
 
@@ -38,7 +36,7 @@ def create(principal: Principal, email: str, role: Role, password: str) -> User:
     _outranks(principal, role)
     if len(password) < passwords.MIN_PASSWORD_LENGTH:
         raise ValidationFailed(f"password must have at least {passwords.MIN_PASSWORD_LENGTH} characters")
-    user = User(new_id("usr"), principal.tenant_id, normalize_email(email), role, iso(int(time.time() * 1000)))
+    user = User(new_id("usr"), principal.tenant_id, normalize_email(email), role, now_iso())
     entities.create_user(user, passwords.hash_password(password))
     return user
 
