@@ -118,12 +118,12 @@ def create_user(user: User, password_hash: str) -> None:
     _create(_user_rows(user, password_hash), "an account with this email already exists")
 
 
-def _user(tenant_id: str, row: dict[str, Any]) -> User:
+def user_of(tenant_id: str, row: dict[str, Any]) -> User:
     return User(row["id"], tenant_id, row["email"], row["role"], row["created_at"])
 
 
 def list_users(tenant_id: str) -> list[User]:
-    return [_user(tenant_id, row) for row in _query_prefix(f"TENANT#{tenant_id}", "USER#")]
+    return [user_of(tenant_id, row) for row in _query_prefix(f"TENANT#{tenant_id}", "USER#")]
 
 
 def set_role(tenant_id: str, user_id: str, role: str) -> None:
@@ -186,18 +186,22 @@ def get_tenant_row(tenant_id: str) -> dict[str, Any] | None:
     return _get(f"TENANT#{tenant_id}", "TENANT")
 
 
+def tenant_of(row: dict[str, Any]) -> Tenant:
+    return Tenant(row["id"], row["name"], row["plan"], row["status"], row["created_at"], row.get("limits") or {})
+
+
 def get_tenant(tenant_id: str) -> Tenant:
     row = get_tenant_row(tenant_id)
     if row is None or row.get("status") == "deleted":
         raise NotFound("tenant not found")
-    return Tenant(row["id"], row["name"], row["plan"], row["status"], row["created_at"], row.get("limits") or {})
+    return tenant_of(row)
 
 
 def get_user(tenant_id: str, user_id: str) -> User:
     row = _get(f"TENANT#{tenant_id}", f"USER#{user_id}")
     if row is None:
         raise NotFound("user not found")
-    return _user(tenant_id, row)
+    return user_of(tenant_id, row)
 
 
 def start_family(family: str, *, user_id: str, tenant_id: str, expires_at: int) -> None:
@@ -259,15 +263,16 @@ class SessionState:
     family_active: bool
 
 
-def session_state(tenant_id: str, user_id: str, jti: str, family: str) -> SessionState:
-    rows = _batch_get(
-        [
-            _key(f"TENANT#{tenant_id}", "TENANT"),
-            _key(f"TENANT#{tenant_id}", f"USER#{user_id}"),
-            _key(f"REVOKED#{jti}", "REVOKED"),
-            _key(f"FAMILY#{family}", "FAMILY"),
-        ]
-    )
+def session_state(tenant_id: str, user_id: str, family: str, jti: str | None = None) -> SessionState:
+    """Tenant, user, family and (for an access token) whether its jti is revoked: one BatchGetItem."""
+    keys = [
+        _key(f"TENANT#{tenant_id}", "TENANT"),
+        _key(f"TENANT#{tenant_id}", f"USER#{user_id}"),
+        _key(f"FAMILY#{family}", "FAMILY"),
+    ]
+    if jti is not None:
+        keys.append(_key(f"REVOKED#{jti}", "REVOKED"))
+    rows = _batch_get(keys)
     by_key = {(row["pk"], row["sk"]): row for row in rows}
     family_row = by_key.get((f"FAMILY#{family}", "FAMILY"))
     return SessionState(

@@ -108,15 +108,15 @@ def refresh(refresh_token: str) -> Session:
     if not entities.spend_refresh_token(token_hash, now):
         entities.revoke_family(family)
         raise AuthenticationFailed("refresh token was already used; every session of this sign-in is revoked")
-    state = entities.session_state(row["tenant_id"], row["user_id"], "-", family)
+    state = entities.session_state(row["tenant_id"], row["user_id"], family)
     if not state.family_active:
         raise AuthenticationFailed("session has ended; sign in again")
     if state.user is None or state.tenant is None:
         raise AuthenticationFailed("user no longer exists")
-    tenant = entities.get_tenant(row["tenant_id"])
+    tenant = entities.tenant_of(state.tenant)
     if tenant.status != "active":
         raise AuthenticationFailed("organization is suspended")
-    return _tokens(entities.get_user(row["tenant_id"], row["user_id"]), tenant, family)
+    return _tokens(entities.user_of(row["tenant_id"], state.user), tenant, family)
 
 
 def logout(principal: Principal) -> None:

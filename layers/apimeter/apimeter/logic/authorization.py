@@ -105,7 +105,7 @@ def _verify_api_key(secret: str) -> tuple[Principal, float | None]:
 
 
 def _verify_user_token(claims: tokens.AccessClaims) -> Principal:
-    state = entities.session_state(claims.tenant_id, claims.subject, claims.jti, claims.family or "")
+    state = entities.session_state(claims.tenant_id, claims.subject, claims.family or "", claims.jti)
     _require_active(state.tenant)
     if state.user is None:
         raise AuthenticationFailed("user no longer exists")
