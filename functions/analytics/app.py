@@ -28,8 +28,10 @@ From = Annotated[str | None, Query(alias="from", description="Custom range start
 To = Annotated[str | None, Query(alias="to", description="Custom range end (exclusive); default now")]
 
 
-def _summary(project_id: str, window: str | None, start: str | None, end: str | None) -> analytics.Summary:
-    result = analytics.summary(principal(app), project_id, window, start, end)
+def _summary(
+    project_id: str, window: str | None, start: str | None, end: str | None, compare: bool = True
+) -> analytics.Summary:
+    result = analytics.summary(principal(app), project_id, window, start, end, compare)
     metrics.add_metric(name="RollupItemsRead", unit=MetricUnit.Count, value=result.items_read)
     return result
 
@@ -51,13 +53,13 @@ def summary(project_id: str, window: Window = None, start: From = None, end: To 
     summary="Requests by status code and class",
 )
 def status_codes(project_id: str, window: Window = None, start: From = None, end: To = None) -> BreakdownOut:
-    result = _summary(project_id, window, start, end)
+    result = _summary(project_id, window, start, end, compare=False)
     return BreakdownOut.of(result, {str(c): n for c, n in result.totals.status_codes.items()}, with_classes=True)
 
 
 @app.get("/v1/projects/<project_id>/metrics/methods", security=USER_OR_KEY, tags=["analytics"], summary="By method")
 def methods(project_id: str, window: Window = None, start: From = None, end: To = None) -> BreakdownOut:
-    result = _summary(project_id, window, start, end)
+    result = _summary(project_id, window, start, end, compare=False)
     return BreakdownOut.of(result, result.totals.methods, with_classes=False)
 
 

@@ -79,21 +79,29 @@ def _totals(project_ids: list[str], span: Range, now: int) -> tuple[Totals, int]
     return merge(items), read
 
 
-def _with_previous(project_ids: list[str], label: str, span: Range, now: int) -> Summary:
+def _with_previous(project_ids: list[str], label: str, span: Range, now: int, compare: bool = True) -> Summary:
     totals, read = _totals(project_ids, span, now)
+    if not compare:
+        return Summary(label, span, totals, Totals(), read)
     length = span.end_ms - span.start_ms
     previous, read_before = _totals(project_ids, Range(span.start_ms - length, span.start_ms), now)
     return Summary(label, span, totals, previous, read + read_before)
 
 
 def summary(
-    principal: Principal, project_id: str, window: str | None, start: str | None = None, end: str | None = None
+    principal: Principal,
+    project_id: str,
+    window: str | None,
+    start: str | None = None,
+    end: str | None = None,
+    compare: bool = True,
 ) -> Summary:
-    """Totals over a window (or a custom range), and over the window of the same length before."""
+    """Totals over a window (or a custom range), and, with ``compare``, over the window of the same
+    length before (breakdowns that show no comparison skip that read)."""
     projects.get(principal, project_id, "analytics.read")
     now = _now_ms()
     label, span = _span(window, start, end, now)
-    return _with_previous([project_id], label, span, now)
+    return _with_previous([project_id], label, span, now, compare)
 
 
 def usage(principal: Principal, window: str | None, start: str | None = None, end: str | None = None) -> Summary:
