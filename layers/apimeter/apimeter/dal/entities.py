@@ -42,13 +42,17 @@ def _get(pk: str, sk: str, consistent: bool = False) -> dict[str, Any] | None:
     return deserialize(item) if item else None
 
 
-def _query_prefix(pk: str, prefix: str) -> list[dict[str, Any]]:
+def _query_prefix(pk: str, prefix: str = "") -> list[dict[str, Any]]:
+    """Every item of partition ``pk`` whose sort key starts with ``prefix`` (all of them if none)."""
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {
         "TableName": _table(),
-        "KeyConditionExpression": "pk = :pk AND begins_with(sk, :prefix)",
-        "ExpressionAttributeValues": {":pk": {"S": pk}, ":prefix": {"S": prefix}},
+        "KeyConditionExpression": "pk = :pk",
+        "ExpressionAttributeValues": {":pk": {"S": pk}},
     }
+    if prefix:
+        kwargs["KeyConditionExpression"] += " AND begins_with(sk, :prefix)"
+        kwargs["ExpressionAttributeValues"][":prefix"] = {"S": prefix}
     while True:
         response = client().query(**kwargs)
         items.extend(deserialize(i) for i in response.get("Items", []))
@@ -361,8 +365,8 @@ def purge_project_entities(tenant_id: str, project_id: str) -> int:
     for row in _query_prefix(f"TENANT#{tenant_id}", f"KEY#{project_id}#"):
         keys.append(_key(row["pk"], row["sk"]))
         keys.extend(_key(f"APIKEY#{d}", "APIKEY") for d in {row.get("digest"), row.get("previous_digest")} if d)
-    for counters in (f"QUOTA#{project_id}", f"RATE#project#{project_id}"):  # sort keys are dates: 2xxx-
-        keys.extend(_key(row["pk"], row["sk"]) for row in _query_prefix(counters, "2"))
+    for counters in (f"QUOTA#{project_id}", f"RATE#project#{project_id}"):
+        keys.extend(_key(row["pk"], row["sk"]) for row in _query_prefix(counters))
     deleted = delete_keys(_table(), keys)
     return deleted + delete_keys(_table(), [_key(f"TENANT#{tenant_id}", f"PROJECT#{project_id}")])
 
