@@ -33,16 +33,16 @@ def hour_of(ts: int) -> str:
     return time.strftime("%Y-%m-%dT%H", time.gmtime(ts / 1000))
 
 
-def bucket(aws: dict[str, Any], project_id: str, granularity: str, key: str) -> dict[str, Any]:
+def bucket(aws: dict[str, Any], project_id: str, granularity: str, key: str, dimension: str = "*") -> dict[str, Any]:
     item = (
         aws["dynamodb"]
         .get_item(
             TableName=aws["stack"].physical_name("RollupsTable"),
-            Key={"pk": {"S": f"{project_id}#{granularity}#*"}, "sk": {"S": key}},
+            Key={"pk": {"S": f"{project_id}#{granularity}#{dimension}"}, "sk": {"S": key}},
         )
         .get("Item", {})
     )
-    return {k: v.get("N", v.get("S", v.get("BOOL"))) for k, v in item.items()}
+    return {k: v.get("N", v.get("S", v.get("BOOL", v.get("NS")))) for k, v in item.items()}
 
 
 def setup(api: Api, hours_ago: int, count: int) -> tuple[str, str, str, int]:
@@ -51,7 +51,8 @@ def setup(api: Api, hours_ago: int, count: int) -> tuple[str, str, str, int]:
     key = api.key(token, project_id)["key"]
     base = (int(time.time() * 1000) // HOUR - hours_ago) * HOUR + 60_000
     batch = [{"event_id": f"e{i}", "timestamp": base + i * 1000, "method": "GET", "endpoint": "/a",
-              "status": 500 if i % 4 == 0 else 200, "latency_ms": 10 + i} for i in range(count)]  # fmt: skip
+              "status": 500 if i % 4 == 0 else 200, "latency_ms": 10 + i, "consumer": f"u{i % 3}"}
+             for i in range(count)]  # fmt: skip
     assert api.call("POST", "/v1/events", {"events": batch}, key=key).body["accepted"] == count
     api.pump()
     return token, project_id, key, base
@@ -63,12 +64,21 @@ def test_redelivered_batches_inflate_live_figures_but_never_final_ones(api: Api,
     records = stream_records(aws)
     assert invoke("aggregate", {"Records": records}) == {"batchItemFailures": []}  # a redelivered batch
     assert bucket(aws, project_id, "hour", hour)["requests"] == "80"  # live: counted twice
+    assert bucket(aws, project_id, "hour", f"{hour}#GET /a", "e")["requests"] == "80"
+    assert bucket(aws, project_id, "hour", f"{hour}#u0", "c")["requests"] == "28"
+    ghost = {"pk": {"S": f"{project_id}#hour#e"}, "sk": {"S": f"{hour}#GET /ghost"}, "requests": {"N": "1"}}
+    aws["dynamodb"].put_item(TableName=aws["stack"].physical_name("RollupsTable"), Item=ghost)
 
     report = rollup.run()
     assert (project_id, hour) in report.recomputed
     final = bucket(aws, project_id, "hour", hour)
     assert (final["requests"], final["errors"], final["final"]) == ("40", "10", True)
     assert final["run"] == report.run
+    assert len(final["uc"]) == 3  # three consumers: one register code each
+    endpoint = bucket(aws, project_id, "hour", f"{hour}#GET /a", "e")
+    assert (endpoint["requests"], endpoint["errors"], endpoint["run"]) == ("40", "10", report.run)
+    assert bucket(aws, project_id, "hour", f"{hour}#u0", "c")["requests"] == "14"
+    assert bucket(aws, project_id, "hour", f"{hour}#GET /ghost", "e") == {}  # no raw event behind it
 
     invoke("aggregate", {"Records": records})  # redelivered again, after finalization
     assert bucket(aws, project_id, "hour", hour)["requests"] == "40"  # refused by the final bucket
@@ -96,6 +106,9 @@ def test_finished_days_are_the_sum_of_their_final_hours(api: Api, aws: dict[str,
     assert report.days == 1
     day = time.strftime("%Y-%m-%d", time.gmtime(base / 1000))
     assert bucket(aws, project_id, "day", day)["requests"] == "30"
+    assert bucket(aws, project_id, "day", f"{day}#GET /a", "e")["requests"] == "30"
+    assert bucket(aws, project_id, "day", f"{day}#u1", "c")["requests"] == "10"
+    assert len(bucket(aws, project_id, "day", day)["uc"]) == 3
     summary = api.call("GET", f"/v1/projects/{project_id}/metrics/summary?window=7d", key=key).body
     assert summary["requests"] == 30
 

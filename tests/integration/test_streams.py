@@ -20,8 +20,12 @@ def test_sample_stream_event_is_aggregated(aws: dict[str, Any]) -> None:
     result = invoke("aggregate", sample("aggregate"))
     assert result == {"batchItemFailures": []}
     items = aws["dynamodb"].scan(TableName=aws["stack"].physical_name("RollupsTable"))["Items"]
-    buckets = {i["sk"]["S"] for i in items if not i["pk"]["S"].startswith("PENDING#")}
-    assert buckets == {"2025-11-22T11:59", "2025-11-22T11", "2025-11-22"}
+    buckets = {(i["pk"]["S"].rsplit("#", 1)[1], i["sk"]["S"]) for i in items if not i["pk"]["S"].startswith("PENDING#")}
+    assert buckets == {
+        (dimension, f"{bucket}{value}")
+        for bucket in ("2025-11-22T11:59", "2025-11-22T11", "2025-11-22")
+        for dimension, value in (("*", ""), ("e", "#GET /v1/users/{id}"), ("c", "#acme-mobile"))
+    }
     markers = {i["sk"]["S"] for i in items if i["pk"]["S"].startswith("PENDING#")}
     assert markers == {"prj_01jexample000000000000000#2025-11-22T11"}  # the hour awaits finalization
 

@@ -3,8 +3,8 @@
 The real access log (../shared/data, elastic/examples) has no latencies, so each request gets one
 from a seeded heavy-tailed mixture (log-normal body, slow log-normal tail). The events go through
 the same code the stream and the recompute use (``deltas``) into minute, hour and day buckets; each
-bucket's p50/p90/p95/p99 (and the whole log's, merged across endpoints) must be within 1 % of the
-exact nearest-rank value of the same latencies.
+bucket's p50/p90/p95/p99, for the project and for each endpoint (and the whole log's, merged across
+days and across endpoints) must be within 1 % of the exact nearest-rank value of the same latencies.
 """
 
 from __future__ import annotations
@@ -20,7 +20,7 @@ import pytest
 
 from apimeter.domain import sketch
 from apimeter.domain.events import TrackedEvent
-from apimeter.domain.rollups import deltas, merge
+from apimeter.domain.rollups import ENDPOINT, PROJECT_TOTAL, deltas, endpoint_of, merge
 
 LOG = Path(__file__).resolve().parents[3] / "shared" / "data" / "access-logs" / "apache_combined_2015.log"
 LINE = re.compile(r'\[([^\]]+)\] "(\S+) (\S+) [^"]*" (\d{3})')
@@ -52,25 +52,29 @@ def events() -> list[TrackedEvent]:
 
 def test_every_bucket_and_the_merge_are_within_the_stated_error(events: list[TrackedEvent]) -> None:
     buckets = deltas(events)
-    latencies: dict[tuple[str, str], list[float]] = defaultdict(list)
+    latencies: dict[tuple[str, str, str], list[float]] = defaultdict(list)
     for event in events:
         minute = datetime.fromtimestamp(event.ts_ms / 1000, UTC)
         for granularity, fmt in (("minute", "%Y-%m-%dT%H:%M"), ("hour", "%Y-%m-%dT%H"), ("day", "%Y-%m-%d")):
-            latencies[(granularity, minute.strftime(fmt))].append(event.latency_ms or 0.0)
+            latencies[(granularity, minute.strftime(fmt), "")].append(event.latency_ms or 0.0)
+            latencies[(granularity, minute.strftime(fmt), endpoint_of(event))].append(event.latency_ms or 0.0)
+    buckets = {k: v for k, v in buckets.items() if k.dimension in (PROJECT_TOTAL, ENDPOINT)}
     checked = 0
     for key, values in buckets.items():
-        expected = latencies[(key.granularity, key.bucket)]
+        expected = latencies[(key.granularity, key.bucket, key.value)]
         got = merge([values]).latency()
         for q in QUANTILES:
             truth = exact(expected, q)
             assert abs(got[f"p{round(q * 100)}"] - truth) <= sketch.RELATIVE_ACCURACY * truth + 0.001, (key, q)
             checked += 1
-    days = [values for key, values in buckets.items() if key.granularity == "day"]
-    merged = merge(days).latency()
     everything = [e.latency_ms or 0.0 for e in events]
-    for q in QUANTILES:
-        truth = exact(everything, q)
-        assert abs(merged[f"p{round(q * 100)}"] - truth) <= sketch.RELATIVE_ACCURACY * truth + 0.001, q
-    by_granularity = {g: sum(1 for k in buckets if k.granularity == g) for g in ("minute", "hour", "day")}
-    assert by_granularity == {"minute": 84, "hour": 84, "day": 4}  # every bucket of the log was checked
+    for dimension in (PROJECT_TOTAL, ENDPOINT):  # across days, and across days and endpoints
+        merged = merge(v for k, v in buckets.items() if k.granularity == "day" and k.dimension == dimension)
+        for q in QUANTILES:
+            truth = exact(everything, q)
+            got = merged.latency()[f"p{round(q * 100)}"]
+            assert abs(got - truth) <= sketch.RELATIVE_ACCURACY * truth + 0.001, (dimension, q)
+    totals = {g: sum(1 for k in buckets if k.granularity == g and not k.value) for g in ("minute", "hour", "day")}
+    assert totals == {"minute": 84, "hour": 84, "day": 4}  # every bucket of the log was checked
+    assert sum(1 for k in buckets if k.dimension == ENDPOINT and k.granularity == "day") > 1_000
     assert checked == 4 * len(buckets)

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 from decimal import Decimal
 
+from apimeter.domain import distinct
 from apimeter.domain.events import TrackedEvent
-from apimeter.domain.rollups import PROJECT_TOTAL, RollupKey, deltas, merge
+from apimeter.domain.rollups import CONSUMER, ENDPOINT, PROJECT_TOTAL, RollupKey, deltas, merge, merge_values
 
 TS = 1_763_814_645_000  # 2025-11-22T12:30:45Z
 
@@ -24,12 +25,11 @@ def event(status: int, latency: float | None = 10.0, cost: float | None = 0.1, t
     )
 
 
-def test_each_event_counts_once_in_its_minute_hour_and_day() -> None:
+def test_each_event_counts_once_in_its_minute_hour_and_day_and_its_endpoint() -> None:
     result = deltas([event(200), event(404), event(503, latency=None, cost=None)])
-    assert set(result) == {
-        RollupKey("prj", "minute", PROJECT_TOTAL, "2025-11-22T12:30"),
-        RollupKey("prj", "hour", PROJECT_TOTAL, "2025-11-22T12"),
-        RollupKey("prj", "day", PROJECT_TOTAL, "2025-11-22"),
+    buckets = (("minute", "2025-11-22T12:30"), ("hour", "2025-11-22T12"), ("day", "2025-11-22"))
+    assert set(result) == {RollupKey("prj", g, PROJECT_TOTAL, b) for g, b in buckets} | {
+        RollupKey("prj", g, ENDPOINT, b, "GET /x") for g, b in buckets
     }
     for values in result.values():
         assert values["requests"] == 3
@@ -57,3 +57,38 @@ def test_empty_totals() -> None:
     assert totals.requests == 0
     assert totals.error_rate == 0.0
     assert totals.latency() == {"avg": None, "p50": None, "p75": None, "p90": None, "p95": None, "p99": None}
+
+
+def test_consumers_get_their_own_buckets_and_a_unique_count_on_minutes() -> None:
+    events = [event(200), event(201, ts=TS + 1), event(500, ts=TS + 2)]
+    events[0].consumer, events[1].consumer, events[2].consumer = "alice", "bob", "alice"
+    events[2].folded = "e"  # its endpoint was over the project's cap
+    result = deltas(events)
+    alice = result[RollupKey("prj", "hour", CONSUMER, "2025-11-22T12", "alice")]
+    assert (alice["requests"], alice["errors"]) == (2, 1)
+    assert result[RollupKey("prj", "day", ENDPOINT, "2025-11-22", "other")]["requests"] == 1
+    assert result[RollupKey("prj", "day", ENDPOINT, "2025-11-22", "GET /x")]["requests"] == 2
+    minute = result[RollupKey("prj", "minute", PROJECT_TOTAL, "2025-11-22T12:30")]
+    assert merge([minute]).unique_consumers == 2
+    assert "uc" not in result[RollupKey("prj", "hour", PROJECT_TOTAL, "2025-11-22T12")]  # set when finalized
+    day = merge_values([minute, minute])
+    assert merge([day]).unique_consumers == 2
+    assert day["requests"] == 6
+
+
+def test_unique_consumer_estimate_is_within_its_stated_error() -> None:
+    for n in (1, 50, 800, 5_000, 40_000):
+        codes = {distinct.code(f"consumer-{i}") for i in range(n)}
+        estimate = distinct.estimate(distinct.compact(codes))
+        assert abs(estimate - n) <= max(1, 3 * distinct.RELATIVE_STANDARD_ERROR * n), n
+    assert distinct.estimate(()) == 0
+    assert len(distinct.compact(distinct.code(f"c{i}") for i in range(100_000))) <= distinct.REGISTERS
+
+
+def test_latency_bounds_come_from_the_sketch() -> None:
+    totals = merge(deltas([event(200, latency=3.0), event(200, latency=250.0, ts=TS + 1)]).values())
+    low, high = totals.latency_bounds()
+    assert low is not None
+    assert high is not None
+    assert abs(low - 3.0) <= 0.03
+    assert abs(high - 250.0) <= 2.5

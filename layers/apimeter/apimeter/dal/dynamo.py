@@ -51,10 +51,14 @@ def deserialize(item: Item) -> dict[str, Any]:
 
 
 def delete_keys(table: str, keys: list[Item]) -> int:
-    """Delete items by key, 25 per BatchWriteItem, retrying what DynamoDB leaves unprocessed."""
-    deleted = 0
-    for start in range(0, len(keys), 25):
-        pending: dict[str, Any] = {table: [{"DeleteRequest": {"Key": key}} for key in keys[start : start + 25]]}
+    """Delete items by key, 25 per BatchWriteItem; returns how many."""
+    return batch_write(table, [{"DeleteRequest": {"Key": key}} for key in keys])
+
+
+def batch_write(table: str, requests: list[dict[str, Any]]) -> int:
+    """Put/delete requests, 25 per BatchWriteItem, retrying what DynamoDB leaves unprocessed."""
+    for start in range(0, len(requests), 25):
+        pending: dict[str, Any] = {table: requests[start : start + 25]}
         for attempt in range(8):
             response = client().batch_write_item(RequestItems=pending)
             pending = response.get("UnprocessedItems") or {}
@@ -62,9 +66,8 @@ def delete_keys(table: str, keys: list[Item]) -> int:
                 break
             time.sleep(min(1.0, 0.05 * 2**attempt))
         else:
-            raise RuntimeError(f"{table}: deletes still unprocessed after retries")
-        deleted += min(25, len(keys) - start)
-    return deleted
+            raise RuntimeError(f"{table}: writes still unprocessed after retries")
+    return len(requests)
 
 
 def error_code(exc: Exception) -> str:

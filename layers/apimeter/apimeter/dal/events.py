@@ -63,6 +63,8 @@ def to_item(event: TrackedEvent, *, retention_days: int, shards: int, received_m
             item[name] = {"N": repr(value) if isinstance(value, float) else str(value)}
     if event.properties:
         item["properties"] = {"S": _properties_json(event.properties)}
+    if event.folded:
+        item["folded"] = {"S": event.folded}
     return item
 
 
@@ -97,6 +99,7 @@ def from_image(image: Item) -> TrackedEvent:
         cost=number("cost", float),
         units=number("units", float),
         properties=_load_properties(properties) if properties else None,
+        folded=row.get("folded", ""),
     )
 
 

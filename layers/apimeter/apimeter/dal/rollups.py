@@ -1,17 +1,22 @@
 """The rollups table: additive counters per project, granularity, dimension and bucket.
 
 Keys:
-  pk = <project_id>#<granularity>#<dimension>     e.g. prj_01j...#hour#*
+  pk = <project_id>#<granularity>#<dimension>     e.g. prj_01j...#hour#*  (* totals, e endpoints, c consumers)
   sk = <bucket>                                    e.g. 2026-11-22T11 (UTC ISO prefix, sorts as time)
+       <bucket>#<value> in the e and c partitions  e.g. 2026-11-22T11#GET /users/{id}
+                                                   (bucket-major: one range read gives every
+                                                   endpoint of a window, one GetItem one endpoint
+                                                   in one bucket)
   expires_at: TTL on minute buckets only; hour and day buckets are kept
   final, run, computed_at: set when a bucket was recomputed from raw events (then the stream no
                            longer adds to it; a late event marks it pending instead)
   PENDING#<marking day>#<shard> / <project>#<hour bucket>: hours to (re)compute, with a version
-A read queries one partition per granularity with ``sk BETWEEN``; it never scans.
+A read queries one partition per granularity with ``sk BETWEEN`` or gets items by key; it never scans.
 """
 
 from __future__ import annotations
 
+import time
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
@@ -19,8 +24,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from apimeter.dal.dynamo import client, delete_keys, deserialize, error_code, serialize
-from apimeter.domain.rollups import PROJECT_TOTAL, Deltas, RollupKey
+from apimeter.dal.dynamo import batch_write, client, delete_keys, deserialize, error_code, serialize
+from apimeter.domain.rollups import DIMENSIONS, Deltas, RollupKey
 from apimeter.domain.windows import GRANULARITIES, Granularity, Run, bucket_key
 from apimeter.settings import settings
 
@@ -67,7 +72,7 @@ def apply(deltas: Deltas, *, minute_expires_at: int, now_ms: int) -> int:
             if error_code(exc) != "ConditionalCheckFailedException":
                 raise
             # refused by a final bucket: its hour is marked pending below, like every hour touched
-    touched = {(k.project_id, k.bucket) for k in deltas if k.granularity == "hour"}
+    touched = {(k.project_id, k.bucket) for k in deltas if k.granularity == "hour" and not k.value}
     for project_id, hour in sorted(touched):
         mark_pending(project_id, hour, now_ms)
     return len(requests) + len(touched)
@@ -150,27 +155,52 @@ def clear_pending(marker: Pending) -> bool:
     return True
 
 
-def replace(key: RollupKey, values: dict[str, Any], *, run: str, computed_at: str) -> None:
-    """Write a bucket recomputed from raw events: its whole content, final, with the run that made it."""
-    item = {
-        "pk": partition(key.project_id, key.granularity, key.dimension),
-        "sk": key.bucket,
-        **values,
-        "final": True,
-        "run": run,
-        "computed_at": computed_at,
-    }
-    client().put_item(TableName=_table(), Item=serialize(item))
+def replace_all(buckets: dict[RollupKey, dict[str, Any]], *, run: str, computed_at: str) -> int:
+    """Write buckets recomputed from raw events: each whole, final, with the run that made it (25 per
+    BatchWriteItem); returns how many were written."""
+    requests = [{"PutRequest": {"Item": _final_item(k, v, run, computed_at)}} for k, v in sorted(buckets.items())]
+    return batch_write(_table(), requests)
+
+
+def _final_item(key: RollupKey, values: dict[str, Any], run: str, computed_at: str) -> dict[str, Any]:
+    item = {**values, "final": True, "run": run, "computed_at": computed_at}
+    item = {k: v for k, v in item.items() if not (isinstance(v, set) and not v)}  # no empty sets in DynamoDB
+    return {**_key(key), **serialize(item)}
+
+
+def _key(key: RollupKey) -> dict[str, Any]:
+    return {"pk": {"S": partition(key.project_id, key.granularity, key.dimension)}, "sk": {"S": key.sk}}
 
 
 def get_bucket(key: RollupKey) -> dict[str, Any] | None:
-    response = client().get_item(
-        TableName=_table(),
-        Key={"pk": {"S": partition(key.project_id, key.granularity, key.dimension)}, "sk": {"S": key.bucket}},
-        ConsistentRead=True,
-    )
+    response = client().get_item(TableName=_table(), Key=_key(key), ConsistentRead=True)
     item = response.get("Item")
     return deserialize(item) if item else None
+
+
+_BATCH_GET = 100
+
+
+def get_many(keys: list[RollupKey]) -> ReadResult:
+    """Buckets by key (BatchGetItem, 100 at a time); missing buckets are simply absent."""
+    result = ReadResult()
+    table = _table()
+    wanted = list(dict.fromkeys(keys))
+    for start in range(0, len(wanted), _BATCH_GET):
+        pending: dict[str, Any] = {table: {"Keys": [_key(k) for k in wanted[start : start + _BATCH_GET]]}}
+        for attempt in range(8):
+            response = client().batch_get_item(RequestItems=pending)
+            result.queries += 1
+            page = response.get("Responses", {}).get(table, [])
+            result.items_read += len(page)
+            result.items.extend(deserialize(item) for item in page)
+            pending = response.get("UnprocessedKeys") or {}
+            if not pending:
+                break
+            time.sleep(min(1.0, 0.05 * 2**attempt))
+        else:
+            raise RuntimeError("rollups: reads still unprocessed after retries")
+    return result
 
 
 def _add_request(table: str, key: RollupKey, values: dict[str, Any], expires_at: int | None) -> dict[str, Any]:
@@ -179,7 +209,7 @@ def _add_request(table: str, key: RollupKey, values: dict[str, Any], expires_at:
     expression = "ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(values)))
     request: dict[str, Any] = {
         "TableName": table,
-        "Key": {"pk": {"S": partition(key.project_id, key.granularity, key.dimension)}, "sk": {"S": key.bucket}},
+        "Key": _key(key),
         "UpdateExpression": expression,
         "ExpressionAttributeNames": names,
         "ExpressionAttributeValues": attribute_values,
@@ -196,7 +226,12 @@ def _add_request(table: str, key: RollupKey, values: dict[str, Any], expires_at:
 
 def partitions_of(project_id: str) -> list[str]:
     """Every rollup partition of a project (one per granularity and dimension)."""
-    return [partition(project_id, g, PROJECT_TOTAL) for g in GRANULARITIES]
+    return [partition(project_id, g, d) for g in GRANULARITIES for d in DIMENSIONS]
+
+
+def delete_items(items: list[dict[str, Any]]) -> int:
+    """Delete read items (as ``read_runs`` returns them) by their keys."""
+    return delete_keys(_table(), [{"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}} for item in items])
 
 
 def delete_partition(pk: str, limit: int = 1000) -> int:
@@ -221,10 +256,21 @@ class ReadResult:
 
 
 def read_runs(project_id: str, runs: Iterable[Run], dimension: str = "*") -> ReadResult:
+    """Every bucket of ``runs``; in a dimension partition, every value of every bucket."""
     result = ReadResult()
     for run in runs:
-        _query(result, partition(project_id, run.granularity, dimension), run.first, run.last)
+        last = run.last if dimension == "*" else run.last + _AFTER_VALUES
+        _query(result, partition(project_id, run.granularity, dimension), run.first, last)
     return result
+
+
+_AFTER_VALUES = "$"  # sorts right after "#": "<bucket>$" bounds every "<bucket>#<value>"
+
+
+def value_of(item: dict[str, Any]) -> tuple[str, str]:
+    """(bucket, value) of a dimension item."""
+    bucket, _, value = str(item["sk"]).partition("#")
+    return bucket, value
 
 
 def _query(result: ReadResult, pk: str, first: str, last: str) -> None:

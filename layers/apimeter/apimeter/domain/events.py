@@ -24,6 +24,7 @@ from apimeter.domain.paths import strip_query, template
 from apimeter.errors import ValidationFailed
 
 MAX_BATCH = 1000
+OTHER = "other"  # what an endpoint or consumer past the project's cap is counted as
 MAX_PROPERTIES = 32
 MAX_PROPERTIES_BYTES = 4096
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
@@ -125,6 +126,7 @@ class TrackedEvent:
     cost: float | None = None
     units: float | None = None
     properties: dict[str, PropertyValue] | None = field(default=None)
+    folded: str = ""  # "e" and/or "c": the endpoint/consumer is counted as ``OTHER`` (over the cap)
 
 
 @dataclass(frozen=True, slots=True)

@@ -2,7 +2,13 @@
 
 Every figure in a rollup bucket is a sum (counts, byte and cost totals, latency sketch bins), so a
 bucket is updated with additions only and buckets merge by adding, across time and across
-dimensions. Sums of money and latency are ``Decimal`` so that adding never drifts.
+dimensions. Sums of money and latency are ``Decimal`` so that adding never drifts. The one
+exception is the unique-consumer sketch, a set of codes that merges by union (see distinct.py).
+
+Dimensions: a project's totals (``*``), and one bucket per endpoint (``e``, value
+``"<METHOD> <route template>"``) and per consumer (``c``) in each time bucket. A value past the
+project's cap was folded into ``other`` at ingest and stored so on the event, so the stream and a
+recomputation from raw events always agree.
 """
 
 from __future__ import annotations
@@ -12,11 +18,15 @@ from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
 
-from apimeter.domain import sketch
-from apimeter.domain.events import TrackedEvent
+from apimeter.domain import distinct, sketch
+from apimeter.domain.events import OTHER, TrackedEvent
 from apimeter.domain.windows import GRANULARITIES, Granularity, bucket_key, bucket_start
 
-PROJECT_TOTAL = "*"  # the dimension of a project's totals; per-endpoint/consumer dimensions come later
+PROJECT_TOTAL = "*"  # the dimension of a project's totals
+ENDPOINT = "e"  # one bucket per "<METHOD> <route template>"
+CONSUMER = "c"  # one bucket per consumer
+DIMENSIONS = (PROJECT_TOTAL, ENDPOINT, CONSUMER)
+UNIQUE_CONSUMERS = "uc"  # the unique-consumer sketch, on project totals
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 LATENCY_QUANTILES = (0.5, 0.75, 0.9, 0.95, 0.99)
 SKETCH_PREFIX = "lq"
@@ -32,13 +42,34 @@ class RollupKey:
     granularity: Granularity
     dimension: str
     bucket: str
+    value: str = ""  # the endpoint or consumer of a dimension bucket
+
+    @property
+    def sk(self) -> str:
+        return f"{self.bucket}#{self.value}" if self.value else self.bucket
 
 
-Deltas = dict[RollupKey, dict[str, Number]]
+Value = Number | set[int]
+Deltas = dict[RollupKey, dict[str, Value]]
 
 
-def _bump(target: dict[str, Number], name: str, amount: Number) -> None:
-    target[name] = target.get(name, 0) + amount
+def _bump(target: dict[str, Value], name: str, amount: Value) -> None:
+    if isinstance(amount, set):
+        codes = target.setdefault(name, set())
+        assert isinstance(codes, set)
+        codes |= amount
+    else:
+        target[name] = target.get(name, 0) + amount  # type: ignore[operator]
+
+
+def endpoint_of(event: TrackedEvent) -> str:
+    return OTHER if "e" in event.folded else f"{event.method} {event.endpoint}"
+
+
+def consumer_of(event: TrackedEvent) -> str | None:
+    if event.consumer is None:
+        return None
+    return OTHER if "c" in event.folded else event.consumer
 
 
 def contribution(event: TrackedEvent) -> dict[str, Number]:
@@ -67,34 +98,52 @@ def contribution(event: TrackedEvent) -> dict[str, Number]:
     return values
 
 
-def deltas(events: Iterable[TrackedEvent]) -> Deltas:
-    """Sum the contributions of ``events`` per rollup bucket (minute, hour and day; project totals)."""
+def deltas(events: Iterable[TrackedEvent], granularities: tuple[Granularity, ...] = GRANULARITIES) -> Deltas:
+    """Sum the contributions of ``events`` per rollup bucket: each granularity, for the project's
+    totals, the event's endpoint and its consumer. The unique-consumer sketch goes on the totals of
+    the finest granularity only: live, that is minutes (small items, cheap to update); hours and
+    days get theirs when finalized from raw events (see logic/rollup.py)."""
     result: Deltas = {}
-    keys: dict[tuple[str, int], list[RollupKey]] = {}  # (project, minute) -> its three bucket keys
+    buckets: dict[int, list[tuple[Granularity, str]]] = {}  # minute -> its bucket per granularity
+    keys: dict[tuple[str, str, str, int], list[RollupKey]] = {}
     for event in events:
         minute = bucket_start(event.ts_ms, "minute")
-        bucket_keys = keys.get((event.project_id, minute))
-        if bucket_keys is None:
-            bucket_keys = [
-                RollupKey(event.project_id, g, PROJECT_TOTAL, bucket_key(bucket_start(minute, g), g))
-                for g in GRANULARITIES
-            ]
-            keys[(event.project_id, minute)] = bucket_keys
+        named = buckets.get(minute)
+        if named is None:
+            named = buckets[minute] = [(g, bucket_key(bucket_start(minute, g), g)) for g in granularities]
         values = contribution(event)
-        for key in bucket_keys:
-            target = result.setdefault(key, {})
-            for name, amount in values.items():
-                _bump(target, name, amount)
+        consumer = consumer_of(event)
+        for dimension, value in ((PROJECT_TOTAL, ""), (ENDPOINT, endpoint_of(event)), (CONSUMER, consumer)):
+            if value is None:
+                continue
+            cached = keys.get((event.project_id, dimension, value, minute))
+            if cached is None:
+                cached = [RollupKey(event.project_id, g, dimension, b, value) for g, b in named]
+                keys[(event.project_id, dimension, value, minute)] = cached
+            for key in cached:
+                target = result.setdefault(key, {})
+                for name, amount in values.items():
+                    _bump(target, name, amount)
+        if consumer is not None:
+            target = result[keys[(event.project_id, PROJECT_TOTAL, "", minute)][0]]
+            _bump(target, UNIQUE_CONSUMERS, {distinct.code(consumer)})
     return result
 
 
-def merge_values(items: Iterable[Mapping[str, Any]]) -> dict[str, Number]:
-    """Sum the counters of stored buckets into one bucket's values (a day from its hours)."""
-    result: dict[str, Number] = {}
+def merge_values(items: Iterable[Mapping[str, Any]]) -> dict[str, Value]:
+    """Sum the counters of stored buckets into one bucket's values (a day from its hours); the
+    unique-consumer sketches are united and compacted."""
+    result: dict[str, Value] = {}
     for item in items:
         for name, value in item.items():
-            if _is_counter(name):
+            if name == UNIQUE_CONSUMERS:
+                _bump(result, name, {int(c) for c in value})
+            elif _is_counter(name):
                 _bump(result, name, Decimal(value) if name in _DECIMALS else int(value))
+    if UNIQUE_CONSUMERS in result:
+        codes = result[UNIQUE_CONSUMERS]
+        assert isinstance(codes, set)
+        result[UNIQUE_CONSUMERS] = distinct.compact(codes)
     return result
 
 
@@ -124,10 +173,13 @@ class Totals:
     bytes_out: int = 0
     cost: Decimal = Decimal(0)
     units: Decimal = Decimal(0)
+    consumer_codes: set[int] = field(default_factory=set)
 
     def add_item(self, item: Mapping[str, Any]) -> None:
         for name, value in item.items():
-            if name in _SCALARS:
+            if name == UNIQUE_CONSUMERS:
+                self.consumer_codes.update(int(c) for c in value)
+            elif name in _SCALARS:
                 setattr(self, _SCALARS[name], getattr(self, _SCALARS[name]) + _number(value, name))
             elif name.startswith("c") and name[1:] in self.status_classes:
                 self.status_classes[name[1:]] += int(value)
@@ -148,6 +200,15 @@ class Totals:
         for q in LATENCY_QUANTILES:
             result[f"p{round(q * 100)}"] = _round(marks[q])
         return result
+
+    def latency_bounds(self) -> tuple[float | None, float | None]:
+        """The smallest and largest latency, within the sketch's relative error."""
+        counted = [sketch.representative(b) for b, c in self.latency_bins.items() if c > 0]
+        return (_round(min(counted)), _round(max(counted))) if counted else (None, None)
+
+    @property
+    def unique_consumers(self) -> int:
+        return distinct.estimate(self.consumer_codes)
 
     @property
     def error_rate(self) -> float:

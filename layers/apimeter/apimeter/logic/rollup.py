@@ -12,11 +12,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from apimeter.dal import events, rollups
+from apimeter.domain import distinct
 from apimeter.domain.ids import new_id
-from apimeter.domain.rollups import PROJECT_TOTAL, RollupKey, deltas, merge_values
-from apimeter.domain.windows import STEP_MS, bucket_key, bucket_ms, now_iso
+from apimeter.domain.rollups import DIMENSIONS, PROJECT_TOTAL, UNIQUE_CONSUMERS, RollupKey, deltas, merge_values
+from apimeter.domain.windows import STEP_MS, Granularity, Run, bucket_key, bucket_ms, now_iso
 from apimeter.settings import settings
 
 GRACE_MS = 10 * 60_000
@@ -34,23 +36,51 @@ class RunReport:
 
 
 def finalize_hour(project_id: str, hour: str, run: str) -> int:
-    """Recompute one hour of one project from its raw events; returns how many there were."""
+    """Recompute one hour of one project from its raw events, totals and every endpoint and
+    consumer in it; returns how many events there were."""
     start = bucket_ms(hour, "hour")
     found = events.between(project_id, start, start + STEP_MS["hour"], settings().event_shards)
-    key = RollupKey(project_id, "hour", PROJECT_TOTAL, hour)
-    values = deltas(found).get(key, {})
-    rollups.replace(key, values, run=run, computed_at=now_iso())
+    buckets = deltas(found, ("hour",))
+    totals = RollupKey(project_id, "hour", PROJECT_TOTAL, hour)
+    buckets.setdefault(totals, {})  # an hour without events is final too: zero
+    if UNIQUE_CONSUMERS in buckets[totals]:
+        codes = buckets[totals][UNIQUE_CONSUMERS]
+        assert isinstance(codes, set)
+        buckets[totals][UNIQUE_CONSUMERS] = distinct.compact(codes)
+    _write_final(project_id, "hour", hour, buckets, run)
     return len(found)
 
 
 def finalize_day(project_id: str, day: str, run: str) -> None:
-    """A finished day is the sum of its hours (themselves recomputed from raw events)."""
+    """A finished day is the sum of its hours (themselves recomputed from raw events), for the
+    totals and for every endpoint and consumer."""
     start = bucket_ms(day, "day")
-    hours = [bucket_key(start + h * STEP_MS["hour"], "hour") for h in range(24)]
-    found = [rollups.get_bucket(RollupKey(project_id, "hour", PROJECT_TOTAL, hour)) for hour in hours]
-    values = merge_values(item for item in found if item)
-    key = RollupKey(project_id, "day", PROJECT_TOTAL, day)
-    rollups.replace(key, values, run=run, computed_at=now_iso())
+    hours = Run("hour", bucket_key(start, "hour"), bucket_key(start + STEP_MS["day"] - STEP_MS["hour"], "hour"), 24)
+    buckets: dict[RollupKey, dict[str, Any]] = {RollupKey(project_id, "day", PROJECT_TOTAL, day): {}}
+    for dimension in DIMENSIONS:
+        by_value: dict[str, list[dict[str, Any]]] = {}
+        for item in rollups.read_runs(project_id, [hours], dimension).items:
+            value = "" if dimension == PROJECT_TOTAL else rollups.value_of(item)[1]
+            by_value.setdefault(value, []).append(item)
+        for value, items in by_value.items():
+            buckets[RollupKey(project_id, "day", dimension, day, value)] = merge_values(items)
+    _write_final(project_id, "day", day, buckets, run)
+
+
+def _write_final(
+    project_id: str, granularity: Granularity, bucket: str, buckets: dict[RollupKey, dict[str, Any]], run: str
+) -> None:
+    """Write a bucket's recomputed items, and delete dimension items the recomputation did not find
+    (so a finalized bucket holds exactly what its raw events say)."""
+    rollups.replace_all(buckets, run=run, computed_at=now_iso())
+    one = Run(granularity, bucket, bucket, 1)
+    for dimension in DIMENSIONS[1:]:
+        stale = [
+            item
+            for item in rollups.read_runs(project_id, [one], dimension).items
+            if RollupKey(project_id, granularity, dimension, bucket, rollups.value_of(item)[1]) not in buckets
+        ]
+        rollups.delete_items(stale)
 
 
 def run(now_ms: int | None = None) -> RunReport:
