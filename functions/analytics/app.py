@@ -3,20 +3,23 @@
 from __future__ import annotations
 
 from typing import Annotated, Literal
+from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from apimeter.api.models import (
     BreakdownOut,
+    ConsumersOut,
+    ConsumerUsageOut,
+    DailyOut,
+    EndpointsOut,
     EventOut,
     EventsPageOut,
-    PointLatencyOut,
-    PointOut,
     SummaryOut,
     TimeseriesOut,
 )
 from apimeter.api.resolver import USER, USER_OR_KEY, build_resolver, handler, principal
-from apimeter.domain.windows import iso
+from apimeter.domain.rollups import CONSUMER, ENDPOINT
 from apimeter.logic import analytics
 from apimeter.observability import MetricUnit, metrics
 
@@ -26,13 +29,19 @@ app = build_resolver()
 Window = Annotated[Literal["1h", "24h", "7d", "30d"] | None, Query(description="Default 24h, unless from/to")]
 From = Annotated[str | None, Query(alias="from", description="Custom range start: ISO 8601 or epoch ms")]
 To = Annotated[str | None, Query(alias="to", description="Custom range end (exclusive); default now")]
+Limit = Annotated[int, Query(ge=1, le=1000, description="How many rows")]
+Sort = Annotated[Literal["requests", "errors", "latency_p95", "error_rate"], Query()]
+
+
+def _read(items_read: int) -> None:
+    metrics.add_metric(name="RollupItemsRead", unit=MetricUnit.Count, value=items_read)
 
 
 def _summary(
     project_id: str, window: str | None, start: str | None, end: str | None, compare: bool = True
 ) -> analytics.Summary:
     result = analytics.summary(principal(app), project_id, window, start, end, compare)
-    metrics.add_metric(name="RollupItemsRead", unit=MetricUnit.Count, value=result.items_read)
+    _read(result.items_read)
     return result
 
 
@@ -66,8 +75,76 @@ def methods(project_id: str, window: Window = None, start: From = None, end: To 
 @app.get("/v1/usage", security=USER, tags=["analytics"], summary="Totals across every project of the organization")
 def usage(window: Window = None, start: From = None, end: To = None) -> SummaryOut:
     result = analytics.usage(principal(app), window, start, end)
-    metrics.add_metric(name="RollupItemsRead", unit=MetricUnit.Count, value=result.items_read)
+    _read(result.items_read)
     return SummaryOut.of(result)
+
+
+@app.get(
+    "/v1/projects/<project_id>/metrics/endpoints",
+    security=USER_OR_KEY,
+    tags=["analytics"],
+    summary="Top endpoints: requests, errors, error rate and latency percentiles",
+)
+def endpoints(
+    project_id: str, window: Window = None, start: From = None, end: To = None, limit: Limit = 20,
+    sort: Sort = "requests",
+) -> EndpointsOut:  # fmt: skip
+    return EndpointsOut.of(_ranking(project_id, ENDPOINT, window, start, end, limit, sort), sort)
+
+
+@app.get(
+    "/v1/projects/<project_id>/metrics/consumers",
+    security=USER_OR_KEY,
+    tags=["analytics"],
+    summary="Top consumers",
+)
+def consumers(
+    project_id: str, window: Window = None, start: From = None, end: To = None, limit: Limit = 20,
+    sort: Sort = "requests",
+) -> ConsumersOut:  # fmt: skip
+    return ConsumersOut.of(_ranking(project_id, CONSUMER, window, start, end, limit, sort), sort)
+
+
+def _ranking(
+    project_id: str, dimension: str, window: str | None, start: str | None, end: str | None, limit: int, sort: str
+) -> analytics.Ranking:
+    ranking = analytics.ranking(
+        principal(app), project_id, dimension, window=window, start=start, end=end, limit=limit, sort=sort
+    )
+    _read(ranking.items_read)
+    return ranking
+
+
+@app.get(
+    "/v1/projects/<project_id>/consumers/<consumer>/usage",
+    security=USER_OR_KEY,
+    tags=["analytics"],
+    summary="One consumer's usage over a window, with the change against the previous one",
+)
+def consumer_usage(
+    project_id: str, consumer: str, window: Window = None, start: From = None, end: To = None
+) -> ConsumerUsageOut:
+    name = unquote(consumer)
+    result = analytics.consumer_usage(principal(app), project_id, name, window, start, end)
+    _read(result.items_read)
+    figures = SummaryOut.of(result, with_consumers=False).model_dump(by_alias=True)
+    return ConsumerUsageOut.model_validate({**figures, "consumer": name})
+
+
+@app.get(
+    "/v1/projects/<project_id>/metrics/daily",
+    security=USER_OR_KEY,
+    tags=["analytics"],
+    summary="Usage per UTC day and consumer",
+)
+def daily(
+    project_id: str,
+    days: Annotated[int, Query(ge=1, le=analytics.MAX_DAYS, description="Days up to today")] = 7,
+    limit: Annotated[int, Query(ge=1, le=1000, description="Consumers listed per day")] = 20,
+) -> DailyOut:
+    found, items_read = analytics.daily(principal(app), project_id, days, limit)
+    _read(items_read)
+    return DailyOut.of(found)
 
 
 @app.get(
@@ -81,23 +158,28 @@ def timeseries(
     granularity: Annotated[Literal["minute", "hour", "day"], Query()] = "hour",
     start: Annotated[str | None, Query(alias="from", description="ISO 8601 or epoch ms")] = None,
     end: Annotated[str | None, Query(alias="to", description="ISO 8601 or epoch ms; default now")] = None,
+    endpoint: Annotated[str | None, Query(max_length=512, description="Route template, e.g. /users/{id}")] = None,
+    method: Annotated[str | None, Query(max_length=16)] = None,
+    consumer: Annotated[str | None, Query(max_length=256)] = None,
+    status_class: Annotated[str | None, Query(description="1xx..5xx: counts of that class only")] = None,
+    selected: Annotated[
+        str | None,
+        Query(
+            alias="metrics",
+            max_length=200,
+            description=f"Comma-separated, of: {', '.join(analytics.SERIES_METRICS)}. "
+            "Default requests,errors,latency (requests,errors with status_class).",
+        ),
+    ] = None,
 ) -> TimeseriesOut:
-    series = analytics.timeseries(principal(app), project_id, granularity, start, end)
-    metrics.add_metric(name="RollupItemsRead", unit=MetricUnit.Count, value=series.items_read)
-    points = []
-    for ts, totals in series.points:
-        latency = totals.latency()
-        points.append(
-            PointOut(
-                ts=iso(ts),
-                requests=totals.requests,
-                errors=totals.errors,
-                latency_ms=PointLatencyOut(p50=latency["p50"], p95=latency["p95"], p99=latency["p99"]),
-            )
-        )
-    return TimeseriesOut.model_validate(
-        {"granularity": granularity, "from": iso(series.span.start_ms), "to": iso(series.span.end_ms), "points": points}
-    )
+    default = "requests,errors" if status_class else "requests,errors,latency"
+    chosen = tuple(dict.fromkeys(m.strip() for m in (selected or default).split(",") if m.strip()))
+    filters = {"endpoint": endpoint, "method": method.upper() if method else None, "consumer": consumer,
+               "status_class": status_class}  # fmt: skip
+    wanted = analytics.SeriesFilter(**filters)
+    series = analytics.timeseries(principal(app), project_id, granularity, start, end, wanted, chosen)
+    _read(series.items_read)
+    return TimeseriesOut.of(series, chosen, {k: v for k, v in filters.items() if v is not None})
 
 
 @app.get(

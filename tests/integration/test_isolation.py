@@ -85,7 +85,7 @@ def world(api: Api) -> tuple[Victim, dict[str, dict[str, str]]]:
 def fill(route_key: str, victim: Victim) -> tuple[str, str]:
     method, _, path = route_key.partition(" ")
     values = {"project_id": victim.project_id, "key_id": victim.key_id, "user_id": victim.user_id,
-              "tenant_id": victim.tenant_id}  # fmt: skip
+              "tenant_id": victim.tenant_id, "consumer": "victim-consumer"}  # fmt: skip
     for name, value in values.items():
         path = path.replace("{" + name + "}", value)
     assert "{" not in path, f"{route_key}: teach the isolation suite this path parameter"

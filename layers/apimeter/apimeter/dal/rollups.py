@@ -11,6 +11,8 @@ Keys:
   final, run, computed_at: set when a bucket was recomputed from raw events (then the stream no
                            longer adds to it; a late event marks it pending instead)
   PENDING#<marking day>#<shard> / <project>#<hour bucket>: hours to (re)compute, with a version
+  DIMS#<project>#<e|c> / v#<value>: the endpoints and consumers a project's rollups keep apart;
+                         / count: how many (capped; the rest are folded into "other" at ingest)
 A read queries one partition per granularity with ``sk BETWEEN`` or gets items by key; it never scans.
 """
 
@@ -225,8 +227,70 @@ def _add_request(table: str, key: RollupKey, values: dict[str, Any], expires_at:
 
 
 def partitions_of(project_id: str) -> list[str]:
-    """Every rollup partition of a project (one per granularity and dimension)."""
-    return [partition(project_id, g, d) for g in GRANULARITIES for d in DIMENSIONS]
+    """Every rollup partition of a project (one per granularity and dimension, and its registry)."""
+    rollups = [partition(project_id, g, d) for g in GRANULARITIES for d in DIMENSIONS]
+    return rollups + [_registry(project_id, d) for d in DIMENSIONS[1:]]
+
+
+def _registry(project_id: str, dimension: str) -> str:
+    return f"DIMS#{project_id}#{dimension}"
+
+
+def registered(project_id: str, dimension: str, values: Iterable[str]) -> set[str]:
+    """Which of ``values`` the project's rollups already keep apart (BatchGetItem, 100 at a time)."""
+    wanted = sorted(set(values))
+    found: set[str] = set()
+    table = _table()
+    pk = _registry(project_id, dimension)
+    for start in range(0, len(wanted), _BATCH_GET):
+        keys = [{"pk": {"S": pk}, "sk": {"S": f"v#{v}"}} for v in wanted[start : start + _BATCH_GET]]
+        pending: dict[str, Any] = {table: {"Keys": keys, "ProjectionExpression": "sk"}}
+        while pending:
+            response = client().batch_get_item(RequestItems=pending)
+            found.update(item["sk"]["S"][2:] for item in response.get("Responses", {}).get(table, []))
+            pending = response.get("UnprocessedKeys") or {}
+    return found
+
+
+def register(project_id: str, dimension: str, value: str, cap: int) -> bool:
+    """Keep ``value`` apart if the project has fewer than ``cap`` values; ``False`` when it is full.
+
+    One transaction adds the value and counts it under the cap, so concurrent ingests never
+    register more than ``cap`` values between them.
+    """
+    pk = _registry(project_id, dimension)
+    try:
+        client().transact_write_items(
+            TransactItems=[
+                {
+                    "Put": {
+                        "TableName": _table(),
+                        "Item": {"pk": {"S": pk}, "sk": {"S": f"v#{value}"}},
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                },
+                {
+                    "Update": {
+                        "TableName": _table(),
+                        "Key": {"pk": {"S": pk}, "sk": {"S": "count"}},
+                        "UpdateExpression": "ADD #n :one",
+                        "ConditionExpression": "attribute_not_exists(#n) OR #n < :cap",
+                        "ExpressionAttributeNames": {"#n": "values"},
+                        "ExpressionAttributeValues": {":one": {"N": "1"}, ":cap": {"N": str(cap)}},
+                    }
+                },
+            ]
+        )
+    except ClientError as exc:
+        if error_code(exc) != "TransactionCanceledException":
+            raise
+        reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
+        if reasons and reasons[0] == "ConditionalCheckFailed":
+            return True  # registered meanwhile by another ingest
+        if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
+            return False
+        raise
+    return True
 
 
 def delete_items(items: list[dict[str, Any]]) -> int:

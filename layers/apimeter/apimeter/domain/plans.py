@@ -3,6 +3,8 @@ tenant per project (within what its plan allows is not enforced: overrides are a
 
 Limits count requests for the read API and events for ingest (a batch of 100 is 100), per API key
 and per project, per minute, hour and day; ``events_per_month`` is the monthly ingest quota.
+``distinct_endpoints`` and ``distinct_consumers`` cap how many endpoints and consumers a project's
+rollups keep apart; the rest are counted as ``other``.
 """
 
 from __future__ import annotations
@@ -20,6 +22,8 @@ LIMIT_NAMES = (
     "project_per_hour",
     "project_per_day",
     "events_per_month",
+    "distinct_endpoints",
+    "distinct_consumers",
 )
 
 DEFAULTS: dict[Plan, dict[str, int]] = {
@@ -31,6 +35,8 @@ DEFAULTS: dict[Plan, dict[str, int]] = {
         "project_per_hour": 240_000,
         "project_per_day": 2_000_000,
         "events_per_month": 10_000_000,
+        "distinct_endpoints": 500,
+        "distinct_consumers": 5_000,
     },
     "pro": {
         "key_per_minute": 60_000,
@@ -40,6 +46,8 @@ DEFAULTS: dict[Plan, dict[str, int]] = {
         "project_per_hour": 2_400_000,
         "project_per_day": 20_000_000,
         "events_per_month": 100_000_000,
+        "distinct_endpoints": 2_000,
+        "distinct_consumers": 50_000,
     },
     "enterprise": {
         "key_per_minute": 600_000,
@@ -49,6 +57,8 @@ DEFAULTS: dict[Plan, dict[str, int]] = {
         "project_per_hour": 24_000_000,
         "project_per_day": 200_000_000,
         "events_per_month": 1_000_000_000,
+        "distinct_endpoints": 10_000,
+        "distinct_consumers": 250_000,
     },
 }
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, TypeVar
 
 from apimeter.domain import distinct, sketch
 from apimeter.domain.events import OTHER, TrackedEvent
@@ -62,8 +62,13 @@ def _bump(target: dict[str, Value], name: str, amount: Value) -> None:
         target[name] = target.get(name, 0) + amount  # type: ignore[operator]
 
 
+def endpoint_name(event: TrackedEvent) -> str:
+    """An endpoint as rollups name it: method and route template, ``GET /users/{id}``."""
+    return f"{event.method} {event.endpoint}"
+
+
 def endpoint_of(event: TrackedEvent) -> str:
-    return OTHER if "e" in event.folded else f"{event.method} {event.endpoint}"
+    return OTHER if "e" in event.folded else endpoint_name(event)
 
 
 def consumer_of(event: TrackedEvent) -> str | None:
@@ -193,6 +198,16 @@ class Totals:
                 method = name[len(METHOD_PREFIX) :]
                 self.methods[method] = self.methods.get(method, 0) + int(value)
 
+    def add(self, other: Totals) -> None:
+        """Merge another ``Totals`` into this one."""
+        for name in _SCALARS.values():
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        _add_counts(self.status_classes, other.status_classes)
+        _add_counts(self.status_codes, other.status_codes)
+        _add_counts(self.methods, other.methods)
+        _add_counts(self.latency_bins, other.latency_bins)
+        self.consumer_codes |= other.consumer_codes
+
     def latency(self) -> dict[str, float | None]:
         marks = sketch.quantiles(self.latency_bins, LATENCY_QUANTILES)
         avg = float(self.latency_sum / self.latency_count) if self.latency_count else None
@@ -213,6 +228,14 @@ class Totals:
     @property
     def error_rate(self) -> float:
         return round(self.errors / self.requests, 6) if self.requests else 0.0
+
+
+K = TypeVar("K")
+
+
+def _add_counts(mine: dict[K, int], theirs: Mapping[K, int]) -> None:
+    for name, count in theirs.items():
+        mine[name] = mine.get(name, 0) + count
 
 
 _SCALARS = {

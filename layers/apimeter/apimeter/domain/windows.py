@@ -75,6 +75,29 @@ class Run:
     count: int
 
 
+def run_buckets(run: Run) -> list[str]:
+    """Every bucket of a run, in order."""
+    start = bucket_ms(run.first, run.granularity)
+    return [bucket_key(start + i * STEP_MS[run.granularity], run.granularity) for i in range(run.count)]
+
+
+def children(bucket: str) -> Run:
+    """The finer buckets a day (its hours) or an hour (its minutes) is made of."""
+    granularity = granularity_of(bucket)
+    finer: Granularity = "hour" if granularity == "day" else "minute"
+    start = bucket_ms(bucket, granularity)
+    last = start + STEP_MS[granularity] - STEP_MS[finer]
+    return Run(finer, bucket_key(start, finer), bucket_key(last, finer), STEP_MS[granularity] // STEP_MS[finer])
+
+
+_BY_LENGTH: dict[int, Granularity] = {16: "minute", 13: "hour", 10: "day"}
+
+
+def granularity_of(bucket: str) -> Granularity:
+    """The granularity of a bucket name (they differ in length)."""
+    return _BY_LENGTH[len(bucket)]
+
+
 def window_range(window: str, now_ms: int | None = None) -> Range:
     """The last ``window`` up to now, at minute precision (the current minute is included)."""
     if window not in WINDOWS_MS:

@@ -5,13 +5,23 @@ from __future__ import annotations
 import base64
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from apimeter.dal import events, rollups
 from apimeter.domain.events import TrackedEvent
 from apimeter.domain.principal import Principal
-from apimeter.domain.rollups import PROJECT_TOTAL, Totals, merge
+from apimeter.domain.rollups import (
+    CONSUMER,
+    ENDPOINT,
+    PROJECT_TOTAL,
+    STATUS_CLASSES,
+    UNIQUE_CONSUMERS,
+    RollupKey,
+    Totals,
+    merge,
+)
 from apimeter.domain.windows import (
     STEP_MS,
     Granularity,
@@ -20,8 +30,11 @@ from apimeter.domain.windows import (
     bucket_key,
     bucket_ms,
     bucket_start,
+    children,
     cover,
+    granularity_of,
     parse_instant,
+    run_buckets,
     series_buckets,
     window_range,
 )
@@ -68,24 +81,63 @@ def _span(window: str | None, start: str | None, end: str | None, now: int) -> t
     return "custom", Range(start_ms, end_ms)
 
 
-def _totals(project_ids: list[str], span: Range, now: int) -> tuple[Totals, int]:
-    minutes_kept_since = now - settings().minute_rollup_retention_hours * 3_600_000
-    runs = cover(span, minutes_kept_since)
-    items, read = [], 0
-    for project_id in project_ids:
-        result = rollups.read_runs(project_id, runs, PROJECT_TOTAL)
-        items.extend(result.items)
-        read += result.items_read
-    return merge(items), read
+def _minutes_kept_since(now: int) -> int:
+    return now - settings().minute_rollup_retention_hours * 3_600_000
 
 
-def _with_previous(project_ids: list[str], label: str, span: Range, now: int, compare: bool = True) -> Summary:
-    totals, read = _totals(project_ids, span, now)
+TotalsReader = Callable[[Range], tuple[Totals, int]]
+
+
+def _project_totals(project_ids: list[str], now: int) -> TotalsReader:
+    def read(span: Range) -> tuple[Totals, int]:
+        runs = cover(span, _minutes_kept_since(now))
+        totals, read = Totals(), 0
+        for project_id in project_ids:
+            result = rollups.read_runs(project_id, runs, PROJECT_TOTAL)
+            for item in result.items:
+                totals.add_item(item)
+            read += result.items_read + _live_consumers(project_id, result.items, totals.consumer_codes)
+        return totals, read
+
+    return read
+
+
+def _live_consumers(project_id: str, items: list[dict[str, Any]], codes: set[int]) -> int:
+    """Add the unique-consumer sketches of live (not yet final) hours and days, which the stream
+    keeps on their minutes only; returns the items read. Only the last hour or two are live."""
+    read = 0
+    for item in items:
+        if item.get("final") or granularity_of(item["sk"]) == "minute":
+            continue
+        result = rollups.read_runs(project_id, [children(item["sk"])], PROJECT_TOTAL)
+        for child in result.items:
+            codes.update(int(c) for c in child.get(UNIQUE_CONSUMERS, ()))
+        read += result.items_read + _live_consumers(project_id, result.items, codes)
+    return read
+
+
+def _value_totals(project_id: str, dimension: str, value: str, now: int) -> TotalsReader:
+    """One endpoint's or consumer's totals: one GetItem per bucket of the window's cover."""
+
+    def read(span: Range) -> tuple[Totals, int]:
+        keys = [
+            RollupKey(project_id, run.granularity, dimension, bucket, value)
+            for run in cover(span, _minutes_kept_since(now))
+            for bucket in run_buckets(run)
+        ]
+        result = rollups.get_many(keys)
+        return merge(result.items), result.items_read
+
+    return read
+
+
+def _with_previous(read: TotalsReader, label: str, span: Range, compare: bool = True) -> Summary:
+    totals, items_read = read(span)
     if not compare:
-        return Summary(label, span, totals, Totals(), read)
+        return Summary(label, span, totals, Totals(), items_read)
     length = span.end_ms - span.start_ms
-    previous, read_before = _totals(project_ids, Range(span.start_ms - length, span.start_ms), now)
-    return Summary(label, span, totals, previous, read + read_before)
+    previous, read_before = read(Range(span.start_ms - length, span.start_ms))
+    return Summary(label, span, totals, previous, items_read + read_before)
 
 
 def summary(
@@ -101,7 +153,7 @@ def summary(
     projects.get(principal, project_id, "analytics.read")
     now = _now_ms()
     label, span = _span(window, start, end, now)
-    return _with_previous([project_id], label, span, now, compare)
+    return _with_previous(_project_totals([project_id], now), label, span, compare)
 
 
 def usage(principal: Principal, window: str | None, start: str | None = None, end: str | None = None) -> Summary:
@@ -109,23 +161,174 @@ def usage(principal: Principal, window: str | None, start: str | None = None, en
     principal.require("analytics.read")
     now = _now_ms()
     label, span = _span(window, start, end, now)
-    return _with_previous([p.id for p in projects.list_all(principal)], label, span, now)
+    return _with_previous(_project_totals([p.id for p in projects.list_all(principal)], now), label, span)
+
+
+def consumer_usage(
+    principal: Principal, project_id: str, consumer: str, window: str | None, start: str | None, end: str | None
+) -> Summary:
+    """One consumer's totals over a window, and the change against the window before."""
+    projects.get(principal, project_id, "analytics.read")
+    now = _now_ms()
+    label, span = _span(window, start, end, now)
+    return _with_previous(_value_totals(project_id, CONSUMER, consumer, now), label, span)
+
+
+RANKINGS: dict[str, Callable[[Totals], float]] = {
+    "requests": lambda t: t.requests,
+    "errors": lambda t: t.errors,
+    "error_rate": lambda t: t.error_rate,
+    "latency_p95": lambda t: t.latency()["p95"] or -1.0,
+}
+
+
+@dataclass(frozen=True, slots=True)
+class Ranking:
+    window: str
+    span: Range
+    rows: list[tuple[str, Totals]]  # the top values, best first
+    distinct: int  # how many values the window has
+    items_read: int
+
+
+def ranking(
+    principal: Principal,
+    project_id: str,
+    dimension: str,
+    *,
+    window: str | None,
+    start: str | None,
+    end: str | None,
+    limit: int,
+    sort: str = "requests",
+) -> Ranking:
+    """The top endpoints or consumers of a window: one range read of the dimension's buckets
+    (items read: buckets of the window times values active in each, whatever the traffic)."""
+    projects.get(principal, project_id, "analytics.read")
+    if sort not in RANKINGS:
+        raise ValidationFailed(f"sort must be one of {', '.join(RANKINGS)}")
+    now = _now_ms()
+    label, span = _span(window, start, end, now)
+    result = rollups.read_runs(project_id, cover(span, _minutes_kept_since(now)), dimension)
+    by_value: dict[str, Totals] = {}
+    for item in result.items:
+        by_value.setdefault(rollups.value_of(item)[1], Totals()).add_item(item)
+    key = RANKINGS[sort]
+    ordered = sorted(by_value.items(), key=lambda pair: (-key(pair[1]), pair[0]))
+    return Ranking(label, span, ordered[:limit], len(by_value), result.items_read)
+
+
+@dataclass(frozen=True, slots=True)
+class Day:
+    day: str
+    totals: Totals
+    consumers: list[tuple[str, Totals]]  # the day's top consumers by requests
+    rest: Totals  # every other consumer of the day, summed
+    distinct_consumers: int  # exact: the consumers the day's rollups keep apart
+
+
+MAX_DAYS = 90
+
+
+def daily(principal: Principal, project_id: str, days: int, limit: int) -> tuple[list[Day], int]:
+    """Usage per UTC day and consumer over the last ``days`` days (today included)."""
+    projects.get(principal, project_id, "analytics.read")
+    if not 1 <= days <= MAX_DAYS:
+        raise ValidationFailed(f"days must be between 1 and {MAX_DAYS}")
+    today = bucket_start(_now_ms(), "day")
+    first = today - (days - 1) * STEP_MS["day"]
+    run = Run("day", bucket_key(first, "day"), bucket_key(today, "day"), days)
+    found = rollups.read_runs(project_id, [run], PROJECT_TOTAL)
+    totals = {item["sk"]: item for item in found.items}
+    per_consumer = rollups.read_runs(project_id, [run], CONSUMER)
+    by_day: dict[str, list[tuple[str, Totals]]] = {}
+    for item in per_consumer.items:
+        day, consumer = rollups.value_of(item)
+        by_day.setdefault(day, []).append((consumer, merge([item])))
+    result = []
+    for day in run_buckets(run):
+        ranked = sorted(by_day.get(day, []), key=lambda pair: (-pair[1].requests, pair[0]))
+        rest = merge([])
+        for _, other in ranked[limit:]:
+            rest.add(other)
+        day_totals = merge([totals[day]] if day in totals else [])
+        result.append(Day(day, day_totals, ranked[:limit], rest, len(ranked)))
+    return result, found.items_read + per_consumer.items_read
+
+
+SERIES_METRICS = ("requests", "errors", "error_rate", "latency", "bytes", "cost", "units", "unique_consumers")
+COUNT_METRICS = frozenset({"requests", "errors"})
+
+
+@dataclass(frozen=True, slots=True)
+class SeriesFilter:
+    endpoint: str | None = None  # route template, e.g. /users/{id}
+    method: str | None = None
+    consumer: str | None = None
+    status_class: str | None = None  # 2xx, 4xx... (counts only)
+
+    def check(self, metrics: tuple[str, ...]) -> None:
+        if self.consumer is not None and (self.endpoint is not None or self.method is not None):
+            raise ValidationFailed("filter by consumer, or by endpoint and method, not both")
+        if self.status_class is not None:
+            if self.status_class not in STATUS_CLASSES:
+                raise ValidationFailed(f"status_class must be one of {', '.join(STATUS_CLASSES)}")
+            if not set(metrics) <= COUNT_METRICS:
+                raise ValidationFailed("with status_class, only the requests and errors metrics can be selected")
+        if "unique_consumers" in metrics and (self.endpoint or self.method or self.consumer):
+            raise ValidationFailed("unique_consumers is kept for the whole project only")
 
 
 def timeseries(
-    principal: Principal, project_id: str, granularity: Granularity, start: str | None, end: str | None
+    principal: Principal,
+    project_id: str,
+    granularity: Granularity,
+    start: str | None,
+    end: str | None,
+    filters: SeriesFilter | None = None,
+    metrics: tuple[str, ...] = ("requests", "errors", "latency"),
 ) -> Series:
+    """Figures per bucket, for the project or filtered to an endpoint, a method or a consumer."""
     projects.get(principal, project_id, "analytics.read")
+    wanted = filters or SeriesFilter()
+    unknown = set(metrics) - set(SERIES_METRICS)
+    if unknown or not metrics:
+        raise ValidationFailed(f"metrics must be a comma-separated list of {', '.join(SERIES_METRICS)}")
+    wanted.check(metrics)
     step = STEP_MS[granularity]
     end_ms = parse_instant(end, "to") or _now_ms()
     start_ms = parse_instant(start, "from") or end_ms - DEFAULT_SERIES_POINTS[granularity] * step
     span = Range(start_ms, end_ms)
     starts = series_buckets(span, granularity)
     run = Run(granularity, bucket_key(starts[0], granularity), bucket_key(starts[-1], granularity), len(starts))
-    read = rollups.read_runs(project_id, [run], PROJECT_TOTAL)
-    by_bucket: dict[str, dict[str, Any]] = {item["sk"]: item for item in read.items}
-    points = [(s, merge([by_bucket[k]] if (k := bucket_key(s, granularity)) in by_bucket else [])) for s in starts]
-    return Series(granularity, span, points, read.items_read)
+    read = _series_items(project_id, run, wanted)
+    by_bucket: dict[str, Totals] = {}
+    for item in read.items:
+        by_bucket.setdefault(str(item["sk"]).partition("#")[0], Totals()).add_item(item)
+    items_read = read.items_read
+    if "unique_consumers" in metrics:
+        for item in read.items:
+            items_read += _live_consumers(project_id, [item], by_bucket[item["sk"]].consumer_codes)
+    points = [(s, by_bucket.get(bucket_key(s, granularity)) or Totals()) for s in starts]
+    return Series(granularity, span, points, items_read)
+
+
+def _series_items(project_id: str, run: Run, wanted: SeriesFilter) -> rollups.ReadResult:
+    if wanted.consumer is not None:
+        buckets = run_buckets(run)
+        return rollups.get_many([RollupKey(project_id, run.granularity, CONSUMER, b, wanted.consumer) for b in buckets])
+    if wanted.endpoint is not None and wanted.method is not None:
+        value = f"{wanted.method} {wanted.endpoint}"
+        return rollups.get_many([RollupKey(project_id, run.granularity, ENDPOINT, b, value) for b in run_buckets(run)])
+    if wanted.endpoint is None and wanted.method is None:
+        return rollups.read_runs(project_id, [run], PROJECT_TOTAL)
+    result = rollups.read_runs(project_id, [run], ENDPOINT)  # every method of a route, or every route of a method
+    kept = []
+    for item in result.items:
+        method, _, endpoint = rollups.value_of(item)[1].partition(" ")
+        if wanted.method in (None, method) and wanted.endpoint in (None, endpoint):
+            kept.append(item)
+    return rollups.ReadResult(kept, result.items_read, result.queries)
 
 
 MAX_EVENTS_PAGE = 1000

@@ -9,7 +9,7 @@ from apimeter.dal import entities, events
 from apimeter.domain.events import IngestPolicy, Rejection, parse_body, screen
 from apimeter.domain.principal import Principal
 from apimeter.errors import Conflict, ValidationFailed
-from apimeter.logic import limits
+from apimeter.logic import dimensions, limits
 from apimeter.settings import settings
 
 _POLICY_TTL_SECONDS = 60
@@ -47,6 +47,7 @@ def track(principal: Principal, body: bytes | str) -> IngestResult:
     screened = screen(project_id, items, policy, now_ms)
     if screened.unique:
         limits.charge_events(principal, project_id, len(screened.unique))
+        dimensions.fold(project_id, [event for _, event in screened.unique], limits.resolved(principal))
     config = settings()
     stored = [
         events.to_item(event, retention_days=policy.retention_days, shards=config.event_shards, received_ms=now_ms)

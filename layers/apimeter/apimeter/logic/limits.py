@@ -27,14 +27,14 @@ def _limits(values: dict[str, int], prefix: str) -> Limits:
     return Limits(values[f"{prefix}_per_minute"], values[f"{prefix}_per_hour"], values[f"{prefix}_per_day"])
 
 
-def _resolved(principal: Principal) -> dict[str, int]:
+def resolved(principal: Principal) -> dict[str, int]:
     # The authorizer passes every limit resolved; the free plan only fills gaps in older contexts.
     return plan_limits("free", principal.limits)
 
 
 def charge(principal: Principal, cost: int) -> Headers:
     """Charge ``cost`` to the caller and to its project (or tenant); raises ``RateLimited``."""
-    values = _resolved(principal)
+    values = resolved(principal)
     owner = f"project#{principal.project_id}" if principal.project_id else f"tenant#{principal.tenant_id}"
     scopes = [
         (f"{principal.kind}#{principal.principal_id}", _limits(values, "key")),
@@ -69,7 +69,7 @@ def month_of(epoch: float) -> tuple[str, int]:
 
 def charge_events(principal: Principal, project_id: str, events: int) -> None:
     """The monthly event quota of the project; raises ``RateLimited`` when it would be passed."""
-    quota = _resolved(principal)["events_per_month"]
+    quota = resolved(principal)["events_per_month"]
     month, resets = month_of(time.time())
     used, accepted = counters.charge_quota(project_id, month, events, quota)
     if not accepted:
@@ -81,7 +81,7 @@ def charge_events(principal: Principal, project_id: str, events: int) -> None:
 
 
 def quota(principal: Principal, project_id: str) -> dict[str, int | str]:
-    limit = _resolved(principal)["events_per_month"]
+    limit = resolved(principal)["events_per_month"]
     month, resets = month_of(time.time())
     used = counters.quota_used(project_id, month)
     return {"period": month, "limit": limit, "used": used, "remaining": max(0, limit - used), "resets_at": resets}
