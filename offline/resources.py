@@ -65,6 +65,14 @@ def create_secrets(stack: Stack, client: Any, known: dict[str, str]) -> dict[str
     return values
 
 
+def create_buckets(stack: Stack, client: Any) -> list[str]:
+    """Create every bucket (their lifecycle rules are not enforced offline); returns their names."""
+    names = [stack.physical_name(logical_id) for logical_id in stack.of_type("AWS::S3::Bucket")]
+    for name in names:
+        client.create_bucket(Bucket=name)
+    return names
+
+
 def create_queues(stack: Stack, client: Any) -> dict[str, str]:
     """Logical id -> queue URL. Queues first, then their attributes (a redrive names another queue)."""
     urls = {
@@ -91,5 +99,5 @@ def clients(endpoint: str) -> dict[str, Any]:
     )
     return {
         name: session.client(name, endpoint_url=endpoint)
-        for name in ("dynamodb", "dynamodbstreams", "secretsmanager", "sqs")
+        for name in ("dynamodb", "dynamodbstreams", "secretsmanager", "sqs", "s3")
     }

@@ -55,6 +55,7 @@ class OfflineStack:
         self._scheduler: Scheduler | None = None
         self._secrets: dict[str, str] = {}
         self._clients: dict[str, Any] = {}
+        self._buckets: list[str] = []
 
     # start
 
@@ -118,9 +119,11 @@ class OfflineStack:
         known = state.saved_secrets(directory) if directory else {}
         self._secrets = resources.create_secrets(self.stack, self._clients["secretsmanager"], known)
         self._queues = resources.create_queues(self.stack, self._clients["sqs"])
+        self._buckets = resources.create_buckets(self.stack, self._clients["s3"])
         if directory and known:
             started = time.monotonic()
             count = state.restore(directory, self._clients["dynamodb"], self._table_names())
+            count += state.restore_files(directory, self._clients["s3"], self._buckets)
             log.warning("restored %d items from %s in %.1f s", count, directory, time.monotonic() - started)
             return True
         return False
@@ -185,6 +188,7 @@ class OfflineStack:
             self._scheduler.stop()
         if save and self.options.state_dir is not None and self._clients:
             count = state.save(self.options.state_dir, self._clients["dynamodb"], self._table_names(), self._secrets)
+            count += state.save_files(self.options.state_dir, self._clients["s3"], self._buckets)
             log.warning("saved %d items to %s", count, self.options.state_dir)
         if self._moto is not None:
             self._moto.stop()

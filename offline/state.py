@@ -63,3 +63,33 @@ def restore(directory: Path, client: Any, tables: list[str]) -> int:
             client.batch_write_item(RequestItems={table: batch})
             count += len(batch)
     return count
+
+
+_FILES = "s3"
+
+
+def save_files(directory: Path, client: Any, buckets: list[str]) -> int:
+    """Copy every object of ``buckets`` (export files) under ``directory/s3/<bucket>/``."""
+    count = 0
+    for bucket in buckets:
+        root = directory / _FILES / bucket
+        for page in client.get_paginator("list_objects_v2").paginate(Bucket=bucket):
+            for item in page.get("Contents", []):
+                target = root / item["Key"]
+                target.parent.mkdir(parents=True, exist_ok=True)
+                partial = target.with_name(target.name + ".partial")
+                partial.write_bytes(client.get_object(Bucket=bucket, Key=item["Key"])["Body"].read())
+                os.replace(partial, target)
+                count += 1
+    return count
+
+
+def restore_files(directory: Path, client: Any, buckets: list[str]) -> int:
+    count = 0
+    for bucket in buckets:
+        root = directory / _FILES / bucket
+        for path in sorted(root.rglob("*")) if root.exists() else []:
+            if path.is_file() and not path.name.endswith(".partial"):
+                client.put_object(Bucket=bucket, Key=path.relative_to(root).as_posix(), Body=path.read_bytes())
+                count += 1
+    return count

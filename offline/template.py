@@ -119,6 +119,8 @@ class Stack:
         kind = resource["Type"]
         if kind == "AWS::SecretsManager::Secret":
             return str(self.resolve(resource["Properties"]["Name"]))
+        if kind == "AWS::S3::Bucket":
+            return f"{STACK}-{logical_id}".lower()  # bucket names are lowercase
         return f"{STACK}-{logical_id}"
 
     def arn(self, logical_id: str) -> str:

@@ -80,5 +80,6 @@ def aws(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, obj
         resources.create_tables(stack, dynamodb)
         secrets = resources.create_secrets(stack, boto3.client("secretsmanager"), {})
         queues = resources.create_queues(stack, boto3.client("sqs"))
+        resources.create_buckets(stack, boto3.client("s3"))
         yield {"dynamodb": dynamodb, "secrets": secrets, "queues": queues, "stack": stack}
         reset_caches()

@@ -3,17 +3,13 @@
 from __future__ import annotations
 
 import json
-from typing import Any
 
-from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
 from aws_lambda_powertools.utilities.data_classes.sqs_event import SQSRecord
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
+from apimeter.api.jobs import queue_handler
 from apimeter.logic import purge
-from apimeter.observability import MetricUnit, logger, metrics, tracer
-
-# Report a lone failing message like any other (not as a function error), so it is retried alone.
-processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
+from apimeter.observability import MetricUnit, logger, metrics
 
 
 def _purge_one(record: SQSRecord, context: LambdaContext) -> None:
@@ -29,13 +25,4 @@ def _purge_one(record: SQSRecord, context: LambdaContext) -> None:
         logger.info("purge continues in a new message", extra=request)
 
 
-@logger.inject_lambda_context
-@tracer.capture_lambda_handler
-@metrics.log_metrics
-def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return process_partial_response(
-        event=event,
-        record_handler=lambda record: _purge_one(record, context),
-        processor=processor,
-        context=context,
-    )
+lambda_handler = queue_handler(_purge_one)

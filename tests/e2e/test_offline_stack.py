@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from typing import Any
 
 import pytest
@@ -175,3 +176,25 @@ def test_operators_backfill_with_one_command(stack: Stack) -> None:
     assert report["hours_marked"] == 1
     assert report["hours"] >= 1
     assert report["events"] >= 5
+
+
+def test_an_export_is_written_by_the_worker_and_downloads_over_http(stack: Stack) -> None:
+    client = stack.client
+    _, project_id, key = setup_project(client, "exporter@example.com")
+    now = int(time.time() * 1000)
+    batch = {"events": [{"event_id": f"x{i}", "timestamp": now - i * 1000, "method": "GET", "endpoint": "/e",
+                         "status": 200, "consumer": "acme"} for i in range(30)]}  # fmt: skip
+    assert client.call("POST", "/v1/events", batch, key=key).status == 202
+    request = {"from": str(now - 3_600_000), "to": str(now + 1000), "format": "jsonl"}
+    created = client.call("POST", f"/v1/projects/{project_id}/exports", request, key=key)
+    assert created.status == 202, created.body
+    url = f"/v1/projects/{project_id}/exports/{created.body['id']}"
+    deadline = time.monotonic() + 20
+    while (export := client.call("GET", url, key=key).body)["status"] != "ready" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    assert export["status"] == "ready", export
+    assert export["download_url"].startswith("http://127.0.0.1:")
+    with urllib.request.urlopen(export["download_url"], timeout=30) as response:
+        lines = response.read().decode().splitlines()
+    assert sorted(json.loads(line)["event_id"] for line in lines) == sorted(f"x{i}" for i in range(30))
+    assert export["rows"] == 30

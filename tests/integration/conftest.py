@@ -10,6 +10,7 @@ import pytest
 
 from offline.gateway import Gateway
 from offline.lambdas import Lambda, load_all
+from offline.queues import QueuePump
 from offline.streams import StreamPump
 from offline.template import Stack
 from tests.builders import Reply
@@ -49,6 +50,17 @@ class Api:
                 self._pumps.append(pump)
         total = 0
         while moved := sum(p.poll_once() for p in self._pumps):
+            total += moved
+        return total
+
+    def work(self, queue: str) -> int:
+        """Deliver what is in one of the template's queues to its function until it is empty."""
+        sqs = boto3.client("sqs")
+        mapping = next(m for m in self.stack.queues if m.queue == queue)
+        url = sqs.get_queue_url(QueueName=self.stack.physical_name(queue))["QueueUrl"]
+        pump = QueuePump(mapping, self.functions[mapping.function], sqs, url, self.stack.arn(queue))
+        total = 0
+        while moved := pump.poll_once():
             total += moved
         return total
 

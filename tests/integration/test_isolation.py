@@ -40,7 +40,9 @@ BODIES: dict[str, Any] = {
     "PATCH /v1/users/{user_id}": {"role": "viewer"},
     "POST /v1/admin/tenants": {"name": "x", "owner_email": "x@evil.test", "owner_password": "xx-password-1"},
     "PATCH /v1/admin/tenants/{tenant_id}": {"status": "suspended"},
+    "POST /v1/projects/{project_id}/exports": {"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"},
 }
+EXPORTS = "/v1/projects/{project_id}/exports"
 ATTACKERS = ("other_tenant_user", "other_tenant_key", "other_project_key")
 
 
@@ -57,9 +59,10 @@ class Victim:
     user_id: str
     email: str
     token: str
+    export_id: str
 
     def secrets(self) -> list[str]:
-        return [self.tenant_id, self.project_id, self.key_id, self.key, self.user_id, self.email]
+        return [self.tenant_id, self.project_id, self.key_id, self.key, self.user_id, self.email, self.export_id]
 
 
 @pytest.fixture
@@ -70,7 +73,9 @@ def world(api: Api) -> tuple[Victim, dict[str, dict[str, str]]]:
     key = api.key(token, project_id)
     colleague = {"email": "colleague@a.test", "role": "member", "password": "colleague-pw-1"}
     member = api.call("POST", "/v1/users", colleague, token=token).body
-    victim = Victim(owner["tenant"]["id"], project_id, key["id"], key["key"], member["id"], "colleague@a.test", token)
+    export = api.call("POST", f"/v1/projects/{project_id}/exports", BODIES[f"POST {EXPORTS}"], token=token).body
+    victim = Victim(owner["tenant"]["id"], project_id, key["id"], key["key"], member["id"], "colleague@a.test", token,
+                    export["id"])  # fmt: skip
     other_project = api.project(token, "other")
     other = api.register("mallory@b.test", "Mallory")
     other_project_b = api.project(other["access_token"], "mallory")
@@ -85,7 +90,7 @@ def world(api: Api) -> tuple[Victim, dict[str, dict[str, str]]]:
 def fill(route_key: str, victim: Victim) -> tuple[str, str]:
     method, _, path = route_key.partition(" ")
     values = {"project_id": victim.project_id, "key_id": victim.key_id, "user_id": victim.user_id,
-              "tenant_id": victim.tenant_id, "consumer": "victim-consumer"}  # fmt: skip
+              "tenant_id": victim.tenant_id, "consumer": "victim-consumer", "export_id": victim.export_id}  # fmt: skip
     for name, value in values.items():
         path = path.replace("{" + name + "}", value)
     assert "{" not in path, f"{route_key}: teach the isolation suite this path parameter"

@@ -36,3 +36,14 @@ def test_save_and_restore_round_trip(aws: dict[str, Any], tmp_path: Path) -> Non
     assert boto3.client("dynamodb").scan(TableName=table)["Count"] == 60
     assert state.saved_secrets(tmp_path) == {"jwt": "secret"}
     assert state.saved_secrets(tmp_path / "none") == {}
+
+
+def test_export_files_survive_a_restart(aws: dict[str, Any], tmp_path: Path) -> None:
+    bucket = aws["stack"].physical_name("ExportsBucket")
+    s3 = boto3.client("s3")
+    s3.put_object(Bucket=bucket, Key="exports/t/p/e1.csv", Body=b"a,b\n1,2\n")
+    assert state.save_files(tmp_path, s3, [bucket]) == 1
+    s3.delete_object(Bucket=bucket, Key="exports/t/p/e1.csv")
+    assert state.restore_files(tmp_path, s3, [bucket]) == 1
+    assert s3.get_object(Bucket=bucket, Key="exports/t/p/e1.csv")["Body"].read() == b"a,b\n1,2\n"
+    assert state.restore_files(tmp_path / "none", s3, [bucket]) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import boto3
@@ -16,6 +17,11 @@ from tests.integration.conftest import Api
 def items(aws: dict[str, Any], table: str, project_id: str) -> list[dict[str, Any]]:
     scanned = aws["dynamodb"].scan(TableName=aws["stack"].physical_name(table))["Items"]
     return [i for i in scanned if project_id in json.dumps(i)]
+
+
+def files(bucket: str, project_id: str) -> list[str]:
+    listed = boto3.client("s3").list_objects_v2(Bucket=bucket).get("Contents", [])
+    return [f["Key"] for f in listed if project_id in f["Key"]]
 
 
 def purge_messages(aws: dict[str, Any]) -> list[dict[str, Any]]:
@@ -34,6 +40,12 @@ def test_deleting_a_project_removes_all_its_data(api: Api, aws: dict[str, Any]) 
     api.pump()
     assert items(aws, "EventsTable", doomed)
     assert items(aws, "RollupsTable", doomed)
+    now = int(time.time() * 1000)
+    window = {"from": str(now - 3_600_000), "to": str(now + 60_000)}
+    assert api.call("POST", f"/v1/projects/{doomed}/exports", window, key=key).status == 202
+    assert api.work("ExportQueue") == 1
+    bucket = aws["stack"].physical_name("ExportsBucket")
+    assert files(bucket, doomed)
 
     assert api.call("DELETE", f"/v1/projects/{doomed}", token=token).status == 202
     authorization.cache.clear()
@@ -46,6 +58,7 @@ def test_deleting_a_project_removes_all_its_data(api: Api, aws: dict[str, Any]) 
     assert invoke("purge", {"Records": [message]}) == {"batchItemFailures": []}
     for table in ("EventsTable", "RollupsTable", "EntitiesTable"):
         assert items(aws, table, doomed) == [], table
+    assert files(bucket, doomed) == []
     assert len(items(aws, "EventsTable", kept)) == 40
     assert api.call("POST", "/v1/events", batch, key=kept_key).status == 202
     assert invoke("purge", {"Records": [message]}) == {"batchItemFailures": []}  # idempotent

@@ -26,7 +26,9 @@ def test_authorizer_sample_with_an_unknown_key_identifies_no_one(aws: dict[str, 
 
 
 def test_route_samples_for_an_unknown_tenant_are_not_found(aws: dict[str, Any]) -> None:
-    for name, folder in (("projects-create", "projects"), ("keys-create", "keys"), ("analytics-summary", "analytics")):
+    samples = (("projects-create", "projects"), ("keys-create", "keys"), ("analytics-summary", "analytics"),
+               ("exports-create", "exports"))  # fmt: skip
+    for name, folder in samples:
         response = invoke(folder, sample(name))
         if folder == "projects":
             assert response["statusCode"] == 201  # a project is created in the sample's tenant
@@ -46,3 +48,8 @@ def test_missing_authorizer_context_is_rejected_before_any_route(aws: dict[str, 
     response = invoke("projects", event)
     assert response["statusCode"] == 401
     assert body(response)["error"]["code"] == "AUTHENTICATION_FAILED"
+
+
+def test_export_worker_sample_for_an_unknown_export_is_retried(aws: dict[str, Any]) -> None:
+    result = invoke("export_worker", sample("export_worker"))
+    assert result == {"batchItemFailures": [{"itemIdentifier": "7a1e0c55-3b7d-4f0e-9d8c-5e2b1f4a6c90"}]}

@@ -31,6 +31,8 @@ class Settings(BaseModel):
     minute_rollup_retention_hours: int = Field(72, ge=2, le=24 * 90)
     max_future_skew_seconds: int = Field(900, ge=0)
     purge_queue_url: str = ""
+    export_queue_url: str = ""
+    exports_bucket: str = ""
     platform_admin_emails: str = ""  # comma-separated; granted platform admin at sign-in
 
     @property

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from apimeter.domain.accounts import ApiKey, Project, Tenant, User
 from apimeter.domain.distinct import RELATIVE_STANDARD_ERROR
 from apimeter.domain.events import Rejection, TrackedEvent
+from apimeter.domain.exports import Export
 from apimeter.domain.permissions import Role
 from apimeter.domain.plans import Plan
 from apimeter.domain.rollups import Totals
@@ -52,6 +53,20 @@ class ProjectPatch(_Input):
     timezone: str | None = Field(None, max_length=64, description="IANA time zone, e.g. Europe/Paris.")
     pricing: PricingIn | None = None
     limits: dict[str, int] | None = Field(None, description="Lower the plan's limits for this project.")
+
+
+class ExportFiltersIn(_Input):
+    endpoint: str | None = Field(None, max_length=512, description="Route template, e.g. /users/{id}")
+    method: str | None = Field(None, max_length=16)
+    status: int | None = Field(None, ge=100, le=599)
+    consumer: str | None = Field(None, max_length=256)
+
+
+class ExportIn(_Input):
+    start: str = Field(..., alias="from", description="ISO 8601 or epoch ms")
+    end: str = Field(..., alias="to", description="ISO 8601 or epoch ms (exclusive)")
+    format: Literal["csv", "jsonl"] = "csv"
+    filters: ExportFiltersIn | None = None
 
 
 class RecomputeIn(_Input):
@@ -703,3 +718,41 @@ class HealthOut(BaseModel):
     status: Literal["ok"] = "ok"
     version: str
     stage: str
+
+
+class ExportOut(BaseModel):
+    id: str
+    status: Literal["queued", "running", "ready", "failed"]
+    start: str = Field(..., alias="from")
+    end: str = Field(..., alias="to")
+    format: Literal["csv", "jsonl"]
+    filters: dict[str, str | int]
+    rows: int = Field(..., description="Events written so far.")
+    bytes: int = Field(..., description="Bytes written so far.")
+    created_at: str
+    finished_at: str | None = None
+    error: str | None = None
+    download_url: str | None = Field(None, description="Presigned link, once ready; valid for an hour.")
+
+    @classmethod
+    def of(cls, export: Export, link: str | None = None) -> ExportOut:
+        return cls.model_validate(
+            {
+                "id": export.id,
+                "status": export.status,
+                "from": iso_ms(export.start_ms),
+                "to": iso_ms(export.end_ms),
+                "format": export.format,
+                "filters": export.filters,
+                "rows": export.rows,
+                "bytes": export.bytes,
+                "created_at": export.created_at,
+                "finished_at": export.finished_at,
+                "error": export.error,
+                "download_url": link,
+            }
+        )
+
+
+class ExportListOut(BaseModel):
+    exports: list[ExportOut]

@@ -11,6 +11,7 @@ Keys (pk / sk):
   FAMILY#<fid>        / FAMILY                 a login's session family: every refresh descends from it
   REVOKED#<jti>       / REVOKED                a revoked access token, until it would have expired (TTL)
   TENANTS             / TENANT#<tid>           the platform's tenant directory (admin listing, paginated)
+  TENANT#<tid>        / EXPORT#<pid>#<eid>     an export job: status, progress checkpoint (TTL ``expires_at``)
 Every read of tenant data goes through a key that starts with the caller's tenant id, so a request
 cannot reach another tenant's items by guessing ids.
 """
@@ -24,6 +25,7 @@ from botocore.exceptions import ClientError
 
 from apimeter.dal.dynamo import client, delete_keys, deserialize, error_code, serialize
 from apimeter.domain.accounts import ApiKey, Pricing, Project, Tenant, User
+from apimeter.domain.exports import Export
 from apimeter.errors import Conflict, NotFound
 from apimeter.settings import settings
 
@@ -365,6 +367,7 @@ def purge_project_entities(tenant_id: str, project_id: str) -> int:
     for row in _query_prefix(f"TENANT#{tenant_id}", f"KEY#{project_id}#"):
         keys.append(_key(row["pk"], row["sk"]))
         keys.extend(_key(f"APIKEY#{d}", "APIKEY") for d in {row.get("digest"), row.get("previous_digest")} if d)
+    keys.extend(_key(row["pk"], row["sk"]) for row in _query_prefix(f"TENANT#{tenant_id}", f"EXPORT#{project_id}#"))
     for counters in (f"QUOTA#{project_id}", f"RATE#project#{project_id}"):
         keys.extend(_key(row["pk"], row["sk"]) for row in _query_prefix(counters))
     deleted = delete_keys(_table(), keys)
@@ -543,3 +546,68 @@ def key_state(tenant_id: str, project_id: str, key_id: str) -> tuple[dict[str, A
         )
     }
     return rows.get("TENANT"), rows.get(f"KEY#{project_id}#{key_id}")
+
+
+# exports
+
+_EXPORT_FIELDS = ("rows", "bytes", "parts", "upload_id", "cursor", "finished_at", "error")
+
+
+def _export(row: dict[str, Any]) -> Export:
+    optional = {name: row[name] for name in _EXPORT_FIELDS if name in row}
+    for name in ("rows", "bytes", "parts"):
+        if name in optional:
+            optional[name] = int(optional[name])
+    return Export(
+        id=row["id"],
+        tenant_id=row["pk"].removeprefix("TENANT#"),
+        project_id=row["project_id"],
+        start_ms=int(row["start_ms"]),
+        end_ms=int(row["end_ms"]),
+        format=row["format"],
+        filters={k: int(v) if k == "status" else str(v) for k, v in (row.get("filters") or {}).items()},
+        status=row["status"],
+        created_at=row["created_at"],
+        **optional,
+    )
+
+
+def create_export(export: Export, expires_at: int) -> None:
+    row = {
+        "pk": f"TENANT#{export.tenant_id}",
+        "sk": f"EXPORT#{export.project_id}#{export.id}",
+        "id": export.id,
+        "project_id": export.project_id,
+        "start_ms": export.start_ms,
+        "end_ms": export.end_ms,
+        "format": export.format,
+        "filters": export.filters,
+        "status": export.status,
+        "created_at": export.created_at,
+        "expires_at": expires_at,
+    }
+    client().put_item(TableName=_table(), Item=serialize(row), ConditionExpression="attribute_not_exists(pk)")
+
+
+def get_export(tenant_id: str, project_id: str, export_id: str) -> Export:
+    row = _get(f"TENANT#{tenant_id}", f"EXPORT#{project_id}#{export_id}", consistent=True)
+    if row is None:
+        raise NotFound("export not found")
+    return _export(row)
+
+
+def list_exports(tenant_id: str, project_id: str, limit: int) -> list[Export]:
+    """A project's exports, newest first (their ids sort by creation time)."""
+    response = client().query(
+        TableName=_table(),
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues={":pk": {"S": f"TENANT#{tenant_id}"}, ":prefix": {"S": f"EXPORT#{project_id}#"}},
+        ScanIndexForward=False,
+        Limit=limit,
+    )
+    return [_export(deserialize(item)) for item in response.get("Items", [])]
+
+
+def update_export(export: Export, changes: dict[str, Any]) -> None:
+    """Record an export's progress or outcome."""
+    _set(_key(f"TENANT#{export.tenant_id}", f"EXPORT#{export.project_id}#{export.id}"), changes)

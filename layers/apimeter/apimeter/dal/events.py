@@ -12,8 +12,9 @@ Items are built as low-level attribute values directly: this is the ingest hot p
 
 from __future__ import annotations
 
+import heapq
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from functools import lru_cache
@@ -185,11 +186,7 @@ def newest_first(
     items are read per call; then a short page comes back with where to go on.
     """
     table = settings().require("events_table")
-    names: dict[str, str] = {}
-    values: dict[str, Any] = {}
-    for i, (name, value) in enumerate(filters.items()):
-        names[f"#f{i}"] = name
-        values[f":f{i}"] = {"N": str(value)} if isinstance(value, int) else {"S": str(value)}
+    names, values = _filter_values(filters)
     matched: list[tuple[str, Item]] = []
     reads = 0
     for index, day in enumerate(days):
@@ -209,9 +206,7 @@ def newest_first(
                     **values,
                 },
             }
-            if names:
-                request["FilterExpression"] = " AND ".join(f"{n} = :{n[1:]}" for n in names)
-                request["ExpressionAttributeNames"] = names
+            _add_filter(request, names)
             shard_states.append(_Shard(request, upper))
         while True:
             open_shards = [s for s in shard_states if not s.done]
@@ -241,31 +236,66 @@ def newest_first(
     return Page([from_image(item) for _, item in ordered], None, None, reads)
 
 
-def between(project_id: str, start_ms: int, end_ms: int, shards: int) -> list[TrackedEvent]:
-    """Every stored event of a project with ``start_ms <= ts < end_ms`` (for recomputation)."""
+def _filter_values(filters: dict[str, Any]) -> tuple[dict[str, str], dict[str, Any]]:
+    names: dict[str, str] = {}
+    values: dict[str, Any] = {}
+    for i, (name, value) in enumerate(filters.items()):
+        names[f"#f{i}"] = name
+        values[f":f{i}"] = {"N": str(value)} if isinstance(value, int) else {"S": str(value)}
+    return names, values
+
+
+def _add_filter(request: dict[str, Any], names: dict[str, str]) -> None:
+    if names:
+        request["FilterExpression"] = " AND ".join(f"{n} = :{n[1:]}" for n in names)
+        request["ExpressionAttributeNames"] = names
+
+
+def oldest_first(
+    project_id: str, start_ms: int, end_ms: int, *, shards: int, filters: dict[str, Any], after: str | None = None
+) -> Iterator[tuple[str, TrackedEvent]]:
+    """Events with ``start_ms <= ts < end_ms`` (and, to resume, a by_time position past ``after``),
+    oldest first, as ``(position, event)``. A streaming read: each day's write shards are queried a
+    page at a time and merged, so memory stays at one page per shard whatever the range."""
     table = settings().require("events_table")
-    found: list[TrackedEvent] = []
-    day = start_ms - start_ms % 86_400_000
+    names, values = _filter_values(filters)
+    lower = max(f"{start_ms:013d}", after or "")
+    day = max(start_ms, int(lower[:13])) // 86_400_000 * 86_400_000
     while day < end_ms:
+        streams = []
         for shard in range(shards):
-            kwargs: dict[str, Any] = {
+            request: dict[str, Any] = {
                 "TableName": table,
                 "IndexName": "by_time",
                 "KeyConditionExpression": "tpk = :tpk AND tsk BETWEEN :start AND :end",
                 "ExpressionAttributeValues": {
                     ":tpk": {"S": f"{project_id}#{day_of(day)}#{shard}"},
-                    ":start": {"S": f"{start_ms:013d}"},
+                    ":start": {"S": lower},
                     ":end": {"S": f"{end_ms - 1:013d}~"},
+                    **values,
                 },
             }
-            while True:
-                response = client().query(**kwargs)
-                found.extend(from_image(item) for item in response.get("Items", []))
-                if "LastEvaluatedKey" not in response:
-                    break
-                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            _add_filter(request, names)
+            streams.append(_pages(request))
+        for position, item in heapq.merge(*streams, key=lambda pair: pair[0]):
+            if position != after:
+                yield position, from_image(item)
         day += 86_400_000
-    return found
+
+
+def _pages(request: dict[str, Any]) -> Iterator[tuple[str, Item]]:
+    while True:
+        response = client().query(**request)
+        for item in response.get("Items", []):
+            yield item["tsk"]["S"], item
+        if "LastEvaluatedKey" not in response:
+            return
+        request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def between(project_id: str, start_ms: int, end_ms: int, shards: int) -> list[TrackedEvent]:
+    """Every stored event of a project with ``start_ms <= ts < end_ms`` (for recomputation)."""
+    return [event for _, event in oldest_first(project_id, start_ms, end_ms, shards=shards, filters={})]
 
 
 def delete(keys: list[Item]) -> int:

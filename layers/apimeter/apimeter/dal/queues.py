@@ -22,3 +22,8 @@ def _client() -> SQSClient:
 def request_purge(tenant_id: str, project_id: str) -> None:
     body: dict[str, Any] = {"tenant_id": tenant_id, "project_id": project_id}
     _client().send_message(QueueUrl=settings().require("purge_queue_url"), MessageBody=json.dumps(body))
+
+
+def request_export(tenant_id: str, project_id: str, export_id: str) -> None:
+    body = {"tenant_id": tenant_id, "project_id": project_id, "export_id": export_id}
+    _client().send_message(QueueUrl=settings().require("export_queue_url"), MessageBody=json.dumps(body))

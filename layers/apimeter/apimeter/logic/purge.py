@@ -2,8 +2,8 @@
 
 ``DELETE /v1/projects/{id}`` marks the project ``deleting`` (its keys stop working, it leaves every
 listing) and queues a purge. The purge function deletes the raw events (day by day through the
-by_time index, over the retention window), the rollups, the keys and counters, and last the project
-itself. It is idempotent and resumable: when its time runs short it queues itself again.
+by_time index, over the retention window), the rollups, the export files, the keys and counters,
+and last the project itself. It is idempotent and resumable: when its time runs short it queues itself again.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
-from apimeter.dal import entities, events, queues, rollups
+from apimeter.dal import entities, events, files, queues, rollups
 from apimeter.domain.principal import Principal
 from apimeter.domain.windows import now_iso
 from apimeter.settings import settings
@@ -51,6 +51,7 @@ def purge(tenant_id: str, project_id: str, seconds_left: Callable[[], float]) ->
             if seconds_left() < SAFETY_SECONDS:
                 return False
     rollups.delete_pending_of(project_id, _days(7))  # markers live a week (TTL)
+    files.delete_prefix(f"exports/{tenant_id}/{project_id}/")
     entities.purge_project_entities(tenant_id, project_id)
     return True
 

@@ -1,0 +1,46 @@
+"""Exports of a project's raw events: start one, follow it, download it."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from aws_lambda_powertools.event_handler.openapi.params import Query
+
+from apimeter.api.models import ExportIn, ExportListOut, ExportOut
+from apimeter.api.resolver import USER_OR_KEY, build_resolver, handler, principal
+from apimeter.logic import exports
+
+app = build_resolver()
+
+
+@app.post(
+    "/v1/projects/<project_id>/exports",
+    security=USER_OR_KEY,
+    status_code=202,
+    tags=["exports"],
+    summary="Export raw events of a range to a CSV or JSON-lines file (asynchronous)",
+)
+def create(project_id: str, body: ExportIn) -> ExportOut:
+    request = body.model_dump(by_alias=True)
+    return ExportOut.of(exports.create(principal(app), project_id, request))
+
+
+@app.get("/v1/projects/<project_id>/exports", security=USER_OR_KEY, tags=["exports"], summary="Recent exports")
+def list_recent(
+    project_id: str, limit: Annotated[int, Query(ge=1, le=100, description="Newest first")] = 20
+) -> ExportListOut:
+    return ExportListOut(exports=[ExportOut.of(e) for e in exports.list_recent(principal(app), project_id, limit)])
+
+
+@app.get(
+    "/v1/projects/<project_id>/exports/<export_id>",
+    security=USER_OR_KEY,
+    tags=["exports"],
+    summary="An export's status and, once ready, its download link",
+)
+def get(project_id: str, export_id: str) -> ExportOut:
+    export, link = exports.get(principal(app), project_id, export_id)
+    return ExportOut.of(export, link)
+
+
+lambda_handler = handler(app)

@@ -1,0 +1,118 @@
+"""Exports: a range of a project's raw events written to a file, CSV or JSON lines.
+
+The file is produced by an asynchronous job (logic/exports.py) in parts of at least
+``PART_BYTES``; this module only says what a request may ask for and how an event becomes a line.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from dataclasses import dataclass
+from typing import Literal
+
+import orjson
+
+from apimeter.domain.events import TrackedEvent
+from apimeter.domain.windows import iso_ms
+
+Format = Literal["csv", "jsonl"]
+Status = Literal["queued", "running", "ready", "failed"]
+FORMATS: tuple[Format, ...] = ("csv", "jsonl")
+CONTENT_TYPES: dict[str, str] = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
+COLUMNS = (
+    "event_id",
+    "timestamp",
+    "method",
+    "endpoint",
+    "path",
+    "status",
+    "latency_ms",
+    "request_bytes",
+    "response_bytes",
+    "consumer",
+    "ip",
+    "user_agent",
+    "cost",
+    "units",
+    "properties",
+)
+FILTERS = ("endpoint", "method", "status", "consumer")
+PART_BYTES = 8 * 1024 * 1024  # S3 multipart parts (the minimum is 5 MiB); at most 10,000 parts
+MAX_RANGE_DAYS = 400
+FILE_DAYS = 7  # files expire (bucket lifecycle), and so do their records
+
+
+@dataclass(frozen=True, slots=True)
+class Export:
+    id: str
+    tenant_id: str
+    project_id: str
+    start_ms: int
+    end_ms: int
+    format: Format
+    filters: dict[str, str | int]
+    status: Status
+    created_at: str
+    rows: int = 0
+    bytes: int = 0
+    parts: int = 0
+    upload_id: str | None = None
+    cursor: str | None = None  # the last event written in an uploaded part (by_time sort key)
+    finished_at: str | None = None
+    error: str | None = None
+
+    @property
+    def object_key(self) -> str:
+        return f"exports/{self.tenant_id}/{self.project_id}/{self.id}.{self.format}"
+
+    @property
+    def file_name(self) -> str:
+        return f"{self.project_id}-{self.id}.{self.format}"
+
+
+def _row(event: TrackedEvent) -> dict[str, object]:
+    return {
+        "event_id": event.event_id,
+        "timestamp": iso_ms(event.ts_ms),
+        "method": event.method,
+        "endpoint": event.endpoint,
+        "path": event.path,
+        "status": event.status,
+        "latency_ms": event.latency_ms,
+        "request_bytes": event.request_bytes,
+        "response_bytes": event.response_bytes,
+        "consumer": event.consumer,
+        "ip": event.ip,
+        "user_agent": event.user_agent,
+        "cost": event.cost,
+        "units": event.units,
+        "properties": event.properties,
+    }
+
+
+def header(file_format: Format) -> bytes:
+    """What the file starts with: the CSV header line; nothing for JSON lines."""
+    return _csv_line(list(COLUMNS)) if file_format == "csv" else b""
+
+
+def line(event: TrackedEvent, file_format: Format) -> bytes:
+    row = _row(event)
+    if file_format == "jsonl":
+        return orjson.dumps({k: v for k, v in row.items() if v is not None}) + b"\n"
+    cells = []
+    for name in COLUMNS:
+        value = row[name]
+        if value is None:
+            cells.append("")
+        elif isinstance(value, dict):
+            cells.append(orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode())
+        else:
+            cells.append(str(value))
+    return _csv_line(cells)
+
+
+def _csv_line(cells: list[str]) -> bytes:
+    buffer = io.StringIO()
+    csv.writer(buffer, lineterminator="\n").writerow(cells)
+    return buffer.getvalue().encode()
