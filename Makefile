@@ -47,8 +47,8 @@ test: $(STAMP) ## lint, template checks and every test (unit, integration, e2e)
 	$(VENV)/bin/sam validate --lint
 	$(PY) -m pytest
 
-test-fast: $(STAMP) ## unit and integration tests only
-	$(PY) -m pytest tests/unit tests/integration --no-cov -q
+test-fast: $(STAMP) ## unit and integration tests, without the slow replay of the access log
+	$(PY) -m pytest tests/unit tests/integration --no-cov -q -m "not slow"
 
 lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .

@@ -41,7 +41,7 @@ def reset_caches() -> None:
 
     from apimeter import secrets
     from apimeter.dal import dynamo
-    from apimeter.logic import authorization, ingest
+    from apimeter.logic import authorization, dimensions, ingest
     from apimeter.settings import settings
 
     settings.cache_clear()
@@ -50,6 +50,8 @@ def reset_caches() -> None:
     secrets._previous_versions.cache_clear()
     authorization.cache.clear()
     ingest._policies.clear()
+    dimensions._known.clear()
+    dimensions._full.clear()
 
 
 @pytest.fixture
@@ -83,3 +85,8 @@ def aws(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, obj
         resources.create_buckets(stack, boto3.client("s3"))
         yield {"dynamodb": dynamodb, "secrets": secrets, "queues": queues, "stack": stack}
         reset_caches()
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Slow tests first, so that a worker starts on them while the others share the rest."""
+    items.sort(key=lambda item: 0 if item.get_closest_marker("slow") else 1)

@@ -141,6 +141,8 @@ def test_timeseries_filters_and_metrics(api: Api, traffic: tuple[str, str]) -> N
         refused = api.call("GET", f"{base}&{bad}", key=key)
         assert refused.status == 400, bad
         assert refused.body["error"]["code"] == "VALIDATION_ERROR"
+    by_minute = f"/v1/projects/{project_id}/metrics/timeseries?granularity=minute&consumer=alice"
+    assert api.call("GET", by_minute, key=key).status == 400  # consumers are kept by the hour
 
 
 def test_live_and_finalized_unique_consumers_agree(api: Api) -> None:

@@ -207,7 +207,7 @@ def get_many(keys: list[RollupKey]) -> ReadResult:
 
 def _add_request(table: str, key: RollupKey, values: dict[str, Any], expires_at: int | None) -> dict[str, Any]:
     names = {f"#a{i}": name for i, name in enumerate(values)}
-    attribute_values = serialize({f":a{i}": value for i, value in enumerate(values.values())})
+    attribute_values = {f":a{i}": _number_or_set(value) for i, value in enumerate(values.values())}
     expression = "ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(values)))
     request: dict[str, Any] = {
         "TableName": table,
@@ -224,6 +224,13 @@ def _add_request(table: str, key: RollupKey, values: dict[str, Any], expires_at:
         names["#final"] = "final"
         request["ConditionExpression"] = "attribute_not_exists(#final)"  # final buckets change only by recompute
     return request
+
+
+def _number_or_set(value: Any) -> dict[str, Any]:
+    """A counter (int or Decimal) or a set of codes as an attribute value (the aggregation hot path)."""
+    if isinstance(value, set):
+        return {"NS": [str(v) for v in sorted(value)]}
+    return {"N": str(value)}
 
 
 def partitions_of(project_id: str) -> list[str]:
@@ -255,41 +262,42 @@ def registered(project_id: str, dimension: str, values: Iterable[str]) -> set[st
 def register(project_id: str, dimension: str, value: str, cap: int) -> bool:
     """Keep ``value`` apart if the project has fewer than ``cap`` values; ``False`` when it is full.
 
-    One transaction adds the value and counts it under the cap, so concurrent ingests never
-    register more than ``cap`` values between them.
+    A slot is taken first (a conditional ADD on the count, so concurrent ingests never take more
+    than ``cap``), then the value is written; if another ingest wrote it meanwhile, the slot is
+    given back. No transaction: it would serialize on the count item just the same, and costs
+    twice the writes.
     """
     pk = _registry(project_id, dimension)
+    count_key = {"pk": {"S": pk}, "sk": {"S": "count"}}
     try:
-        client().transact_write_items(
-            TransactItems=[
-                {
-                    "Put": {
-                        "TableName": _table(),
-                        "Item": {"pk": {"S": pk}, "sk": {"S": f"v#{value}"}},
-                        "ConditionExpression": "attribute_not_exists(pk)",
-                    }
-                },
-                {
-                    "Update": {
-                        "TableName": _table(),
-                        "Key": {"pk": {"S": pk}, "sk": {"S": "count"}},
-                        "UpdateExpression": "ADD #n :one",
-                        "ConditionExpression": "attribute_not_exists(#n) OR #n < :cap",
-                        "ExpressionAttributeNames": {"#n": "values"},
-                        "ExpressionAttributeValues": {":one": {"N": "1"}, ":cap": {"N": str(cap)}},
-                    }
-                },
-            ]
+        client().update_item(
+            TableName=_table(),
+            Key=count_key,
+            UpdateExpression="ADD #n :one",
+            ConditionExpression="attribute_not_exists(#n) OR #n < :cap",
+            ExpressionAttributeNames={"#n": "values"},
+            ExpressionAttributeValues={":one": {"N": "1"}, ":cap": {"N": str(cap)}},
         )
     except ClientError as exc:
-        if error_code(exc) != "TransactionCanceledException":
+        if error_code(exc) != "ConditionalCheckFailedException":
             raise
-        reasons = [r.get("Code") for r in exc.response.get("CancellationReasons", [])]
-        if reasons and reasons[0] == "ConditionalCheckFailed":
-            return True  # registered meanwhile by another ingest
-        if len(reasons) > 1 and reasons[1] == "ConditionalCheckFailed":
-            return False
-        raise
+        return value in registered(project_id, dimension, [value])  # full, unless it is already kept
+    try:
+        client().put_item(
+            TableName=_table(),
+            Item={"pk": {"S": pk}, "sk": {"S": f"v#{value}"}},
+            ConditionExpression="attribute_not_exists(pk)",
+        )
+    except ClientError as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        client().update_item(  # registered meanwhile by another ingest: give the slot back
+            TableName=_table(),
+            Key=count_key,
+            UpdateExpression="ADD #n :minus",
+            ExpressionAttributeNames={"#n": "values"},
+            ExpressionAttributeValues={":minus": {"N": "-1"}},
+        )
     return True
 
 

@@ -7,7 +7,7 @@ whose value is past the cap is marked folded when it is stored, so the stream an
 recomputation count it as ``other`` alike.
 
 The values a warm function has seen are remembered, so steady ingest costs no extra reads: a
-batch's new values cost one BatchGetItem, and a value never seen before one transaction.
+batch's new values cost one BatchGetItem, and a value never seen before two small writes.
 """
 
 from __future__ import annotations
