@@ -42,10 +42,11 @@ recompute: $(STAMP) ## backfill on the running offline stack: make recompute PRO
 dev-reset: ## wipe the offline stack's saved data
 	rm -rf .offline
 
-test: $(STAMP) ## lint, template checks and every test (unit, integration, e2e)
+test: $(STAMP) ## lint, template checks and every test (unit, integration, e2e, then the slow proofs)
 	$(MAKE) --no-print-directory lint
 	$(VENV)/bin/sam validate --lint
-	$(PY) -m pytest
+	$(PY) -m pytest -m "not slow"
+	$(PY) -m pytest -m slow --no-cov -q  # minutes of moto writes; coverage tracing would double them
 
 test-fast: $(STAMP) ## unit and integration tests, without the slow replay of the access log
 	$(PY) -m pytest tests/unit tests/integration --no-cov -q -m "not slow"

@@ -85,8 +85,3 @@ def aws(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, obj
         resources.create_buckets(stack, boto3.client("s3"))
         yield {"dynamodb": dynamodb, "secrets": secrets, "queues": queues, "stack": stack}
         reset_caches()
-
-
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Slow tests first, so that a worker starts on them while the others share the rest."""
-    items.sort(key=lambda item: 0 if item.get_closest_marker("slow") else 1)

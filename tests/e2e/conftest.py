@@ -98,7 +98,7 @@ class Stack:
                 return f"left in {table}"
         return "purged"
 
-    def stop(self, timeout: float = 30) -> float:
+    def stop(self, timeout: float = 90) -> float:  # it saves its data first; slow on a loaded machine
         assert self.process is not None
         started = time.monotonic()
         self.process.send_signal(signal.SIGTERM)

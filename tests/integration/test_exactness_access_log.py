@@ -30,9 +30,7 @@ from tests.integration.conftest import Api
 LOG = Path(__file__).resolve().parents[3] / "shared" / "data" / "access-logs" / "apache_combined_2015.log"
 LINE = re.compile(r'^(\S+) \S+ \S+ \[([^\]]+)\] "(\S+) (\S+) [^"]*" (\d{3})')
 HOUR = 3_600_000
-# About four minutes (moto takes milliseconds per write); coverage tracing would more than double it,
-# and every line it runs is covered by faster tests.
-pytestmark = [pytest.mark.slow, pytest.mark.no_cover]
+pytestmark = pytest.mark.slow  # minutes of moto writes: make test runs it apart, without coverage
 
 
 def hour_of(ts: int) -> str:

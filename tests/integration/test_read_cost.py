@@ -22,6 +22,7 @@ from apimeter.domain.windows import STEP_MS, bucket_key, bucket_start
 from apimeter.logic import analytics
 from tests.integration.conftest import Api
 
+pytestmark = pytest.mark.slow  # about a minute writing rollup items to moto
 ENDPOINTS = ("GET /users/{id}", "POST /orders", "GET /health")
 CONSUMERS = ("acme", "globex", "initech")
 MINUTE, HOUR, DAY = STEP_MS["minute"], STEP_MS["hour"], STEP_MS["day"]

@@ -21,7 +21,9 @@ from __future__ import annotations
 import time
 import zlib
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -67,17 +69,28 @@ def apply(deltas: Deltas, *, minute_expires_at: int, now_ms: int) -> int:
     recompute it from raw events. Redelivered records therefore never change a final figure.
     """
     requests = updates(deltas, minute_expires_at=minute_expires_at)
-    for request in requests:
-        try:
-            client().update_item(**request)
-        except ClientError as exc:
-            if error_code(exc) != "ConditionalCheckFailedException":
-                raise
-            # refused by a final bucket: its hour is marked pending below, like every hour touched
+    # Additions commute, so they go side by side; the first error other than a refusal propagates
+    # (the batch is retried from its first record, and finalization corrects what was counted twice).
+    list(_pool().map(_add, requests))
     touched = {(k.project_id, k.bucket) for k in deltas if k.granularity == "hour" and not k.value}
     for project_id, hour in sorted(touched):
         mark_pending(project_id, hour, now_ms)
     return len(requests) + len(touched)
+
+
+def _add(request: dict[str, Any]) -> None:
+    try:
+        client().update_item(**request)
+    except ClientError as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        # refused by a final bucket: its hour is marked pending, like every hour touched
+
+
+@lru_cache(maxsize=1)
+def _pool() -> ThreadPoolExecutor:
+    # Each UpdateItem is a round trip; a batch over 100 endpoints makes hundreds of them.
+    return ThreadPoolExecutor(max_workers=16, thread_name_prefix="rollups-add")
 
 
 def _pending_key(project_id: str, hour: str, now_ms: int) -> dict[str, Any]:
