@@ -61,7 +61,7 @@ def generate(project_id: str, now: int, scale: int) -> None:
         final = {"final": True, "run": "run_generated"} if granularity != "minute" else {}
         codes = {"uc": {distinct.code(c) for c in CONSUMERS}}
         requests.append({**values, **final, **codes, "pk": f"{project_id}#{granularity}#*", "sk": bucket})
-        for dimension, names in (("e", ENDPOINTS), ("c", CONSUMERS if granularity != "minute" else ())):
+        for dimension, names in (("e", ENDPOINTS), ("c", CONSUMERS)):
             for value in names:
                 item = {**values, **final, "pk": f"{project_id}#{granularity}#{dimension}", "sk": f"{bucket}#{value}"}
                 requests.append(item)

@@ -6,9 +6,7 @@ dimensions. Sums of money and latency are ``Decimal`` so that adding never drift
 exception is the unique-consumer sketch, a set of codes that merges by union (see distinct.py).
 
 Dimensions: a project's totals (``*``), and one bucket per endpoint (``e``, value
-``"<METHOD> <route template>"``) and per consumer (``c``) in each time bucket. Consumers have
-hour resolution (no minute buckets): a public API can have thousands of them active in a minute,
-and a minute bucket each would cost more writes than the events themselves. A value past the
+``"<METHOD> <route template>"``) and per consumer (``c``) in each time bucket. A value past the
 project's cap was folded into ``other`` at ingest and stored so on the event, so the stream and a
 recomputation from raw events always agree.
 """
@@ -29,7 +27,6 @@ ENDPOINT = "e"  # one bucket per "<METHOD> <route template>"
 CONSUMER = "c"  # one bucket per consumer
 DIMENSIONS = (PROJECT_TOTAL, ENDPOINT, CONSUMER)
 UNIQUE_CONSUMERS = "uc"  # the unique-consumer sketch, on project totals
-FINEST: dict[str, Granularity] = {PROJECT_TOTAL: "minute", ENDPOINT: "minute", CONSUMER: "hour"}
 STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
 LATENCY_QUANTILES = (0.5, 0.75, 0.9, 0.95, 0.99)
 SKETCH_PREFIX = "lq"
@@ -126,12 +123,7 @@ def deltas(events: Iterable[TrackedEvent], granularities: tuple[Granularity, ...
                 continue
             cached = keys.get((event.project_id, dimension, value, minute))
             if cached is None:
-                finest = GRANULARITIES.index(FINEST[dimension])
-                cached = [
-                    RollupKey(event.project_id, g, dimension, b, value)
-                    for g, b in named
-                    if GRANULARITIES.index(g) >= finest
-                ]
+                cached = [RollupKey(event.project_id, g, dimension, b, value) for g, b in named]
                 keys[(event.project_id, dimension, value, minute)] = cached
             for key in cached:
                 target = result.get(key)

@@ -127,11 +127,6 @@ def _hours_and_minutes(start: int, end: int) -> list[Run]:
     return _run("minute", start, h0) + _run("hour", h0, h1) + _run("minute", h1, end)
 
 
-def align(span: Range, granularity: Granularity) -> Range:
-    """``span`` widened to whole buckets of ``granularity``."""
-    return Range(bucket_start(span.start_ms, granularity), _ceil(span.end_ms, granularity))
-
-
 def cover(span: Range, minutes_kept_since_ms: int = 0) -> list[Run]:
     """The fewest bucket runs covering ``span`` (minute-aligned).
 

@@ -15,7 +15,6 @@ from apimeter.domain.principal import Principal
 from apimeter.domain.rollups import (
     CONSUMER,
     ENDPOINT,
-    FINEST,
     PROJECT_TOTAL,
     STATUS_CLASSES,
     UNIQUE_CONSUMERS,
@@ -28,7 +27,6 @@ from apimeter.domain.windows import (
     Granularity,
     Range,
     Run,
-    align,
     bucket_key,
     bucket_ms,
     bucket_start,
@@ -124,7 +122,7 @@ def _value_totals(project_id: str, dimension: str, value: str, now: int) -> Tota
     def read(span: Range) -> tuple[Totals, int]:
         keys = [
             RollupKey(project_id, run.granularity, dimension, bucket, value)
-            for run in cover(align(span, FINEST[dimension]), _minutes_kept_since(now))
+            for run in cover(span, _minutes_kept_since(now))
             for bucket in run_buckets(run)
         ]
         result = rollups.get_many(keys)
@@ -173,7 +171,7 @@ def consumer_usage(
     projects.get(principal, project_id, "analytics.read")
     now = _now_ms()
     label, span = _span(window, start, end, now)
-    return _with_previous(_value_totals(project_id, CONSUMER, consumer, now), label, align(span, FINEST[CONSUMER]))
+    return _with_previous(_value_totals(project_id, CONSUMER, consumer, now), label, span)
 
 
 RANKINGS: dict[str, Callable[[Totals], float]] = {
@@ -210,8 +208,7 @@ def ranking(
     if sort not in RANKINGS:
         raise ValidationFailed(f"sort must be one of {', '.join(RANKINGS)}")
     now = _now_ms()
-    label, requested = _span(window, start, end, now)
-    span = align(requested, FINEST[dimension])  # consumers: whole hours
+    label, span = _span(window, start, end, now)
     result = rollups.read_runs(project_id, cover(span, _minutes_kept_since(now)), dimension)
     by_value: dict[str, Totals] = {}
     for item in result.items:
@@ -298,8 +295,6 @@ def timeseries(
     if unknown or not metrics:
         raise ValidationFailed(f"metrics must be a comma-separated list of {', '.join(SERIES_METRICS)}")
     wanted.check(metrics)
-    if wanted.consumer is not None and granularity == "minute":
-        raise ValidationFailed("consumers are kept by the hour: use granularity hour or day")
     step = STEP_MS[granularity]
     end_ms = parse_instant(end, "to") or _now_ms()
     start_ms = parse_instant(start, "from") or end_ms - DEFAULT_SERIES_POINTS[granularity] * step
