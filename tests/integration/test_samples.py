@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
+from apimeter.logic import exports
 from tests.builders import body, invoke, sample
 
 
@@ -50,6 +53,19 @@ def test_missing_authorizer_context_is_rejected_before_any_route(aws: dict[str, 
     assert body(response)["error"]["code"] == "AUTHENTICATION_FAILED"
 
 
-def test_export_worker_sample_for_an_unknown_export_is_retried(aws: dict[str, Any]) -> None:
-    result = invoke("export_worker", sample("export_worker"))
-    assert result == {"batchItemFailures": [{"itemIdentifier": "7a1e0c55-3b7d-4f0e-9d8c-5e2b1f4a6c90"}]}
+def test_export_worker_sample_for_an_unknown_export_finishes(aws: dict[str, Any]) -> None:
+    assert invoke("export_worker", sample("export_worker")) == {"batchItemFailures": []}  # nothing to write
+
+
+def test_a_failing_export_is_retried_then_marked_failed(aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch) -> None:
+    event = sample("export_worker")
+    monkeypatch.setattr(exports, "run", lambda *_: (_ for _ in ()).throw(RuntimeError("boom")))
+    failed: list[tuple[str, ...]] = []
+    monkeypatch.setattr(exports, "fail", lambda *args: failed.append(args))
+    message_id = event["Records"][0]["messageId"]
+    assert invoke("export_worker", event) == {"batchItemFailures": [{"itemIdentifier": message_id}]}
+    assert failed == []  # first attempt: back to the queue
+    event["Records"][0]["attributes"]["ApproximateReceiveCount"] = str(exports.MAX_ATTEMPTS)
+    assert invoke("export_worker", event) == {"batchItemFailures": []}
+    assert failed == [("ten_01jexample000000000000000", "prj_01jexample000000000000000",
+                       "exp_01jexample000000000000000", "export failed: RuntimeError")]  # fmt: skip

@@ -19,7 +19,7 @@ from apimeter.domain.exports import CONTENT_TYPES, FILE_DAYS, PART_BYTES, Export
 from apimeter.domain.ids import new_id
 from apimeter.domain.principal import Principal
 from apimeter.domain.windows import now_iso, parse_instant
-from apimeter.errors import ValidationFailed
+from apimeter.errors import NotFound, ValidationFailed
 from apimeter.logic import projects
 from apimeter.observability import logger
 from apimeter.settings import settings
@@ -72,7 +72,10 @@ def list_recent(principal: Principal, project_id: str, limit: int) -> list[Expor
 
 def run(tenant_id: str, project_id: str, export_id: str, seconds_left: Callable[[], float]) -> bool:
     """Write (or go on writing) an export's file; ``True`` when it is finished."""
-    export = entities.get_export(tenant_id, project_id, export_id)
+    try:
+        export = entities.get_export(tenant_id, project_id, export_id)
+    except NotFound:
+        return True  # its project was deleted meanwhile: nothing to write
     if export.status in ("ready", "failed"):
         return True  # a redelivered message
     if export.status == "queued":
@@ -123,7 +126,10 @@ def resume(tenant_id: str, project_id: str, export_id: str) -> None:
 
 def fail(tenant_id: str, project_id: str, export_id: str, reason: str) -> None:
     """Give up on an export after its last attempt, and drop its partial upload."""
-    export = entities.get_export(tenant_id, project_id, export_id)
+    try:
+        export = entities.get_export(tenant_id, project_id, export_id)
+    except NotFound:
+        return  # its project was deleted meanwhile
     if export.upload_id:
         try:
             files.abort_upload(export.object_key, export.upload_id)
