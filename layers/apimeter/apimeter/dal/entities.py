@@ -23,7 +23,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from apimeter.dal.dynamo import client, delete_keys, deserialize, error_code, serialize
+from apimeter.dal.dynamo import batch_get, client, delete_keys, deserialize, error_code, serialize
 from apimeter.domain.accounts import ApiKey, Pricing, Project, Tenant, User
 from apimeter.domain.exports import Export
 from apimeter.errors import Conflict, NotFound
@@ -290,15 +290,7 @@ def session_state(tenant_id: str, user_id: str, family: str, jti: str | None = N
 
 
 def _batch_get(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    found: list[dict[str, Any]] = []
-    request: dict[str, Any] = {_table(): {"Keys": keys}}
-    for _ in range(5):
-        response = client().batch_get_item(RequestItems=request)
-        found.extend(deserialize(item) for item in response.get("Responses", {}).get(_table(), []))
-        request = response.get("UnprocessedKeys") or {}
-        if not request:
-            return found
-    raise RuntimeError("entities BatchGetItem left keys unprocessed after 5 attempts")
+    return [deserialize(item) for item in batch_get(_table(), keys).items]
 
 
 # projects

@@ -15,15 +15,13 @@ from __future__ import annotations
 import heapq
 import zlib
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any, Literal
 
 import orjson
 from botocore.exceptions import ClientError
 
-from apimeter.dal.dynamo import Item, client, delete_keys, deserialize, error_code
+from apimeter.dal.dynamo import Item, client, delete_keys, deserialize, error_code, side_by_side
 from apimeter.domain.events import TrackedEvent
 from apimeter.domain.windows import day_of
 from apimeter.settings import settings
@@ -107,13 +105,6 @@ def from_image(image: Item) -> TrackedEvent:
 def _load_properties(text: str) -> dict[str, Any]:
     loaded: dict[str, Any] = orjson.loads(text)
     return loaded
-
-
-@lru_cache(maxsize=1)
-def _pool() -> ThreadPoolExecutor:
-    # Conditional puts are independent round trips: run them side by side so that a batch of 1,000
-    # costs about as long as ~1,000/16 sequential writes.
-    return ThreadPoolExecutor(max_workers=16, thread_name_prefix="events-put")
 
 
 def _put_new(item: Item) -> Outcome:
@@ -308,7 +299,4 @@ def put_new(items: Iterable[Item]) -> list[Outcome]:
     An exact replay (same fingerprint) is a duplicate and a different payload a conflict: neither
     writes anything, so neither reaches the stream. Errors other than the condition propagate.
     """
-    batch = list(items)
-    if len(batch) == 1:
-        return [_put_new(batch[0])]
-    return list(_pool().map(_put_new, batch))
+    return side_by_side(_put_new, list(items))  # independent conditional puts

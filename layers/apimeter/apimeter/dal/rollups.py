@@ -18,17 +18,23 @@ A read queries one partition per granularity with ``sk BETWEEN`` or gets items b
 
 from __future__ import annotations
 
-import time
 import zlib
 from collections.abc import Iterable
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from botocore.exceptions import ClientError
 
-from apimeter.dal.dynamo import batch_write, client, delete_keys, deserialize, error_code, serialize
+from apimeter.dal.dynamo import (
+    batch_get,
+    batch_write,
+    client,
+    delete_keys,
+    deserialize,
+    error_code,
+    serialize,
+    side_by_side,
+)
 from apimeter.domain.rollups import DIMENSIONS, Deltas, RollupKey
 from apimeter.domain.windows import GRANULARITIES, Granularity, Run, bucket_key
 from apimeter.settings import settings
@@ -71,7 +77,7 @@ def apply(deltas: Deltas, *, minute_expires_at: int, now_ms: int) -> int:
     requests = updates(deltas, minute_expires_at=minute_expires_at)
     # Additions commute, so they go side by side; the first error other than a refusal propagates
     # (the batch is retried from its first record, and finalization corrects what was counted twice).
-    list(_pool().map(_add, requests))
+    side_by_side(_add, requests)
     touched = {(k.project_id, k.bucket) for k in deltas if k.granularity == "hour" and not k.value}
     for project_id, hour in sorted(touched):
         mark_pending(project_id, hour, now_ms)
@@ -85,12 +91,6 @@ def _add(request: dict[str, Any]) -> None:
         if error_code(exc) != "ConditionalCheckFailedException":
             raise
         # refused by a final bucket: its hour is marked pending, like every hour touched
-
-
-@lru_cache(maxsize=1)
-def _pool() -> ThreadPoolExecutor:
-    # Each UpdateItem is a round trip; a batch over 100 endpoints makes hundreds of them.
-    return ThreadPoolExecutor(max_workers=16, thread_name_prefix="rollups-add")
 
 
 def _pending_key(project_id: str, hour: str, now_ms: int) -> dict[str, Any]:
@@ -187,35 +187,10 @@ def _key(key: RollupKey) -> dict[str, Any]:
     return {"pk": {"S": partition(key.project_id, key.granularity, key.dimension)}, "sk": {"S": key.sk}}
 
 
-def get_bucket(key: RollupKey) -> dict[str, Any] | None:
-    response = client().get_item(TableName=_table(), Key=_key(key), ConsistentRead=True)
-    item = response.get("Item")
-    return deserialize(item) if item else None
-
-
-_BATCH_GET = 100
-
-
 def get_many(keys: list[RollupKey]) -> ReadResult:
     """Buckets by key (BatchGetItem, 100 at a time); missing buckets are simply absent."""
-    result = ReadResult()
-    table = _table()
-    wanted = list(dict.fromkeys(keys))
-    for start in range(0, len(wanted), _BATCH_GET):
-        pending: dict[str, Any] = {table: {"Keys": [_key(k) for k in wanted[start : start + _BATCH_GET]]}}
-        for attempt in range(8):
-            response = client().batch_get_item(RequestItems=pending)
-            result.queries += 1
-            page = response.get("Responses", {}).get(table, [])
-            result.items_read += len(page)
-            result.items.extend(deserialize(item) for item in page)
-            pending = response.get("UnprocessedKeys") or {}
-            if not pending:
-                break
-            time.sleep(min(1.0, 0.05 * 2**attempt))
-        else:
-            raise RuntimeError("rollups: reads still unprocessed after retries")
-    return result
+    fetched = batch_get(_table(), [_key(k) for k in dict.fromkeys(keys)])
+    return ReadResult([deserialize(item) for item in fetched.items], len(fetched.items), fetched.calls)
 
 
 def _add_request(table: str, key: RollupKey, values: dict[str, Any], expires_at: int | None) -> dict[str, Any]:
@@ -258,18 +233,9 @@ def _registry(project_id: str, dimension: str) -> str:
 
 def registered(project_id: str, dimension: str, values: Iterable[str]) -> set[str]:
     """Which of ``values`` the project's rollups already keep apart (BatchGetItem, 100 at a time)."""
-    wanted = sorted(set(values))
-    found: set[str] = set()
-    table = _table()
     pk = _registry(project_id, dimension)
-    for start in range(0, len(wanted), _BATCH_GET):
-        keys = [{"pk": {"S": pk}, "sk": {"S": f"v#{v}"}} for v in wanted[start : start + _BATCH_GET]]
-        pending: dict[str, Any] = {table: {"Keys": keys, "ProjectionExpression": "sk"}}
-        while pending:
-            response = client().batch_get_item(RequestItems=pending)
-            found.update(item["sk"]["S"][2:] for item in response.get("Responses", {}).get(table, []))
-            pending = response.get("UnprocessedKeys") or {}
-    return found
+    keys = [{"pk": {"S": pk}, "sk": {"S": f"v#{v}"}} for v in sorted(set(values))]
+    return {item["sk"]["S"][2:] for item in batch_get(_table(), keys, projection="sk").items}
 
 
 def register(project_id: str, dimension: str, value: str, cap: int) -> bool:
