@@ -10,7 +10,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from apimeter.domain.accounts import ApiKey, Project, Tenant, User
 from apimeter.domain.distinct import RELATIVE_STANDARD_ERROR
-from apimeter.domain.events import Rejection, TrackedEvent
+from apimeter.domain.events import Rejection, TrackedEvent, public
 from apimeter.domain.exports import Export
 from apimeter.domain.permissions import Role
 from apimeter.domain.plans import Plan
@@ -328,8 +328,7 @@ class EventOut(BaseModel):
 
     @classmethod
     def of(cls, event: TrackedEvent) -> EventOut:
-        fields = {name: getattr(event, name) for name in cls.model_fields if name != "timestamp"}
-        return cls(**fields, timestamp=iso_ms(event.ts_ms))
+        return cls(**public(event))
 
 
 class EventsPageOut(BaseModel):

@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, StringConstraints, Validation
 
 from apimeter.domain.ids import ulid
 from apimeter.domain.paths import strip_query, template
+from apimeter.domain.windows import iso_ms
 from apimeter.errors import ValidationFailed
 
 MAX_BATCH = 1000
@@ -127,6 +128,30 @@ class TrackedEvent:
     units: float | None = None
     properties: dict[str, PropertyValue] | None = field(default=None)
     folded: str = ""  # "e" and/or "c": the endpoint/consumer is counted as ``OTHER`` (over the cap)
+
+
+PUBLIC_FIELDS = (
+    "event_id",
+    "timestamp",
+    "method",
+    "endpoint",
+    "path",
+    "status",
+    "latency_ms",
+    "request_bytes",
+    "response_bytes",
+    "consumer",
+    "ip",
+    "user_agent",
+    "cost",
+    "units",
+    "properties",
+)
+
+
+def public(event: TrackedEvent) -> dict[str, Any]:
+    """An event as it is shown (listing) and exported: its fields, the timestamp in ISO 8601."""
+    return {name: iso_ms(event.ts_ms) if name == "timestamp" else getattr(event, name) for name in PUBLIC_FIELDS}
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,30 +13,13 @@ from typing import Literal
 
 import orjson
 
-from apimeter.domain.events import TrackedEvent
-from apimeter.domain.windows import iso_ms
+from apimeter.domain.events import PUBLIC_FIELDS, TrackedEvent, public
 
 Format = Literal["csv", "jsonl"]
 Status = Literal["queued", "running", "ready", "failed"]
 FORMATS: tuple[Format, ...] = ("csv", "jsonl")
 CONTENT_TYPES: dict[str, str] = {"csv": "text/csv; charset=utf-8", "jsonl": "application/x-ndjson"}
-COLUMNS = (
-    "event_id",
-    "timestamp",
-    "method",
-    "endpoint",
-    "path",
-    "status",
-    "latency_ms",
-    "request_bytes",
-    "response_bytes",
-    "consumer",
-    "ip",
-    "user_agent",
-    "cost",
-    "units",
-    "properties",
-)
+COLUMNS = PUBLIC_FIELDS
 FILTERS = ("endpoint", "method", "status", "consumer")
 PART_BYTES = 8 * 1024 * 1024  # S3 multipart parts (the minimum is 5 MiB); at most 10,000 parts
 MAX_RANGE_DAYS = 400
@@ -71,33 +54,13 @@ class Export:
         return f"{self.project_id}-{self.id}.{self.format}"
 
 
-def _row(event: TrackedEvent) -> dict[str, object]:
-    return {
-        "event_id": event.event_id,
-        "timestamp": iso_ms(event.ts_ms),
-        "method": event.method,
-        "endpoint": event.endpoint,
-        "path": event.path,
-        "status": event.status,
-        "latency_ms": event.latency_ms,
-        "request_bytes": event.request_bytes,
-        "response_bytes": event.response_bytes,
-        "consumer": event.consumer,
-        "ip": event.ip,
-        "user_agent": event.user_agent,
-        "cost": event.cost,
-        "units": event.units,
-        "properties": event.properties,
-    }
-
-
 def header(file_format: Format) -> bytes:
     """What the file starts with: the CSV header line; nothing for JSON lines."""
     return _csv_line(list(COLUMNS)) if file_format == "csv" else b""
 
 
 def line(event: TrackedEvent, file_format: Format) -> bytes:
-    row = _row(event)
+    row = public(event)
     if file_format == "jsonl":
         return orjson.dumps({k: v for k, v in row.items() if v is not None}) + b"\n"
     cells = []
