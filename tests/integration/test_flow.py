@@ -195,7 +195,9 @@ def test_project_settings_apply_to_ingest_and_limits_only_tighten(api: Api, aws:
         "PATCH",
         f"/v1/projects/{project_id}",
         {"ip_privacy": "hashed", "timezone": "Europe/Paris", "retention_days": 7,
-         "pricing": {"currency": "EUR", "per_request": 0.0001}, "limits": {"key_per_minute": 50}},
+         "pricing": {"currency": "EUR", "per_request": 0.0001,
+                     "per_endpoint": [{"pattern": "POST /v1/generate*", "per_request": 0.02}]},
+         "limits": {"key_per_minute": 50}},
         token=token,
     )  # fmt: skip
     assert changed.status == 200, changed.body
@@ -205,6 +207,7 @@ def test_project_settings_apply_to_ingest_and_limits_only_tighten(api: Api, aws:
         7,
     )
     assert changed.body["pricing"]["currency"] == "EUR"
+    assert changed.body["pricing"]["per_endpoint"] == [{"pattern": "POST /v1/generate*", "per_request": 0.02}]
     assert api.call("PATCH", f"/v1/projects/{project_id}", {"timezone": "Mars/Olympus"}, token=token).status == 400
     too_high = api.call("PATCH", f"/v1/projects/{project_id}", {"limits": {"key_per_minute": 10**9}}, token=token)
     assert too_high.status == 400
@@ -223,3 +226,4 @@ def test_project_settings_apply_to_ingest_and_limits_only_tighten(api: Api, aws:
     )["Item"]
     assert stored["ip"]["S"].startswith("h:")
     assert "203.0.113.9" not in str(stored)
+    assert stored["cost"]["N"] == "0.0001"  # priced by the project, as the event carried no cost

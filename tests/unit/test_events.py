@@ -4,6 +4,7 @@ import json
 
 import pytest
 
+from apimeter.domain.accounts import Pricing
 from apimeter.domain.events import MAX_BATCH, IngestPolicy, parse_body, screen, validate_event
 from apimeter.errors import ValidationFailed
 
@@ -102,3 +103,27 @@ def test_screen_keeps_valid_items_and_rejects_bad_ones_by_index() -> None:
         (3, "CONFLICT"),
         (4, "VALIDATION_ERROR"),
     ]
+
+
+def test_pricing_costs_an_event_without_a_cost_by_its_route_and_bytes() -> None:
+    pricing = Pricing(
+        per_request=0.001,
+        per_gb_out=0.09,
+        per_endpoint=(("POST /v1/generate*", 0.02), ("* /v1/generate*", 0.01)),
+    )
+    policy = IngestPolicy(retention_days=30, max_future_skew_seconds=900, pricing=pricing)
+    now = 1_700_000_000_000
+
+    def cost(**fields: object) -> float | None:
+        return validate_event(
+            "prj", {"method": "GET", "endpoint": "/v1/items", "status": 200} | fields, policy, now
+        ).cost
+
+    assert cost() == pytest.approx(0.001)
+    assert cost(method="POST", endpoint="/v1/generate/{model}") == pytest.approx(0.02)  # the first match wins
+    assert cost(method="GET", endpoint="/v1/generate") == pytest.approx(0.01)
+    assert cost(response_bytes=2_000_000_000) == pytest.approx(0.001 + 0.18)
+    assert cost(cost=0.5) == 0.5  # a cost sent with the event is kept as sent
+    assert cost(cost=0) == 0
+    free = IngestPolicy(retention_days=30, max_future_skew_seconds=900)
+    assert validate_event("prj", {"method": "GET", "endpoint": "/", "status": 200}, free, now).cost is None

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-from dataclasses import asdict
 from datetime import datetime
 from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from apimeter.domain.accounts import ApiKey, Project, Tenant, User
+from apimeter.domain.accounts import ApiKey, Pricing, Project, Tenant, User
 from apimeter.domain.distinct import RELATIVE_STANDARD_ERROR
 from apimeter.domain.events import Rejection, TrackedEvent, public
 from apimeter.domain.exports import Export
@@ -38,10 +37,20 @@ class LoginIn(_Input):
     password: str = Field(..., min_length=1, max_length=256)
 
 
+class EndpointPrice(BaseModel):
+    pattern: str = Field(
+        ..., min_length=1, max_length=520, description='"METHOD /route/{template}", with * and ? wildcards'
+    )
+    per_request: float = Field(..., ge=0, le=1000)
+
+
 class PricingIn(_Input):
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
-    per_request: float = Field(0.0, ge=0, le=1000)
-    per_gb_out: float = Field(0.0, ge=0, le=10_000)
+    per_request: float = Field(0.0, ge=0, le=1000, description="Price of a call no endpoint pattern matches.")
+    per_gb_out: float = Field(0.0, ge=0, le=10_000, description="Price per GB of response bytes.")
+    per_endpoint: list[EndpointPrice] = Field(
+        default_factory=list, max_length=100, description="Per-request prices by route; the first match wins."
+    )
 
 
 class ProjectPatch(_Input):
@@ -215,6 +224,16 @@ class PricingOut(BaseModel):
     currency: str
     per_request: float
     per_gb_out: float
+    per_endpoint: list[EndpointPrice]
+
+    @classmethod
+    def of(cls, pricing: Pricing) -> PricingOut:
+        return cls(
+            currency=pricing.currency,
+            per_request=pricing.per_request,
+            per_gb_out=pricing.per_gb_out,
+            per_endpoint=[EndpointPrice(pattern=p, per_request=price) for p, price in pricing.per_endpoint],
+        )
 
 
 class ProjectOut(BaseModel):
@@ -236,7 +255,7 @@ class ProjectOut(BaseModel):
             created_at=project.created_at,
             ip_privacy=project.ip_privacy,
             timezone=project.timezone,
-            pricing=PricingOut(**asdict(project.pricing)),
+            pricing=PricingOut.of(project.pricing),
             limits=project.limits,
         )
 

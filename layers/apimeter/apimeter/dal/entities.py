@@ -310,6 +310,7 @@ def _project(tenant_id: str, row: dict[str, Any]) -> Project:
             currency=pricing.get("currency", "USD"),
             per_request=float(pricing.get("per_request", 0)),
             per_gb_out=float(pricing.get("per_gb_out", 0)),
+            per_endpoint=tuple((p["pattern"], float(p["per_request"])) for p in pricing.get("per_endpoint") or ()),
         ),
         limits={k: int(v) for k, v in (row.get("limits") or {}).items()},
         status=row.get("status", "active"),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from fnmatch import fnmatchcase
 from typing import Literal
 
 from apimeter.domain.permissions import Role
@@ -48,11 +49,24 @@ IpPrivacy = Literal["full", "hashed", "none"]
 
 @dataclass(frozen=True, slots=True)
 class Pricing:
-    """How a project's calls cost money when an event carries no ``cost`` of its own."""
+    """How a project's calls cost money when an event carries no ``cost`` of its own: a price per
+    request (the first matching endpoint pattern's, else ``per_request``) plus a price per GB sent.
+    A call is priced when it is tracked, as a bill would be: a later price change is not retroactive."""
 
     currency: str = "USD"
     per_request: float = 0.0
     per_gb_out: float = 0.0
+    per_endpoint: tuple[tuple[str, float], ...] = ()  # ("POST /v1/generate*", price): shell-style patterns
+
+    def cost_of(self, method: str, endpoint: str, response_bytes: int | None) -> float | None:
+        per_request = self.per_request
+        route = f"{method} {endpoint}"
+        for pattern, price in self.per_endpoint:
+            if fnmatchcase(route, pattern):
+                per_request = price
+                break
+        cost = per_request + (response_bytes or 0) / 1e9 * self.per_gb_out
+        return round(cost, 12) or None
 
 
 @dataclass(frozen=True, slots=True)

@@ -19,6 +19,7 @@ from typing import Annotated, Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
+from apimeter.domain.accounts import Pricing
 from apimeter.domain.ids import ulid
 from apimeter.domain.paths import strip_query, template
 from apimeter.domain.windows import iso_ms
@@ -170,6 +171,7 @@ class IngestPolicy:
     max_future_skew_seconds: int
     ip_privacy: str = "full"  # full | hashed | none
     ip_salt: str = ""
+    pricing: Pricing = field(default_factory=Pricing)  # for events that carry no cost of their own
 
 
 def private_ip(ip: str | None, policy: IngestPolicy) -> str | None:
@@ -262,7 +264,9 @@ def validate_event(project_id: str, raw: Any, policy: IngestPolicy, now_ms: int)
         consumer=model.consumer,
         ip=private_ip(model.ip, policy),
         user_agent=model.user_agent,
-        cost=model.cost,
+        cost=model.cost
+        if model.cost is not None
+        else policy.pricing.cost_of(model.method, endpoint, model.response_bytes),
         units=model.units,
         properties=model.properties,
     )

@@ -25,14 +25,14 @@ class IngestResult:
 
 def _policy(tenant_id: str, project_id: str) -> IngestPolicy:
     """Project settings change rarely: read once a minute per warm function, not per request (a
-    change of retention or IP privacy applies within that minute)."""
+    change of retention, IP privacy or pricing applies within that minute)."""
     cached = _policies.get(project_id)
     now = time.monotonic()
     if cached and cached[0] > now:
         return cached[1]
     project = entities.get_project(tenant_id, project_id)
     policy = IngestPolicy(
-        project.retention_days, settings().max_future_skew_seconds, project.ip_privacy, project.ip_salt
+        project.retention_days, settings().max_future_skew_seconds, project.ip_privacy, project.ip_salt, project.pricing
     )
     _policies[project_id] = (now + _POLICY_TTL_SECONDS, policy)
     return policy
