@@ -1,0 +1,80 @@
+"""The streaming detector on synthetic series whose anomalies are known."""
+
+from __future__ import annotations
+
+import math
+import random
+
+from apimeter.domain.anomaly import Detector, Verdict
+
+FIVE_MIN = 300
+HOUR = 3600
+
+
+def flat(points: int, seed: int = 1) -> list[float]:
+    rng = random.Random(seed)
+    return [100 + rng.gauss(0, 2) for _ in range(points)]
+
+
+def daily(days: int, seed: int = 2) -> list[float]:
+    rng = random.Random(seed)
+    return [100 + 50 * math.sin(2 * math.pi * (h % 24) / 24) + rng.gauss(0, 2) for h in range(24 * days)]
+
+
+def run(detector: Detector, values: list[float], step: int, start: int = 0) -> list[Verdict]:
+    return [detector.update((start + i) * step, v) for i, v in enumerate(values)]
+
+
+def test_spike_on_a_flat_noisy_series_is_flagged_up_and_nothing_before_it() -> None:
+    values = flat(700)
+    values[600:603] = [160, 160, 160]  # a 15-minute burst: one noisy point alone is not an incident
+    verdicts = run(Detector(FIVE_MIN), values, FIVE_MIN)
+    flagged = [i for i, v in enumerate(verdicts) if v.severity]
+    assert flagged == [602]
+    assert verdicts[602].direction == "up"
+    assert all(v.direction == "up" for v in verdicts[600:603])
+    assert 95 < verdicts[600].expected < 105 < verdicts[600].upper < 160
+
+
+def test_daily_peaks_are_normal_but_a_dip_at_a_peak_hour_is_flagged_down() -> None:
+    values = daily(21)
+    dip = 20 * 24 + 6  # 06:00, the daily peak (150)
+    values[dip] = 60
+    verdicts = run(Detector(HOUR), values, HOUR)
+    assert [i for i, v in enumerate(verdicts) if v.severity] == [dip]
+    assert verdicts[dip].direction == "down"
+    assert 140 < verdicts[dip].expected < 160  # the same hour on past days, not the daily mean
+
+
+def test_a_point_learned_as_normal_widens_the_band_but_a_confirmed_incident_does_not() -> None:
+    values = flat(600)
+    kept, learned = Detector(FIVE_MIN), Detector(FIVE_MIN)
+    run(kept, values, FIVE_MIN)
+    run(learned, values, FIVE_MIN)
+    incident = 600 * FIVE_MIN
+    kept.update(incident, 1000, learn=False)
+    learned.update(incident, 1000)
+    after_kept, after_learned = kept.update(incident + FIVE_MIN, 100), learned.update(incident + FIVE_MIN, 100)
+    assert after_kept.upper - after_kept.lower < 20
+    assert after_learned.upper - after_learned.lower > 2 * (after_kept.upper - after_kept.lower)
+
+
+def test_skipped_point_leaves_the_baseline_as_if_it_never_happened() -> None:
+    values = daily(10)
+    kept, skipped = Detector(HOUR), Detector(HOUR)
+    run(kept, values[:200], HOUR)
+    run(skipped, values[:200], HOUR)
+    kept.update(200 * HOUR, 0, learn=False)
+    for i in range(201, 240):
+        assert kept.update(i * HOUR, values[i]).expected == skipped.update(i * HOUR, values[i]).expected
+
+
+def test_lower_sensitivity_flags_less() -> None:
+    values = flat(2000, seed=3)
+    for i, bump in zip(range(600, 1950, 150), (6, 8, 10, 12, 15, 20, 25, 30, 40), strict=True):
+        values[i : i + 3] = [100 + bump] * 3
+    counts = []
+    for sensitivity in (2.0, 1.0, 0.5):
+        verdicts = run(Detector(FIVE_MIN, sensitivity=sensitivity), values, FIVE_MIN)
+        counts.append(sum(1 for v in verdicts if v.severity))
+    assert counts[0] > counts[1] > counts[2]
