@@ -41,6 +41,7 @@ BODIES: dict[str, Any] = {
     "POST /v1/admin/tenants": {"name": "x", "owner_email": "x@evil.test", "owner_password": "xx-password-1"},
     "PATCH /v1/admin/tenants/{tenant_id}": {"status": "suspended"},
     "POST /v1/projects/{project_id}/exports": {"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"},
+    "POST /v1/projects/{project_id}/forecast": None,
 }
 EXPORTS = "/v1/projects/{project_id}/exports"
 ATTACKERS = ("other_tenant_user", "other_tenant_key", "other_project_key")

@@ -12,6 +12,7 @@ Keys (pk / sk):
   REVOKED#<jti>       / REVOKED                a revoked access token, until it would have expired (TTL)
   TENANTS             / TENANT#<tid>           the platform's tenant directory (admin listing, paginated)
   TENANT#<tid>        / EXPORT#<pid>#<eid>     an export job: status, progress checkpoint (TTL ``expires_at``)
+  TENANT#<tid>        / FORECAST#<pid>         a project's latest forecast (its outlook, as JSON)
 Every read of tenant data goes through a key that starts with the caller's tenant id, so a request
 cannot reach another tenant's items by guessing ids.
 """
@@ -361,6 +362,7 @@ def purge_project_entities(tenant_id: str, project_id: str) -> int:
         keys.append(_key(row["pk"], row["sk"]))
         keys.extend(_key(f"APIKEY#{d}", "APIKEY") for d in {row.get("digest"), row.get("previous_digest")} if d)
     keys.extend(_key(row["pk"], row["sk"]) for row in _query_prefix(f"TENANT#{tenant_id}", f"EXPORT#{project_id}#"))
+    keys.append(_key(f"TENANT#{tenant_id}", f"FORECAST#{project_id}"))
     for counters in (f"QUOTA#{project_id}", f"RATE#project#{project_id}"):
         keys.extend(_key(row["pk"], row["sk"]) for row in _query_prefix(counters))
     deleted = delete_keys(_table(), keys)
@@ -604,3 +606,28 @@ def list_exports(tenant_id: str, project_id: str, limit: int) -> list[Export]:
 def update_export(export: Export, changes: dict[str, Any]) -> None:
     """Record an export's progress or outcome."""
     _set(_key(f"TENANT#{export.tenant_id}", f"EXPORT#{export.project_id}#{export.id}"), changes)
+
+
+# forecasts
+
+
+def put_forecast(tenant_id: str, project_id: str, as_of: str, computed_at: str, body: str) -> None:
+    """Keep a project's latest forecast. An older one (a delayed run) never replaces a newer one."""
+    row = {"pk": f"TENANT#{tenant_id}", "sk": f"FORECAST#{project_id}", "as_of": as_of, "computed_at": computed_at,
+           "body": body}  # fmt: skip
+    try:
+        client().put_item(
+            TableName=_table(),
+            Item=serialize(row),
+            ConditionExpression="attribute_not_exists(pk) OR as_of <= :as_of",
+            ExpressionAttributeValues={":as_of": {"S": as_of}},
+        )
+    except ClientError as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":
+            raise
+
+
+def get_forecast(tenant_id: str, project_id: str) -> tuple[str, str] | None:
+    """(computed_at, body) of a project's latest forecast, if any."""
+    row = _get(f"TENANT#{tenant_id}", f"FORECAST#{project_id}")
+    return (row["computed_at"], row["body"]) if row else None

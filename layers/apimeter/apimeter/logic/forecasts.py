@@ -1,0 +1,63 @@
+"""Forecasts of a project's requests and cost: made hourly by the pipeline, or now on request.
+
+A forecast reads the project's hourly totals (four weeks, or back to the start of its month when
+that is longer: at most 32 days of hour items) and keeps the outlook it computes as the project's
+latest. It is a pure function of those figures and the hour, so making it twice in an hour gives
+the same forecast.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict
+from typing import Any
+
+import orjson
+
+from apimeter.dal import entities, rollups
+from apimeter.domain.outlook import HISTORY_HOURS, HOUR_MS, History, month_of, outlook
+from apimeter.domain.principal import Principal
+from apimeter.domain.windows import Run, bucket_key, iso, now_iso, run_buckets
+from apimeter.errors import NotFound
+from apimeter.logic import projects
+
+
+def refresh(tenant_id: str, project_id: str, now_ms: int | None = None) -> dict[str, Any]:
+    """Forecast from the current hour and keep it as the project's latest; returns it."""
+    project = entities.get_project(tenant_id, project_id)
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    as_of = now - now % HOUR_MS
+    month_start = month_of(as_of, project.timezone)[0]
+    first = min(as_of - HISTORY_HOURS * HOUR_MS, month_start - month_start % HOUR_MS)
+    hours = (as_of - first) // HOUR_MS
+    run = Run("hour", bucket_key(first, "hour"), bucket_key(as_of - HOUR_MS, "hour"), hours)
+    found = {item["sk"]: item for item in rollups.read_runs(project_id, [run]).items}
+    requests = [float(found[b]["requests"]) if b in found else 0.0 for b in run_buckets(run)]
+    cost = [float(found[b].get("cost", 0)) if b in found else 0.0 for b in run_buckets(run)]
+    made = outlook(History(first, requests, cost), as_of, project.timezone)
+    document: dict[str, Any] = {
+        "project_id": project_id,
+        "as_of": iso(as_of),
+        "timezone": project.timezone,
+        "currency": project.pricing.currency,
+        "status": "ready" if made else "insufficient_history",
+    }
+    if made:
+        document |= {k: v for k, v in asdict(made).items() if k != "as_of_ms"}
+    entities.put_forecast(tenant_id, project_id, iso(as_of), now_iso(), orjson.dumps(document).decode())
+    return document | {"computed_at": now_iso()}
+
+
+def latest(principal: Principal, project_id: str) -> dict[str, Any]:
+    projects.get(principal, project_id, "analytics.read")
+    found = entities.get_forecast(principal.tenant_id, project_id)
+    if found is None:
+        raise NotFound("no forecast yet: the hourly pipeline makes one, or POST to make one now")
+    computed_at, body = found
+    document: dict[str, Any] = orjson.loads(body)
+    return document | {"computed_at": computed_at}
+
+
+def generate(principal: Principal, project_id: str) -> dict[str, Any]:
+    projects.get(principal, project_id, "analytics.read")
+    return refresh(principal.tenant_id, project_id)
