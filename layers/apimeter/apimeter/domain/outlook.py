@@ -13,6 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
+from apimeter.domain.budgets import period_of
 from apimeter.domain.forecast import Point, forecast, total
 
 HOUR_MS = 3_600_000
@@ -58,15 +59,6 @@ class History:
     cost: Sequence[float]
 
 
-def month_of(instant_ms: int, timezone: str) -> tuple[int, int, str]:
-    """Start and end (epoch ms) and label of the local month holding ``instant_ms``."""
-    zone = ZoneInfo(timezone)
-    local = datetime.fromtimestamp(instant_ms / 1000, zone)
-    start = local.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
-    end = start.replace(year=start.year + start.month // 12, month=start.month % 12 + 1)
-    return int(start.timestamp() * 1000), int(end.timestamp() * 1000), start.strftime("%Y-%m")
-
-
 def local_day(instant_ms: int, timezone: str) -> str:
     return datetime.fromtimestamp(instant_ms / 1000, ZoneInfo(timezone)).strftime("%Y-%m-%d")
 
@@ -76,7 +68,8 @@ def outlook(history: History, as_of_ms: int, timezone: str) -> Outlook | None:
     of traffic behind it. Hours before its first request are not history, only silence."""
     requests, cost = list(history.requests), list(history.cost)
     first_active = next((i for i, v in enumerate(requests) if v > 0), len(requests))
-    month_start, month_end, month = month_of(as_of_ms, timezone)
+    month = period_of("monthly", timezone, as_of_ms)
+    month_start, month_end = month.start_ms, month.end_ms
     actual = [
         sum(series[i] for i in range(len(series)) if history.first_hour_ms + i * HOUR_MS >= month_start)
         for series in (requests, cost)
@@ -117,7 +110,7 @@ def outlook(history: History, as_of_ms: int, timezone: str) -> Outlook | None:
         season_hours=made["requests"].season,
         hourly=hourly,
         daily=tuple(daily),
-        month_end=MonthEnd(month, actual[0], actual[1], projected[0], projected[1]),
+        month_end=MonthEnd(month.label, actual[0], actual[1], projected[0], projected[1]),
     )
 
 

@@ -15,7 +15,8 @@ from typing import Any
 import orjson
 
 from apimeter.dal import entities, rollups
-from apimeter.domain.outlook import HISTORY_HOURS, HOUR_MS, History, month_of, outlook
+from apimeter.domain.budgets import period_of
+from apimeter.domain.outlook import HISTORY_HOURS, HOUR_MS, History, outlook
 from apimeter.domain.principal import Principal
 from apimeter.domain.windows import Run, bucket_key, iso, now_iso, run_buckets
 from apimeter.errors import NotFound
@@ -27,7 +28,7 @@ def refresh(tenant_id: str, project_id: str, now_ms: int | None = None) -> dict[
     project = entities.get_project(tenant_id, project_id)
     now = int(time.time() * 1000) if now_ms is None else now_ms
     as_of = now - now % HOUR_MS
-    month_start = month_of(as_of, project.timezone)[0]
+    month_start = period_of("monthly", project.timezone, as_of).start_ms
     first = min(as_of - HISTORY_HOURS * HOUR_MS, month_start - month_start % HOUR_MS)
     hours = (as_of - first) // HOUR_MS
     run = Run("hour", bucket_key(first, "hour"), bucket_key(as_of - HOUR_MS, "hour"), hours)
