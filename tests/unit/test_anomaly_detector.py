@@ -78,3 +78,22 @@ def test_lower_sensitivity_flags_less() -> None:
         verdicts = run(Detector(FIVE_MIN, sensitivity=sensitivity), values, FIVE_MIN)
         counts.append(sum(1 for v in verdicts if v.severity))
     assert counts[0] > counts[1] > counts[2]
+
+
+def test_a_lone_value_beyond_last_weeks_range_is_flagged_once_half_a_week_is_known() -> None:
+    values = flat(300, seed=4)
+    values[50] = values[250] = 125  # one hourly point each, far above the usual 100 +- 6
+    verdicts = run(Detector(HOUR), values, HOUR)
+    assert [i for i, v in enumerate(verdicts) if v.severity] == [250]  # at 50 there is too little history
+    assert verdicts[250].direction == "up"
+
+
+def test_a_confirmed_incident_does_not_raise_the_range_a_repeat_must_beat() -> None:
+    values = flat(300, seed=5)
+    kept, learned = Detector(HOUR), Detector(HOUR)
+    run(kept, values, HOUR)
+    run(learned, values, HOUR)
+    assert kept.update(300 * HOUR, 125, learn=False).severity
+    assert learned.update(300 * HOUR, 125).severity
+    assert kept.update(305 * HOUR, 125).severity  # still beyond everything learned
+    assert not learned.update(305 * HOUR, 125).severity  # same incident: no new extreme, still quiet
