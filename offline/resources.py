@@ -91,6 +91,14 @@ def create_queues(stack: Stack, client: Any) -> dict[str, str]:
     return urls
 
 
+def create_alert_channels(stack: Stack, sns: Any, events: Any) -> None:
+    """The SNS topics and EventBridge buses alerts go to."""
+    for logical_id in stack.of_type("AWS::SNS::Topic"):
+        sns.create_topic(Name=stack.physical_name(logical_id))
+    for logical_id in stack.of_type("AWS::Events::EventBus"):
+        events.create_event_bus(Name=stack.physical_name(logical_id))
+
+
 def clients(endpoint: str) -> dict[str, Any]:
     session = boto3.session.Session(
         aws_access_key_id="offline",
@@ -99,5 +107,5 @@ def clients(endpoint: str) -> dict[str, Any]:
     )
     return {
         name: session.client(name, endpoint_url=endpoint)
-        for name in ("dynamodb", "dynamodbstreams", "secretsmanager", "sqs", "s3")
+        for name in ("dynamodb", "dynamodbstreams", "secretsmanager", "sqs", "s3", "sns", "events")
     }

@@ -132,6 +132,10 @@ class Stack:
             return f"arn:aws:sqs:{REGION}:{ACCOUNT}:{name}"
         if kind == "AWS::Serverless::Function":
             return f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:{name}"
+        if kind == "AWS::SNS::Topic":
+            return f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}"
+        if kind == "AWS::Events::EventBus":
+            return f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}"
         return f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:{logical_id}"
 
     def _condition(self, name: str) -> bool:
@@ -168,6 +172,8 @@ class Stack:
             return self.physical_name(name)
         if self.resources[name]["Type"] == "AWS::SQS::Queue":
             return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{self.physical_name(name)}"
+        if self.resources[name]["Type"] == "AWS::SNS::Topic":
+            return self.arn(name)
         return self.physical_name(name)
 
     def _sub(self, name: str) -> str:
@@ -178,7 +184,7 @@ class Stack:
             return self.arn(logical_id)
         if attribute == "StreamArn":
             return self.arn(logical_id) + "/stream/offline"
-        if attribute == "QueueName":
+        if attribute in ("QueueName", "TopicName"):
             return self.physical_name(logical_id)
         raise ValueError(f"offline stack does not know attribute {logical_id}.{attribute}")
 

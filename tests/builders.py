@@ -99,3 +99,33 @@ def invoke(folder: str, event: dict[str, Any]) -> dict[str, Any]:
 
 def body(response: dict[str, Any]) -> Any:
     return json.loads(response["body"]) if response.get("body") else None
+
+
+class WebhookReceiver:
+    """A local HTTP server that records what webhooks deliver: (headers, raw body) per POST."""
+
+    def __init__(self, status: int = 200) -> None:
+        import http.server
+        import threading
+
+        received = self.received = []  # type: list[tuple[dict[str, str], bytes]]
+        receiver = self
+
+        class Handler(http.server.BaseHTTPRequestHandler):
+            def do_POST(self) -> None:
+                body = self.rfile.read(int(self.headers["Content-Length"]))
+                received.append(({k.lower(): v for k, v in self.headers.items()}, body))
+                self.send_response(receiver.status)
+                self.end_headers()
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        self.status = status
+        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks/alerts"
+        threading.Thread(target=self._server.serve_forever, daemon=True).start()
+
+    def close(self) -> None:
+        self._server.shutdown()
+        self._server.server_close()

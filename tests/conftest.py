@@ -40,8 +40,8 @@ def reset_caches() -> None:
     from aws_lambda_powertools.utilities import parameters
 
     from apimeter import secrets
-    from apimeter.dal import dynamo
-    from apimeter.logic import authorization, dimensions, ingest
+    from apimeter.dal import dynamo, notifications
+    from apimeter.logic import authorization, dimensions, ingest, spend
     from apimeter.settings import settings
 
     settings.cache_clear()
@@ -52,6 +52,9 @@ def reset_caches() -> None:
     ingest._policies.clear()
     dimensions._known.clear()
     dimensions._full.clear()
+    spend._cache.clear()
+    notifications._sns.cache_clear()
+    notifications._events.cache_clear()
 
 
 @pytest.fixture
@@ -83,5 +86,6 @@ def aws(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, obj
         secrets = resources.create_secrets(stack, boto3.client("secretsmanager"), {})
         queues = resources.create_queues(stack, boto3.client("sqs"))
         resources.create_buckets(stack, boto3.client("s3"))
+        resources.create_alert_channels(stack, boto3.client("sns"), boto3.client("events"))
         yield {"dynamodb": dynamodb, "secrets": secrets, "queues": queues, "stack": stack}
         reset_caches()

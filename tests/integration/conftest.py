@@ -35,19 +35,20 @@ class Api:
         status, out, _, payload = self.gateway.handle(method, path, headers, raw, "127.0.0.1", "127.0.0.1")
         return Reply(status, out, json.loads(payload) if payload else None)
 
+    def open_streams(self) -> None:
+        """Start reading the streams, as the event source mappings would from deployment on (a
+        mapping at LATEST sees only what is written after this)."""
+        dynamodb, streams, sqs = boto3.client("dynamodb"), boto3.client("dynamodbstreams"), boto3.client("sqs")
+        for mapping in self.stack.streams:
+            table = self.stack.physical_name(mapping.table)
+            arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
+            queue = sqs.get_queue_url(QueueName=self.stack.physical_name(mapping.on_failure_queue or ""))
+            pump = StreamPump(mapping, self.functions[mapping.function], streams, arn, sqs, queue["QueueUrl"], False)
+            pump._open_shards()
+            self._pumps.append(pump)
+
     def pump(self) -> int:
         """Deliver everything in the stream to its function, as the event source mapping would."""
-        if not self._pumps:
-            dynamodb, streams, sqs = boto3.client("dynamodb"), boto3.client("dynamodbstreams"), boto3.client("sqs")
-            for mapping in self.stack.streams:
-                table = self.stack.physical_name(mapping.table)
-                arn = dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-                queue = sqs.get_queue_url(QueueName=self.stack.physical_name(mapping.on_failure_queue or ""))
-                pump = StreamPump(
-                    mapping, self.functions[mapping.function], streams, arn, sqs, queue["QueueUrl"], False
-                )
-                pump._open_shards()
-                self._pumps.append(pump)
         total = 0
         while moved := sum(p.poll_once() for p in self._pumps):
             total += moved
@@ -88,4 +89,6 @@ class Api:
 
 @pytest.fixture
 def api(aws: dict[str, Any], stack: Stack) -> Api:
-    return Api(stack)
+    api = Api(stack)
+    api.open_streams()
+    return api

@@ -42,6 +42,15 @@ BODIES: dict[str, Any] = {
     "PATCH /v1/admin/tenants/{tenant_id}": {"status": "suspended"},
     "POST /v1/projects/{project_id}/exports": {"from": "2026-01-01T00:00:00Z", "to": "2026-01-02T00:00:00Z"},
     "POST /v1/projects/{project_id}/forecast": None,
+    "POST /v1/projects/{project_id}/budgets": {
+        "name": "b",
+        "amount": 1,
+        "period": "daily",
+        "thresholds": [{"percent": 50}],
+    },
+    "PATCH /v1/projects/{project_id}/budgets/{budget_id}": {"amount": 2},
+    "POST /v1/budgets": {"name": "b", "amount": 1, "period": "daily", "thresholds": [{"percent": 50}]},
+    "PATCH /v1/budgets/{budget_id}": {"amount": 2},
 }
 EXPORTS = "/v1/projects/{project_id}/exports"
 ATTACKERS = ("other_tenant_user", "other_tenant_key", "other_project_key")
@@ -61,9 +70,13 @@ class Victim:
     email: str
     token: str
     export_id: str
+    budget_id: str
+    tenant_budget_id: str
+    webhook_secret: str
 
     def secrets(self) -> list[str]:
-        return [self.tenant_id, self.project_id, self.key_id, self.key, self.user_id, self.email, self.export_id]
+        return [self.tenant_id, self.project_id, self.key_id, self.key, self.user_id, self.email, self.export_id,
+                self.budget_id, self.tenant_budget_id, self.webhook_secret]  # fmt: skip
 
 
 @pytest.fixture
@@ -75,8 +88,13 @@ def world(api: Api) -> tuple[Victim, dict[str, dict[str, str]]]:
     colleague = {"email": "colleague@a.test", "role": "member", "password": "colleague-pw-1"}
     member = api.call("POST", "/v1/users", colleague, token=token).body
     export = api.call("POST", f"/v1/projects/{project_id}/exports", BODIES[f"POST {EXPORTS}"], token=token).body
+    budget = {"name": "cap", "amount": 10, "period": "monthly", "thresholds": [{"percent": 80}],
+              "channels": {"webhooks": [{"url": "https://hooks.a.test/alerts"}]}}  # fmt: skip
+    project_budget = api.call("POST", f"/v1/projects/{project_id}/budgets", budget, token=token).body
+    tenant_budget = api.call("POST", "/v1/budgets", budget, token=token).body
     victim = Victim(owner["tenant"]["id"], project_id, key["id"], key["key"], member["id"], "colleague@a.test", token,
-                    export["id"])  # fmt: skip
+                    export["id"], project_budget["id"], tenant_budget["id"],
+                    project_budget["channels"]["webhooks"][0]["secret"])  # fmt: skip
     other_project = api.project(token, "other")
     other = api.register("mallory@b.test", "Mallory")
     other_project_b = api.project(other["access_token"], "mallory")
@@ -91,7 +109,8 @@ def world(api: Api) -> tuple[Victim, dict[str, dict[str, str]]]:
 def fill(route_key: str, victim: Victim) -> tuple[str, str]:
     method, _, path = route_key.partition(" ")
     values = {"project_id": victim.project_id, "key_id": victim.key_id, "user_id": victim.user_id,
-              "tenant_id": victim.tenant_id, "consumer": "victim-consumer", "export_id": victim.export_id}  # fmt: skip
+              "tenant_id": victim.tenant_id, "consumer": "victim-consumer", "export_id": victim.export_id,
+              "budget_id": victim.tenant_budget_id if path.startswith("/v1/budgets") else victim.budget_id}  # fmt: skip
     for name, value in values.items():
         path = path.replace("{" + name + "}", value)
     assert "{" not in path, f"{route_key}: teach the isolation suite this path parameter"

@@ -30,7 +30,8 @@ def test_authorizer_sample_with_an_unknown_key_identifies_no_one(aws: dict[str, 
 
 def test_route_samples_for_an_unknown_tenant_are_not_found(aws: dict[str, Any]) -> None:
     samples = (("projects-create", "projects"), ("keys-create", "keys"), ("analytics-summary", "analytics"),
-               ("exports-create", "exports"), ("forecasts-generate", "forecasts"))  # fmt: skip
+               ("exports-create", "exports"), ("forecasts-generate", "forecasts"),
+               ("budgets-list", "budgets"))  # fmt: skip
     for name, folder in samples:
         response = invoke(folder, sample(name))
         if folder == "projects":
@@ -69,3 +70,7 @@ def test_a_failing_export_is_retried_then_marked_failed(aws: dict[str, Any], mon
     assert invoke("export_worker", event) == {"batchItemFailures": []}
     assert failed == [("ten_01jexample000000000000000", "prj_01jexample000000000000000",
                        "exp_01jexample000000000000000", "export failed: RuntimeError")]  # fmt: skip
+
+
+def test_budget_watch_sample_for_a_tenant_without_budgets_counts_nothing(aws: dict[str, Any]) -> None:
+    assert invoke("budget_watch", sample("budget_watch")) == {"batchItemFailures": []}

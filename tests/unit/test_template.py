@@ -72,13 +72,14 @@ def test_authorizer_is_the_default_and_not_gateway_cached(stack: Stack) -> None:
     assert stack.authorizer_function == "AuthorizerFunction"
 
 
-def test_stream_mapping_has_lambdas_failure_rules(stack: Stack) -> None:
-    (mapping,) = stack.streams
-    assert (mapping.function, mapping.table) == ("AggregateFunction", "EventsTable")
-    assert mapping.partial_failures
-    assert mapping.bisect
-    assert 0 < mapping.max_retries <= 10
-    assert mapping.on_failure_queue == "AggregateFailureQueue"
+def test_stream_mappings_have_lambdas_failure_rules(stack: Stack) -> None:
+    consumers = {(m.function, m.table) for m in stack.streams}
+    assert consumers == {("AggregateFunction", "EventsTable"), ("BudgetWatchFunction", "EventsTable")}
+    for mapping in stack.streams:  # a DynamoDB stream serves at most two consumers without throttling
+        assert mapping.partial_failures
+        assert mapping.bisect
+        assert 0 < mapping.max_retries <= 10
+        assert mapping.on_failure_queue == "AggregateFailureQueue"
     events = stack.resources["EventsTable"]["Properties"]
     assert events["StreamSpecification"]["StreamViewType"] in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES")
 

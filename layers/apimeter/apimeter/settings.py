@@ -33,6 +33,8 @@ class Settings(BaseModel):
     purge_queue_url: str = ""
     export_queue_url: str = ""
     exports_bucket: str = ""
+    alerts_topic_arn: str = ""
+    alerts_bus_name: str = ""
     platform_admin_emails: str = ""  # comma-separated; granted platform admin at sign-in
 
     @property

@@ -8,6 +8,7 @@ from typing import Any, Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from apimeter.domain.accounts import ApiKey, Pricing, Project, Tenant, User
+from apimeter.domain.budgets import Budget, Threshold
 from apimeter.domain.distinct import RELATIVE_STANDARD_ERROR
 from apimeter.domain.events import Rejection, TrackedEvent, public
 from apimeter.domain.exports import Export
@@ -812,3 +813,143 @@ class ForecastOut(BaseModel):
     hourly: list[ForecastStepOut] = Field(default_factory=list, description="The next 48 hours.")
     daily: list[ForecastStepOut] = Field(default_factory=list, description="Today (actual + rest) and 6 more days.")
     month_end: MonthEndOut | None = None
+
+
+class ThresholdIn(_Input):
+    percent: float = Field(..., gt=0, le=1000, description="Of the budget's amount, e.g. 80.")
+    on: Literal["actual", "forecast"] = Field("actual", description="Actual spend so far, or the forecast.")
+    probability: float = Field(
+        0.8, ge=0.5, le=0.975, description="Forecast thresholds: how likely the forecast must make the crossing."
+    )
+    action: Literal["notify", "throttle", "suspend"] = "notify"
+
+
+class WebhookIn(_Input):
+    url: str = Field(..., max_length=2048, description="https (http only on localhost).")
+    secret: str | None = Field(
+        None, min_length=16, max_length=256, description="Signs deliveries; generated when left out."
+    )
+
+
+class ChannelsIn(_Input):
+    sns: bool = Field(False, description="Publish to the alerts SNS topic.")
+    eventbridge: bool = Field(False, description="Put an event on the alerts EventBridge bus.")
+    webhooks: list[WebhookIn] = Field(default_factory=list, max_length=5)
+
+
+class BudgetIn(_Input):
+    name: str = Field(..., min_length=1, max_length=100)
+    amount: float = Field(..., gt=0)
+    period: Literal["daily", "weekly", "monthly"]
+    metric: Literal["cost", "requests"] = "cost"
+    timezone: str | None = Field(None, max_length=64, description="IANA; default: the project's (UTC tenant-wide).")
+    currency: str | None = Field(None, pattern=r"^[A-Z]{3}$", description="Default: the project's pricing currency.")
+    thresholds: list[ThresholdIn] = Field(..., min_length=1, max_length=10)
+    channels: ChannelsIn = Field(default_factory=ChannelsIn)
+    key_id: str | None = Field(None, max_length=64, description="The key throttle/suspend act on; default: all.")
+
+
+class BudgetPatch(_Input):
+    name: str | None = Field(None, min_length=1, max_length=100)
+    amount: float | None = Field(None, gt=0)
+    period: Literal["daily", "weekly", "monthly"] | None = None
+    metric: Literal["cost", "requests"] | None = None
+    timezone: str | None = Field(None, max_length=64)
+    thresholds: list[ThresholdIn] | None = Field(None, min_length=1, max_length=10)
+    channels: ChannelsIn | None = None
+    key_id: str | None = Field(None, max_length=64)
+
+
+class WebhookOut(BaseModel):
+    url: str
+    secret: str | None = Field(None, description="Shown when the budget is created or its webhooks change.")
+    secret_hint: str = Field(..., description="The secret's last four characters.")
+
+
+class ChannelsOut(BaseModel):
+    sns: bool
+    eventbridge: bool
+    webhooks: list[WebhookOut]
+
+
+class ThresholdOut(BaseModel):
+    percent: float
+    on: Literal["actual", "forecast"]
+    probability: float | None
+    action: Literal["notify", "throttle", "suspend"]
+
+
+class BudgetOut(BaseModel):
+    id: str
+    project_id: str | None = Field(..., description="null for a tenant-wide budget.")
+    name: str
+    amount: float
+    currency: str
+    period: Literal["daily", "weekly", "monthly"]
+    metric: Literal["cost", "requests"]
+    timezone: str
+    thresholds: list[ThresholdOut]
+    channels: ChannelsOut
+    key_id: str | None
+    created_at: str
+
+    @classmethod
+    def of(cls, budget: Budget, show_secrets: bool = False) -> BudgetOut:
+        return cls(
+            id=budget.id,
+            project_id=budget.project_id,
+            name=budget.name,
+            amount=budget.amount,
+            currency=budget.currency,
+            period=budget.period,
+            metric=budget.metric,
+            timezone=budget.timezone,
+            thresholds=[
+                ThresholdOut(
+                    percent=t.percent,
+                    on=t.on,
+                    probability=t.probability if t.on == "forecast" else None,
+                    action=t.action,
+                )
+                for t in budget.thresholds
+            ],
+            channels=ChannelsOut(
+                sns=budget.channels.sns,
+                eventbridge=budget.channels.eventbridge,
+                webhooks=[
+                    WebhookOut(url=w.url, secret=w.secret if show_secrets else None, secret_hint=w.secret[-4:])
+                    for w in budget.channels.webhooks
+                ],
+            ),
+            key_id=budget.key_id,
+            created_at=budget.created_at,
+        )
+
+
+def _forecast_only(threshold: Threshold) -> float | None:
+    return threshold.probability if threshold.on == "forecast" else None
+
+
+class BudgetListOut(BaseModel):
+    budgets: list[BudgetOut]
+
+
+class AlertOut(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    id: str
+    type: Literal["budget.threshold_reached", "budget.threshold_forecast"]
+    budget_id: str
+    period: dict[str, str]
+    metric: str
+    amount: float
+    value: float = Field(..., description="Spend when it fired (actual), or the projected total (forecast).")
+    percent_reached: float
+    by: str | None = Field(None, description="Forecast alerts: the local date the threshold is reached by.")
+    fired_at: str
+    message: str
+    deliveries: dict[str, Literal["delivered", "pending", "dropped"]]
+
+
+class AlertListOut(BaseModel):
+    alerts: list[AlertOut]

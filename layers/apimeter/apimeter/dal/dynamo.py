@@ -55,6 +55,17 @@ def deserialize(item: Item) -> dict[str, Any]:
     return {k: _deserializer.deserialize(v) for k, v in item.items()}
 
 
+def as_json(value: Any) -> Any:
+    """A deserialized value with its numbers as ints and floats again (DynamoDB gives Decimals)."""
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    if isinstance(value, dict):
+        return {k: as_json(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple, set)):
+        return [as_json(v) for v in value]
+    return value
+
+
 def delete_keys(table: str, keys: list[Item]) -> int:
     """Delete items by key, 25 per BatchWriteItem; returns how many."""
     return batch_write(table, [{"DeleteRequest": {"Key": key}} for key in keys])

@@ -13,6 +13,10 @@ Keys (pk / sk):
   TENANTS             / TENANT#<tid>           the platform's tenant directory (admin listing, paginated)
   TENANT#<tid>        / EXPORT#<pid>#<eid>     an export job: status, progress checkpoint (TTL ``expires_at``)
   TENANT#<tid>        / FORECAST#<pid>         a project's latest forecast (its outlook, as JSON)
+  TENANT#<tid>        / BUDGET#<bid>           a budget (``project_id`` empty for a tenant-wide one)
+  TENANT#<tid>        / ALERT#<alert id>       a fired alert, written once (alert id = budget#period#basis#percent)
+  SPEND#<bid>         / <period label>         a budget's spend in a period as the stream counts it (TTL)
+  OUTBOX              / <tid>#<alert id>       an alert with deliveries still to make
 Every read of tenant data goes through a key that starts with the caller's tenant id, so a request
 cannot reach another tenant's items by guessing ids.
 """
@@ -24,8 +28,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from apimeter.dal.dynamo import batch_get, client, delete_keys, deserialize, error_code, serialize
+from apimeter.dal.dynamo import as_json, batch_get, client, delete_keys, deserialize, error_code, serialize
 from apimeter.domain.accounts import ApiKey, Pricing, Project, Tenant, User
+from apimeter.domain.budgets import Budget, Channels, Threshold, Webhook
 from apimeter.domain.exports import Export
 from apimeter.errors import Conflict, NotFound
 from apimeter.settings import settings
@@ -363,6 +368,9 @@ def purge_project_entities(tenant_id: str, project_id: str) -> int:
         keys.extend(_key(f"APIKEY#{d}", "APIKEY") for d in {row.get("digest"), row.get("previous_digest")} if d)
     keys.extend(_key(row["pk"], row["sk"]) for row in _query_prefix(f"TENANT#{tenant_id}", f"EXPORT#{project_id}#"))
     keys.append(_key(f"TENANT#{tenant_id}", f"FORECAST#{project_id}"))
+    for budget in list_budgets(tenant_id, project_id):
+        keys.append(_key(f"TENANT#{tenant_id}", f"BUDGET#{budget.id}"))
+        keys.extend(_key(row["pk"], row["sk"]) for row in _query_prefix(f"TENANT#{tenant_id}", f"ALERT#{budget.id}#"))
     for counters in (f"QUOTA#{project_id}", f"RATE#project#{project_id}"):
         keys.extend(_key(row["pk"], row["sk"]) for row in _query_prefix(counters))
     deleted = delete_keys(_table(), keys)
@@ -611,10 +619,11 @@ def update_export(export: Export, changes: dict[str, Any]) -> None:
 # forecasts
 
 
-def put_forecast(tenant_id: str, project_id: str, as_of: str, computed_at: str, body: str) -> None:
-    """Keep a project's latest forecast. An older one (a delayed run) never replaces a newer one."""
+def put_forecast(tenant_id: str, project_id: str, as_of: str, computed_at: str, body: str, path: bytes | None) -> None:
+    """Keep a project's latest forecast: the document the API serves, and the hourly path to past
+    the month end that budgets are judged on. An older one (a delayed run) never replaces a newer."""
     row = {"pk": f"TENANT#{tenant_id}", "sk": f"FORECAST#{project_id}", "as_of": as_of, "computed_at": computed_at,
-           "body": body}  # fmt: skip
+           "body": body, "path": path}  # fmt: skip
     try:
         client().put_item(
             TableName=_table(),
@@ -631,3 +640,157 @@ def get_forecast(tenant_id: str, project_id: str) -> tuple[str, str] | None:
     """(computed_at, body) of a project's latest forecast, if any."""
     row = _get(f"TENANT#{tenant_id}", f"FORECAST#{project_id}")
     return (row["computed_at"], row["body"]) if row else None
+
+
+def get_forecast_path(tenant_id: str, project_id: str) -> bytes | None:
+    row = _get(f"TENANT#{tenant_id}", f"FORECAST#{project_id}")
+    return bytes(row["path"]) if row and row.get("path") else None
+
+
+# budgets and their alerts
+
+
+def _budget_row(budget: Budget) -> dict[str, Any]:
+    return {
+        "pk": f"TENANT#{budget.tenant_id}",
+        "sk": f"BUDGET#{budget.id}",
+        "id": budget.id,
+        "project_id": budget.project_id or "",
+        "name": budget.name,
+        "amount": budget.amount,
+        "period": budget.period,
+        "metric": budget.metric,
+        "timezone": budget.timezone,
+        "currency": budget.currency,
+        "key_id": budget.key_id,
+        "created_at": budget.created_at,
+        "thresholds": [
+            {"percent": t.percent, "on": t.on, "probability": t.probability, "action": t.action}
+            for t in budget.thresholds
+        ],
+        "channels": {
+            "sns": budget.channels.sns,
+            "eventbridge": budget.channels.eventbridge,
+            "webhooks": [{"url": w.url, "secret": w.secret} for w in budget.channels.webhooks],
+        },
+    }
+
+
+def _budget(tenant_id: str, row: dict[str, Any]) -> Budget:
+    channels = row["channels"]
+    return Budget(
+        id=row["id"],
+        tenant_id=tenant_id,
+        project_id=row["project_id"] or None,
+        name=row["name"],
+        amount=float(row["amount"]),
+        period=row["period"],
+        metric=row["metric"],
+        timezone=row["timezone"],
+        thresholds=tuple(
+            Threshold(float(t["percent"]), t["on"], float(t["probability"]), t["action"]) for t in row["thresholds"]
+        ),
+        channels=Channels(
+            bool(channels["sns"]),
+            bool(channels["eventbridge"]),
+            tuple(Webhook(w["url"], w["secret"]) for w in channels["webhooks"]),
+        ),
+        created_at=row["created_at"],
+        key_id=row.get("key_id"),
+        currency=row.get("currency", "USD"),
+    )
+
+
+def put_budget(budget: Budget, *, new: bool) -> None:
+    """Create a budget, or replace an existing one whole (NOT_FOUND if it is gone)."""
+    condition = "attribute_not_exists(pk)" if new else "attribute_exists(pk)"
+    try:
+        client().put_item(TableName=_table(), Item=serialize(_budget_row(budget)), ConditionExpression=condition)
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            raise NotFound("budget not found") if not new else Conflict("budget exists") from exc
+        raise
+
+
+def get_budget(tenant_id: str, budget_id: str) -> Budget:
+    row = _get(f"TENANT#{tenant_id}", f"BUDGET#{budget_id}", consistent=True)
+    if row is None:
+        raise NotFound("budget not found")
+    return _budget(tenant_id, row)
+
+
+def list_budgets(tenant_id: str, project_id: str | None = None) -> list[Budget]:
+    """A tenant's budgets, oldest first: all of them, or those of one project (``project_id``)."""
+    budgets = [_budget(tenant_id, row) for row in _query_prefix(f"TENANT#{tenant_id}", "BUDGET#")]
+    return budgets if project_id is None else [b for b in budgets if b.project_id == project_id]
+
+
+def delete_budget(tenant_id: str, budget_id: str) -> None:
+    """Delete a budget and its alert history."""
+    keys = [_key(row["pk"], row["sk"]) for row in _query_prefix(f"TENANT#{tenant_id}", f"ALERT#{budget_id}#")]
+    delete_keys(_table(), [*keys, _key(f"TENANT#{tenant_id}", f"BUDGET#{budget_id}")])
+
+
+def add_spend(budget_id: str, period_label: str, amount: float, expires_at: int) -> float:
+    """Add to a budget's spend in a period; returns the new total."""
+    response = client().update_item(
+        TableName=_table(),
+        Key=_key(f"SPEND#{budget_id}", period_label),
+        UpdateExpression="ADD spent :amount SET expires_at = :expires",
+        ExpressionAttributeValues=serialize({":amount": amount, ":expires": expires_at}),
+        ReturnValues="UPDATED_NEW",
+    )
+    return float(deserialize(response["Attributes"])["spent"])
+
+
+def record_alert(tenant_id: str, alert_id: str, body: dict[str, Any], channels: list[str]) -> bool:
+    """Keep an alert the first time it fires, with the deliveries it still needs (an outbox entry);
+    False when it fired before. One conditional put: retries and concurrent evaluators agree."""
+    row = {"pk": f"TENANT#{tenant_id}", "sk": f"ALERT#{alert_id}", "body": body, "pending": set(channels) or None,
+           "delivered": {}}  # fmt: skip
+    try:
+        client().put_item(TableName=_table(), Item=serialize(row), ConditionExpression="attribute_not_exists(pk)")
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise
+    if channels:
+        client().put_item(TableName=_table(), Item=serialize({"pk": "OUTBOX", "sk": f"{tenant_id}#{alert_id}"}))
+    return True
+
+
+def list_alerts(tenant_id: str, budget_id: str, limit: int) -> list[dict[str, Any]]:
+    """A budget's alerts, newest period first."""
+    response = client().query(
+        TableName=_table(),
+        KeyConditionExpression="pk = :pk AND begins_with(sk, :prefix)",
+        ExpressionAttributeValues={":pk": {"S": f"TENANT#{tenant_id}"}, ":prefix": {"S": f"ALERT#{budget_id}#"}},
+        ScanIndexForward=False,
+        Limit=limit,
+    )
+    return [as_json(deserialize(item)) for item in response.get("Items", [])]
+
+
+def outbox() -> list[tuple[str, str]]:
+    """(tenant id, alert id) of every alert with deliveries still to make."""
+    return [(row["sk"].split("#", 1)[0], row["sk"].split("#", 1)[1]) for row in _query_prefix("OUTBOX")]
+
+
+def pending_alert(tenant_id: str, alert_id: str) -> tuple[dict[str, Any], list[str]] | None:
+    row = _get(f"TENANT#{tenant_id}", f"ALERT#{alert_id}", consistent=True)
+    return (as_json(row["body"]), sorted(row.get("pending") or ())) if row else None
+
+
+def delivered(tenant_id: str, alert_id: str, channel: str, at: str) -> None:
+    """Mark one delivery made; the outbox entry goes with the last."""
+    response = client().update_item(
+        TableName=_table(),
+        Key=_key(f"TENANT#{tenant_id}", f"ALERT#{alert_id}"),
+        UpdateExpression="DELETE pending :channel SET delivered.#channel = :at",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeNames={"#channel": channel},
+        ExpressionAttributeValues=serialize({":channel": {channel}, ":at": at}),
+        ReturnValues="ALL_NEW",
+    )
+    if not deserialize(response["Attributes"]).get("pending"):
+        client().delete_item(TableName=_table(), Key=_key("OUTBOX", f"{tenant_id}#{alert_id}"))

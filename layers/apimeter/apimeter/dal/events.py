@@ -36,11 +36,12 @@ def shard_of(event_id: str, shards: int) -> int:
     return zlib.crc32(event_id.encode()) % shards
 
 
-def to_item(event: TrackedEvent, *, retention_days: int, shards: int, received_ms: int) -> Item:
+def to_item(event: TrackedEvent, *, retention_days: int, shards: int, received_ms: int, tenant_id: str = "") -> Item:
     day = day_of(event.ts_ms - event.ts_ms % 86_400_000)
     item: Item = {
         "pk": {"S": f"{event.project_id}#{event.event_id}"},
         "project_id": {"S": event.project_id},
+        "tenant_id": {"S": tenant_id},  # budgets judged on the stream need the tenant of each event
         "event_id": {"S": event.event_id},
         "ts": {"N": str(event.ts_ms)},
         "method": {"S": event.method},

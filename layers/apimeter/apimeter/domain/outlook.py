@@ -48,6 +48,7 @@ class Outlook:
     hourly: tuple[Step, ...]
     daily: tuple[Step, ...]
     month_end: MonthEnd
+    paths: dict[str, tuple[Point, ...]]  # every hour from as_of to past the month end (and a week), by metric
 
 
 @dataclass(frozen=True)
@@ -111,6 +112,7 @@ def outlook(history: History, as_of_ms: int, timezone: str) -> Outlook | None:
         hourly=hourly,
         daily=tuple(daily),
         month_end=MonthEnd(month.label, actual[0], actual[1], projected[0], projected[1]),
+        paths={name: tuple(paths[name]) for name in METRICS},
     )
 
 

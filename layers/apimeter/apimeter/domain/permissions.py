@@ -20,6 +20,8 @@ Action = Literal[
     "keys.manage",
     "analytics.read",
     "rollups.manage",
+    "budgets.read",
+    "budgets.manage",
 ]
 
 PERMISSIONS: dict[Action, frozenset[Role]] = {
@@ -31,6 +33,8 @@ PERMISSIONS: dict[Action, frozenset[Role]] = {
     "keys.manage": frozenset({"owner", "admin", "member"}),
     "analytics.read": frozenset({"owner", "admin", "member", "viewer"}),
     "rollups.manage": frozenset({"owner", "admin"}),
+    "budgets.read": frozenset({"owner", "admin", "member", "viewer"}),
+    "budgets.manage": frozenset({"owner", "admin"}),  # budgets can throttle and suspend keys
 }
 
 

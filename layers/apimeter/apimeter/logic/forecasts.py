@@ -9,7 +9,8 @@ the same forecast.
 from __future__ import annotations
 
 import time
-from dataclasses import asdict
+import zlib
+from dataclasses import asdict, astuple
 from typing import Any
 
 import orjson
@@ -43,9 +44,14 @@ def refresh(tenant_id: str, project_id: str, now_ms: int | None = None) -> dict[
         "currency": project.pricing.currency,
         "status": "ready" if made else "insufficient_history",
     }
+    path = None
     if made:
-        document |= {k: v for k, v in asdict(made).items() if k != "as_of_ms"}
-    entities.put_forecast(tenant_id, project_id, iso(as_of), now_iso(), orjson.dumps(document).decode())
+        document |= {k: v for k, v in asdict(made).items() if k not in ("as_of_ms", "paths")}
+        rounded = {
+            name: [[float(f"{x:.5g}") for x in astuple(p)] for p in points] for name, points in made.paths.items()
+        }
+        path = zlib.compress(orjson.dumps({"as_of_ms": as_of, **rounded}))  # a month of hours: ~70 KB of JSON
+    entities.put_forecast(tenant_id, project_id, iso(as_of), now_iso(), orjson.dumps(document).decode(), path)
     return document | {"computed_at": now_iso()}
 
 

@@ -50,7 +50,13 @@ def track(principal: Principal, body: bytes | str) -> IngestResult:
         dimensions.fold(project_id, [event for _, event in screened.unique], limits.resolved(principal))
     config = settings()
     stored = [
-        events.to_item(event, retention_days=policy.retention_days, shards=config.event_shards, received_ms=now_ms)
+        events.to_item(
+            event,
+            retention_days=policy.retention_days,
+            shards=config.event_shards,
+            received_ms=now_ms,
+            tenant_id=principal.tenant_id,
+        )
         for _, event in screened.unique
     ]
     result = IngestResult(duplicates=screened.duplicates, rejected=list(screened.rejected))

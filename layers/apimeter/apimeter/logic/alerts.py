@@ -1,0 +1,99 @@
+"""Budget alerts: each fires once per threshold and period, then reaches every channel of its budget.
+
+Firing is one conditional put of the alert under its deterministic id (domain/budgets.alert_id):
+the stream, the hourly pipeline, a retried batch or two concurrent evaluators may all find the
+same threshold crossed, and only the first write fires. The alert is written with the channels it
+still owes a delivery to and an outbox entry; each delivery is made at once and marked done, and
+whatever failed is retried by the pipeline's notifications step until it succeeds. Deliveries are
+therefore at least once, each carrying the alert's id so that receivers can ignore a repeat.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from apimeter.dal import entities, notifications
+from apimeter.domain import webhooks
+from apimeter.domain.budgets import Alert, Budget, payload
+from apimeter.domain.windows import now_iso
+from apimeter.errors import NotFound
+from apimeter.observability import logger
+
+SNS = "sns"
+EVENTBRIDGE = "eventbridge"
+_WEBHOOK = "webhook"
+
+
+def channels_of(budget: Budget) -> list[str]:
+    found = [name for name, on in ((SNS, budget.channels.sns), (EVENTBRIDGE, budget.channels.eventbridge)) if on]
+    return found + [f"{_WEBHOOK}{i}" for i in range(len(budget.channels.webhooks))]
+
+
+def fire(budget: Budget, alerts: Sequence[Alert]) -> list[Alert]:
+    """Keep and deliver the alerts that have not fired before; returns those."""
+    fired = []
+    for alert in alerts:
+        if entities.record_alert(budget.tenant_id, alert.id, payload(alert), channels_of(budget)):
+            logger.info("budget alert fired", extra={"alert_id": alert.id, "budget_id": budget.id})
+            fired.append(alert)
+            deliver(budget.tenant_id, alert.id, budget)
+    return fired
+
+
+def deliver(tenant_id: str, alert_id: str, budget: Budget | None = None) -> list[str]:
+    """Make an alert's outstanding deliveries; returns the channels still owed one."""
+    found = entities.pending_alert(tenant_id, alert_id)
+    if found is None:
+        return []
+    body, pending = found
+    if budget is None:
+        try:
+            budget = entities.get_budget(tenant_id, str(body["budget_id"]))
+        except NotFound:
+            budget = None  # deleted since: its channels are gone with it
+    still: list[str] = []
+    for channel in pending:
+        try:
+            if budget is not None:
+                _send(channel, body, budget)
+            entities.delivered(tenant_id, alert_id, channel, now_iso() if budget else "dropped")
+        except Exception as exc:  # any channel may fail; the others still go, this one is retried
+            logger.warning(
+                "alert delivery failed", extra={"alert_id": alert_id, "channel": channel, "error": repr(exc)}
+            )
+            still.append(channel)
+    return still
+
+
+def _send(channel: str, body: dict[str, Any], budget: Budget) -> None:
+    if channel == SNS:
+        attributes = {"type": str(body["type"]), "project_id": str(body.get("project_id") or ""),
+                      "budget_id": budget.id}  # fmt: skip
+        notifications.publish(str(body["message"]), body, attributes)
+    elif channel == EVENTBRIDGE:
+        notifications.put_event("Budget alert", body, [])
+    elif channel.startswith(_WEBHOOK):
+        index = int(channel.removeprefix(_WEBHOOK))
+        if index >= len(budget.channels.webhooks):
+            return  # the budget lost this webhook since the alert fired
+        hook = budget.channels.webhooks[index]
+        raw = webhooks.encode(body)
+        notifications.post(hook.url, raw, webhooks.headers(hook.secret, raw, int(time.time())))
+    else:
+        raise ValueError(f"unknown channel {channel!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class Flushed:
+    alerts: int
+    undelivered: int  # channels still owed a delivery after this pass
+
+
+def flush() -> Flushed:
+    """Retry every outstanding delivery (the pipeline's notifications step)."""
+    owed = entities.outbox()
+    undelivered = sum(len(deliver(tenant_id, alert_id)) for tenant_id, alert_id in owed)
+    return Flushed(len(owed), undelivered)

@@ -1,0 +1,196 @@
+"""Budgets: kept per project or per tenant, judged on actual spend and on the forecast.
+
+Actual thresholds are judged twice: on the stream within seconds (logic/spend.py, counting as
+events arrive) and every hour from the rollups here, which also catches what the stream could not
+count. Forecast thresholds are judged hourly against the latest forecasts. Either way an alert
+fires once per threshold and period (logic/alerts.py).
+"""
+
+from __future__ import annotations
+
+import time
+import zlib
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+import orjson
+
+from apimeter.dal import entities, rollups
+from apimeter.domain import budgets, webhooks
+from apimeter.domain.budgets import Alert, Budget, Channels, Threshold, Webhook
+from apimeter.domain.forecast import Point
+from apimeter.domain.ids import new_id
+from apimeter.domain.outlook import HOUR_MS
+from apimeter.domain.permissions import Action
+from apimeter.domain.principal import Principal
+from apimeter.domain.rollups import PROJECT_TOTAL
+from apimeter.domain.windows import Range, cover, now_iso
+from apimeter.errors import NotFound, ValidationFailed
+from apimeter.logic import alerts, projects
+
+
+def _scope(principal: Principal, project_id: str | None, action: Action) -> None:
+    if project_id is None:
+        principal.require(action)
+    else:
+        projects.get(principal, project_id, action)
+
+
+def create(principal: Principal, project_id: str | None, body: dict[str, Any]) -> Budget:
+    """A new budget from its API body; webhooks without a secret get one (shown in this answer)."""
+    _scope(principal, project_id, "budgets.manage")
+    project = entities.get_project(principal.tenant_id, project_id) if project_id else None
+    budget = Budget(
+        id=new_id("bud"),
+        tenant_id=principal.tenant_id,
+        project_id=project_id,
+        name=body["name"],
+        amount=float(body["amount"]),
+        period=body["period"],
+        metric=body["metric"],
+        timezone=body.get("timezone") or (project.timezone if project else "UTC"),
+        thresholds=_thresholds(body["thresholds"]),
+        channels=_channels(body.get("channels") or {}, None),
+        created_at=now_iso(),
+        key_id=body.get("key_id"),
+        currency=body.get("currency") or (project.pricing.currency if project else "USD"),
+    )
+    _check_key(budget)
+    entities.put_budget(budgets.validate(budget), new=True)
+    return budget
+
+
+def update(principal: Principal, project_id: str | None, budget_id: str, body: dict[str, Any]) -> Budget:
+    """Change a budget; alerts already fired stay fired for their periods."""
+    current = get(principal, project_id, budget_id, "budgets.manage")
+    changes: dict[str, Any] = {k: v for k, v in body.items() if v is not None and k not in ("thresholds", "channels")}
+    if "amount" in changes:
+        changes["amount"] = float(changes["amount"])
+    if body.get("thresholds") is not None:
+        changes["thresholds"] = _thresholds(body["thresholds"])
+    if body.get("channels") is not None:
+        changes["channels"] = _channels(body["channels"], current.channels)
+    budget = replace(current, **changes)
+    _check_key(budget)
+    entities.put_budget(budgets.validate(budget), new=False)
+    return budget
+
+
+def get(principal: Principal, project_id: str | None, budget_id: str, action: Action = "budgets.read") -> Budget:
+    _scope(principal, project_id, action)
+    budget = entities.get_budget(principal.tenant_id, budget_id)
+    if budget.project_id != project_id:
+        raise NotFound("budget not found")
+    return budget
+
+
+def list_all(principal: Principal, project_id: str | None) -> list[Budget]:
+    _scope(principal, project_id, "budgets.read")
+    return [b for b in entities.list_budgets(principal.tenant_id) if b.project_id == project_id]
+
+
+def delete(principal: Principal, project_id: str | None, budget_id: str) -> None:
+    budget = get(principal, project_id, budget_id, "budgets.manage")
+    entities.delete_budget(budget.tenant_id, budget.id)
+
+
+def history(principal: Principal, project_id: str | None, budget_id: str, limit: int) -> list[dict[str, Any]]:
+    budget = get(principal, project_id, budget_id)
+    return [_alert_out(row) for row in entities.list_alerts(budget.tenant_id, budget.id, limit)]
+
+
+def _alert_out(row: dict[str, Any]) -> dict[str, Any]:
+    delivered = row.get("delivered") or {}
+    pending = row.get("pending") or set()
+    deliveries = {c: ("delivered" if at != "dropped" else "dropped") for c, at in delivered.items()}
+    deliveries |= dict.fromkeys(pending, "pending")
+    return {**row["body"], "deliveries": deliveries}
+
+
+def _thresholds(raw: Sequence[dict[str, Any]]) -> tuple[Threshold, ...]:
+    return tuple(
+        Threshold(
+            float(t["percent"]), t.get("on", "actual"), float(t.get("probability", 0.8)), t.get("action", "notify")
+        )
+        for t in raw
+    )
+
+
+def _channels(raw: dict[str, Any], current: Channels | None) -> Channels:
+    """Channels from the API body. A webhook sent without a secret keeps the one it had (same URL)
+    or gets a new one."""
+    known = {w.url: w.secret for w in current.webhooks} if current else {}
+    hooks = tuple(
+        Webhook(w["url"], w.get("secret") or known.get(w["url"]) or webhooks.new_secret())
+        for w in raw.get("webhooks") or ()
+    )
+    return Channels(bool(raw.get("sns", False)), bool(raw.get("eventbridge", False)), hooks)
+
+
+def _check_key(budget: Budget) -> None:
+    if budget.key_id is None:
+        return
+    if budget.project_id is None:
+        raise ValidationFailed("key_id needs a project budget: a tenant-wide budget acts on all keys")
+    try:
+        entities.get_key(budget.tenant_id, budget.project_id, budget.key_id)
+    except NotFound as exc:
+        raise ValidationFailed(f"key_id {budget.key_id!r} is not a key of this project") from exc
+
+
+# the hourly judgement
+
+
+@dataclass(frozen=True, slots=True)
+class Judged:
+    budgets: int
+    fired: int
+
+
+def evaluate(tenant_id: str, now_ms: int | None = None) -> Judged:
+    """Judge every budget of a tenant on its actual spend up to the current hour (from rollups)
+    and on the latest forecasts for the rest of its period."""
+    now = int(time.time() * 1000) if now_ms is None else now_ms
+    found = entities.list_budgets(tenant_id)
+    if not found:
+        return Judged(0, 0)
+    project_ids = [p.id for p in entities.list_projects(tenant_id)]
+    paths = {pid: _forecast_path(tenant_id, pid) for pid in project_ids}
+    fired = 0
+    for budget in found:
+        scope = [budget.project_id] if budget.project_id else project_ids
+        period = budgets.period_of(budget.period, budget.timezone, now)
+        as_of = now - now % HOUR_MS
+        spent = _spent(scope, budget.metric, Range(budgets.hour_range(period).start_ms, as_of))
+        due: list[Alert] = budgets.actual_alerts(budget, period, spent, now)
+        forecast = _sum_paths([paths[p] for p in scope if p in paths], budget.metric, as_of)
+        if forecast and any(t.on == "forecast" for t in budget.thresholds):
+            due += budgets.forecast_alerts(budget, period, spent, forecast, as_of, HOUR_MS, now)
+        fired += len(alerts.fire(budget, due))
+    return Judged(len(found), fired)
+
+
+def _spent(project_ids: Sequence[str], metric: str, span: Range) -> float:
+    if span.end_ms <= span.start_ms:
+        return 0.0
+    runs = cover(span)
+    total = 0.0
+    for project_id in project_ids:
+        for item in rollups.read_runs(project_id, runs, PROJECT_TOTAL).items:
+            total += float(item.get(metric, 0))
+    return total
+
+
+def _forecast_path(tenant_id: str, project_id: str) -> dict[str, Any] | None:
+    found = entities.get_forecast_path(tenant_id, project_id)
+    return orjson.loads(zlib.decompress(found)) if found else None
+
+
+def _sum_paths(paths: Sequence[dict[str, Any] | None], metric: str, as_of: int) -> list[Point]:
+    """The hourly forecast of a scope from ``as_of`` on: its projects' paths summed step by step
+    (their quantiles too, as domain/forecast.total does). Empty when a project has no current one."""
+    if not paths or any(p is None or p["as_of_ms"] != as_of for p in paths):
+        return []
+    steps = min(len(p[metric]) for p in paths if p)
+    return [Point(*(sum(p[metric][h][i] for p in paths if p) for i in range(5))) for h in range(steps)]

@@ -1,0 +1,161 @@
+"""Budgets over the API: kept per project or tenant, judged on the stream and hourly, each alert
+fired once per threshold and period and delivered to SNS, EventBridge and a signed webhook."""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+
+from apimeter.domain import webhooks
+from apimeter.logic import alerts, budgets, spend
+from tests.builders import WebhookReceiver
+from tests.integration.conftest import Api
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    server = WebhookReceiver()
+    yield server
+    server.close()
+
+
+def listen(aws: dict[str, Any]) -> dict[str, str]:
+    """Queues subscribed to the alerts topic and to every event on the alerts bus."""
+    stack = aws["stack"]
+    sqs, sns, events = boto3.client("sqs"), boto3.client("sns"), boto3.client("events")
+    urls = {name: sqs.create_queue(QueueName=f"listen-{name}")["QueueUrl"] for name in ("sns", "eventbridge")}
+    arn = {name: sqs.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+           for name, url in urls.items()}  # fmt: skip
+    sns.subscribe(TopicArn=stack.arn("AlertsTopic"), Protocol="sqs", Endpoint=arn["sns"],
+                  Attributes={"RawMessageDelivery": "true"})  # fmt: skip
+    bus = stack.physical_name("AlertsBus")
+    events.put_rule(Name="all-alerts", EventBusName=bus, EventPattern=json.dumps({"source": ["apimeter"]}))
+    events.put_targets(Rule="all-alerts", EventBusName=bus, Targets=[{"Id": "q", "Arn": arn["eventbridge"]}])
+    return urls
+
+
+def drain(url: str) -> list[dict[str, Any]]:
+    sqs, found = boto3.client("sqs"), []
+    while messages := sqs.receive_message(QueueUrl=url, MaxNumberOfMessages=10).get("Messages", []):
+        for message in messages:
+            found.append(json.loads(message["Body"]))
+            sqs.delete_message(QueueUrl=url, ReceiptHandle=message["ReceiptHandle"])
+    return found
+
+
+def test_budget_lifecycle_and_validation(api: Api) -> None:
+    token = api.register()["access_token"]
+    project_id = api.project(token)
+    base = f"/v1/projects/{project_id}/budgets"
+    bad = api.call("POST", base, {"name": "x", "amount": 10, "period": "monthly",
+                                  "thresholds": [{"percent": 50, "action": "suspend"}]}, token=token)  # fmt: skip
+    assert bad.status == 400
+    assert "suspend needs a threshold of at least 100" in bad.body["error"]["message"]
+    made = api.call("POST", base, {"name": "API spend", "amount": 100, "period": "monthly", "metric": "cost",
+                                   "thresholds": [{"percent": 50}, {"percent": 100, "action": "throttle"},
+                                                  {"percent": 100, "on": "forecast", "probability": 0.8}],
+                                   "channels": {"webhooks": [{"url": "https://hooks.example.com/a"}]}},
+                    token=token)  # fmt: skip
+    assert made.status == 201, made.body
+    budget_id = made.body["id"]
+    secret = made.body["channels"]["webhooks"][0]["secret"]
+    assert len(secret) >= 32
+    assert made.body["timezone"] == "UTC"
+    shown = api.call("GET", f"{base}/{budget_id}", token=token).body
+    assert shown["channels"]["webhooks"][0] == {"url": "https://hooks.example.com/a", "secret": None,
+                                                "secret_hint": secret[-4:]}  # fmt: skip
+    changed = api.call("PATCH", f"{base}/{budget_id}", {"amount": 250}, token=token)
+    assert (changed.status, changed.body["amount"]) == (200, 250)
+    assert [b["id"] for b in api.call("GET", base, token=token).body["budgets"]] == [budget_id]
+    assert api.call("GET", "/v1/budgets", token=token).body["budgets"] == []  # it is the project's, not tenant-wide
+    viewer = {"email": "v@example.com", "role": "viewer", "password": "viewer-password-1"}
+    assert api.call("POST", "/v1/users", viewer, token=token).status == 201
+    viewer_token = api.call("POST", "/v1/auth/login", {"email": "v@example.com", "password": "viewer-password-1"}).body
+    assert api.call("GET", base, token=viewer_token["access_token"]).status == 200
+    assert api.call("DELETE", f"{base}/{budget_id}", token=viewer_token["access_token"]).status == 403
+    assert api.call("DELETE", f"{base}/{budget_id}", token=token).status == 204
+    assert api.call("GET", f"{base}/{budget_id}", token=token).status == 404
+
+
+def test_crossings_fire_once_per_threshold_on_every_channel(
+    api: Api, aws: dict[str, Any], receiver: WebhookReceiver
+) -> None:
+    queues = listen(aws)
+    token = api.register()["access_token"]
+    project_id = api.project(token)
+    key = api.key(token, project_id)["key"]
+    made = api.call("POST", f"/v1/projects/{project_id}/budgets",
+                    {"name": "API spend", "amount": 1.0, "period": "daily", "metric": "cost",
+                     "thresholds": [{"percent": 50}, {"percent": 80}, {"percent": 100}],
+                     "channels": {"sns": True, "eventbridge": True, "webhooks": [{"url": receiver.url}]}},
+                    token=token).body  # fmt: skip
+    secret = made["channels"]["webhooks"][0]["secret"]
+
+    def track(count: int, offset: int) -> None:
+        batch = [{"event_id": f"e{offset + i}", "method": "POST", "endpoint": "/v1/generate", "status": 200,
+                  "cost": 0.1} for i in range(count)]  # fmt: skip
+        assert api.call("POST", "/v1/events", {"events": batch}, key=key).status == 202
+        api.pump()
+
+    track(4, 0)  # 0.40: nothing crossed
+    assert api.call("GET", f"/v1/projects/{project_id}/budgets/{made['id']}/alerts", key=key).body["alerts"] == []
+    track(2, 4)  # 0.60: 50 %
+    track(3, 6)  # 0.90: 80 %
+    track(3, 9)  # 1.20: 100 %
+
+    history = api.call("GET", f"/v1/projects/{project_id}/budgets/{made['id']}/alerts", key=key).body["alerts"]
+    assert sorted(a["threshold"]["percent"] for a in history) == [50, 80, 100]
+    assert all(a["deliveries"] == {"sns": "delivered", "eventbridge": "delivered", "webhook0": "delivered"}
+               for a in history)  # fmt: skip
+    fired = {a["threshold"]["percent"]: a for a in history}
+    assert fired[50]["value"] == pytest.approx(0.6)
+    assert fired[100]["message"].startswith("API spend: cost reached 120 % of the 1.00 USD daily budget")
+
+    # the hourly judgement and a repeated stream judgement find the same crossings: nothing new fires
+    assert budgets.evaluate(api_tenant(api, token)).fired == 0
+    assert spend.watch([spend.Charge(api_tenant(api, token), project_id, int(time.time() * 1000), 0.0)]).fired == 0
+    assert alerts.flush().alerts == 0
+
+    sns_messages = drain(queues["sns"])
+    bus_events = drain(queues["eventbridge"])
+    assert sorted(m["threshold"]["percent"] for m in sns_messages) == [50, 80, 100]
+    assert sorted(e["detail"]["threshold"]["percent"] for e in bus_events) == [50, 80, 100]
+    assert {e["detail-type"] for e in bus_events} == {"Budget alert"}
+    assert len(receiver.received) == 3
+    for headers, body in receiver.received:
+        assert webhooks.verify(secret, body, headers[webhooks.SIGNATURE_HEADER.lower()], time.time())
+        assert not webhooks.verify("another-secret-0123456789", body, headers[webhooks.SIGNATURE_HEADER.lower()],
+                                   time.time())  # fmt: skip
+    assert sorted(json.loads(b)["threshold"]["percent"] for _, b in receiver.received) == [50, 80, 100]
+
+
+def test_a_failed_webhook_is_retried_by_the_outbox(api: Api, aws: dict[str, Any], receiver: WebhookReceiver) -> None:
+    token = api.register()["access_token"]
+    project_id = api.project(token)
+    key = api.key(token, project_id)["key"]
+    made = api.call("POST", f"/v1/projects/{project_id}/budgets",
+                    {"name": "requests", "amount": 2, "period": "weekly", "metric": "requests",
+                     "thresholds": [{"percent": 100}], "channels": {"webhooks": [{"url": receiver.url}]}},
+                    token=token).body  # fmt: skip
+    receiver.status = 503
+    batch = [{"event_id": f"r{i}", "method": "GET", "endpoint": "/", "status": 200} for i in range(3)]
+    assert api.call("POST", "/v1/events", {"events": batch}, key=key).status == 202
+    api.pump()
+    (alert,) = api.call("GET", f"/v1/projects/{project_id}/budgets/{made['id']}/alerts", key=key).body["alerts"]
+    assert alert["deliveries"] == {"webhook0": "pending"}
+    assert alerts.flush().undelivered == 1  # still down
+    receiver.status = 200
+    assert alerts.flush() == alerts.Flushed(alerts=1, undelivered=0)
+    assert alerts.flush().alerts == 0
+    (alert,) = api.call("GET", f"/v1/projects/{project_id}/budgets/{made['id']}/alerts", key=key).body["alerts"]
+    assert alert["deliveries"] == {"webhook0": "delivered"}
+    assert len(receiver.received) == 3  # two refused, one accepted: one alert, delivered once
+
+
+def api_tenant(api: Api, token: str) -> str:
+    return str(api.call("GET", "/v1/auth/me", token=token).body["tenant"]["id"])
