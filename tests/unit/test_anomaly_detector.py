@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import random
 
@@ -97,3 +98,26 @@ def test_a_confirmed_incident_does_not_raise_the_range_a_repeat_must_beat() -> N
     assert learned.update(300 * HOUR, 125).severity
     assert kept.update(305 * HOUR, 125).severity  # still beyond everything learned
     assert not learned.update(305 * HOUR, 125).severity  # same incident: no new extreme, still quiet
+
+
+def test_a_restored_detector_judges_exactly_as_the_one_it_was_saved_from() -> None:
+    rng = random.Random(5)
+    series = [100 + 40 * math.sin(2 * math.pi * t / 24) + rng.gauss(0, 4) for t in range(24 * 24)]
+    series[24 * 22 + 5] += 150
+    kept = Detector(3600)
+    for t, value in enumerate(series[: 24 * 20]):
+        kept.update(t * 3600, value)
+    saved = json.loads(json.dumps(kept.state()))  # what the store keeps
+    restored = Detector.restore(saved)
+    for t in range(24 * 20, len(series)):
+        assert kept.update(t * 3600, series[t]) == restored.update(t * 3600, series[t])
+
+
+def test_a_forgotten_point_leaves_the_seasonal_baseline() -> None:
+    detector = Detector(3600)
+    for t in range(24 * 8):
+        detector.update(t * 3600, 500.0 if t == 24 * 7 + 3 else 100.0 + t % 24)
+    assert detector.values[-(24 * 8 - (24 * 7 + 3))] == 500.0
+    assert detector.forget((24 * 7 + 3) * 3600)
+    assert math.isnan(detector.values[-(24 * 8 - (24 * 7 + 3))])
+    assert not detector.forget(-10 * 3600 * 24 * 30)  # older than what is kept

@@ -42,6 +42,7 @@ import math
 from collections import deque
 from dataclasses import dataclass
 from statistics import median
+from typing import Any
 
 DAY_S = 86_400
 DAYS = 3  # past days whose same slot forms the daily forecast
@@ -83,7 +84,8 @@ class Detector:
         self.errors: dict[str, float] = {}
         self.tracked = dict.fromkeys(self.periods, 0)
         self.surprises: deque[float] = deque(maxlen=SHORT)
-        self.averages: deque[float] = deque(maxlen=LONG)
+        # Averages of four weeks suffice for hourly series and keep their saved state small.
+        self.averages: deque[float] = deque(maxlen=min(LONG, 28 * self.daily))
         self.total = 0.0  # running sums over ``averages``
         self.squares = 0.0
         self.quiet = 0
@@ -184,10 +186,56 @@ class Detector:
             while extremes[0][0] <= index - self.span:
                 extremes.popleft()
         if average is not None and self.tracked["level"] > SETTLE:
-            if len(self.averages) == LONG:
+            if len(self.averages) == self.averages.maxlen:
                 oldest = self.averages[0]
                 self.total -= oldest
                 self.squares -= oldest * oldest
             self.averages.append(average)
             self.total += average
             self.squares += average * average
+
+    def forget(self, timestamp: float) -> bool:
+        """Take a past point out of the seasonal baseline (a confirmed incident or a planned event
+        must not shape what next week's same hour is expected to be); False when it is too old."""
+        back = self.last - round(timestamp / self.step) if self.last is not None else -1
+        if not 0 <= back < len(self.values):
+            return False
+        self.values[len(self.values) - 1 - back] = math.nan
+        return True
+
+    def state(self) -> dict[str, Any]:
+        """What the detector has learned, JSON-ready (missing points as None), to keep between runs."""
+        return {
+            "step": self.step,
+            "sensitivity": self.sensitivity,
+            "last": self.last,
+            "values": [None if math.isnan(v) else v for v in self.values],
+            "residuals": {name: list(found) for name, found in self.residuals.items()},
+            "errors": self.errors,
+            "tracked": self.tracked,
+            "surprises": list(self.surprises),
+            "averages": list(self.averages),
+            "total": self.total,  # running sums, kept as they are: summing again would round differently
+            "squares": self.squares,
+            "quiet": self.quiet,
+            "highs": [list(p) for p in self.highs],
+            "lows": [list(p) for p in self.lows],
+        }
+
+    @classmethod
+    def restore(cls, state: dict[str, Any]) -> Detector:
+        detector = cls(int(state["step"]), float(state["sensitivity"]))
+        detector.last = state["last"]
+        detector.values.extend(math.nan if v is None else float(v) for v in state["values"])
+        for name, found in state["residuals"].items():
+            detector.residuals[name].extend(float(v) for v in found)
+        detector.errors = {name: float(v) for name, v in state["errors"].items()}
+        detector.tracked = {name: int(v) for name, v in state["tracked"].items()}
+        detector.surprises.extend(float(v) for v in state["surprises"])
+        detector.averages.extend(float(v) for v in state["averages"])
+        detector.total = float(state["total"])
+        detector.squares = float(state["squares"])
+        detector.quiet = int(state["quiet"])
+        detector.highs.extend((int(i), float(v)) for i, v in state["highs"])
+        detector.lows.extend((int(i), float(v)) for i, v in state["lows"])
+        return detector
