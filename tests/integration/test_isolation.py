@@ -51,6 +51,7 @@ BODIES: dict[str, Any] = {
     "PATCH /v1/projects/{project_id}/budgets/{budget_id}": {"amount": 2},
     "POST /v1/budgets": {"name": "b", "amount": 1, "period": "daily", "thresholds": [{"percent": 50}]},
     "PATCH /v1/budgets/{budget_id}": {"amount": 2},
+    "PATCH /v1/projects/{project_id}/anomalies/{anomaly_id}": {"feedback": "false"},
 }
 EXPORTS = "/v1/projects/{project_id}/exports"
 ATTACKERS = ("other_tenant_user", "other_tenant_key", "other_project_key")
@@ -110,7 +111,8 @@ def fill(route_key: str, victim: Victim) -> tuple[str, str]:
     method, _, path = route_key.partition(" ")
     values = {"project_id": victim.project_id, "key_id": victim.key_id, "user_id": victim.user_id,
               "tenant_id": victim.tenant_id, "consumer": "victim-consumer", "export_id": victim.export_id,
-              "budget_id": victim.tenant_budget_id if path.startswith("/v1/budgets") else victim.budget_id}  # fmt: skip
+              "budget_id": victim.tenant_budget_id if path.startswith("/v1/budgets") else victim.budget_id,
+              "anomaly_id": "an_2026010100_0123456789ab"}  # fmt: skip
     for name, value in values.items():
         path = path.replace("{" + name + "}", value)
     assert "{" not in path, f"{route_key}: teach the isolation suite this path parameter"

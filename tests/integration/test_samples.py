@@ -31,7 +31,7 @@ def test_authorizer_sample_with_an_unknown_key_identifies_no_one(aws: dict[str, 
 def test_route_samples_for_an_unknown_tenant_are_not_found(aws: dict[str, Any]) -> None:
     samples = (("projects-create", "projects"), ("keys-create", "keys"), ("analytics-summary", "analytics"),
                ("exports-create", "exports"), ("forecasts-generate", "forecasts"),
-               ("budgets-list", "budgets"))  # fmt: skip
+               ("budgets-list", "budgets"), ("anomalies-list", "anomalies"))  # fmt: skip
     for name, folder in samples:
         response = invoke(folder, sample(name))
         if folder == "projects":

@@ -121,3 +121,34 @@ def test_a_forgotten_point_leaves_the_seasonal_baseline() -> None:
     assert detector.forget((24 * 7 + 3) * 3600)
     assert math.isnan(detector.values[-(24 * 8 - (24 * 7 + 3))])
     assert not detector.forget(-10 * 3600 * 24 * 30)  # older than what is kept
+
+
+def test_false_alarm_feedback_makes_a_series_quieter_and_real_feedback_keeps_the_baseline_clean() -> None:
+    """Batch jobs add bursts of traffic at random hours: news to the detector, normal to the user."""
+    from apimeter.domain.anomaly import after_feedback
+
+    rng = random.Random(3)
+    hours = 24 * 40
+    series = [100 + 40 * math.sin(2 * math.pi * t / 24) + rng.gauss(0, 3) for t in range(hours)]
+    for t in range(24 * 8, hours):
+        if rng.random() < 0.05:
+            series[t] += 60 * rng.lognormvariate(0, 0.8)
+    told, untold = Detector(3600), Detector(3600)
+    flagged = {"told": 0, "untold": 0}
+    for t, value in enumerate(series):
+        verdict = told.update(t * 3600, value)
+        if verdict.severity:
+            flagged["told"] += 1
+            after_feedback(told, "false", t * 3600, value, verdict.expected)
+        if untold.update(t * 3600, value).severity:
+            flagged["untold"] += 1
+    assert flagged["untold"] >= 5
+    assert flagged["told"] <= flagged["untold"] - 2
+    assert told.sensitivity < 1.0
+
+    incident = Detector(3600)
+    for t, value in enumerate(series[: 24 * 9]):
+        incident.update(t * 3600, value)
+    incident.update(24 * 9 * 3600, 900.0)
+    after_feedback(incident, "real", 24 * 9 * 3600, 900.0, 100.0)
+    assert math.isnan(incident.values[-1])  # the incident will not be next week's expectation

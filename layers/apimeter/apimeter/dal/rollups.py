@@ -13,6 +13,9 @@ Keys:
   PENDING#<marking day>#<shard> / <project>#<hour bucket>: hours to (re)compute, with a version
   DIMS#<project>#<e|c> / v#<value>: the endpoints and consumers a project's rollups keep apart;
                          / count: how many (capped; the rest are folded into "other" at ingest)
+  <project>#detectors / <dimension>#<value>: the anomaly detectors' learned state of one series
+                         (zlib-compressed JSON, a detector per metric)
+  <project>#anomalies / <hour>#<anomaly id>: an anomaly found in a finished hour, written once
 A read queries one partition per granularity with ``sk BETWEEN`` or gets items by key; it never scans.
 """
 
@@ -23,9 +26,11 @@ from collections.abc import Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
+import orjson
 from botocore.exceptions import ClientError
 
 from apimeter.dal.dynamo import (
+    as_json,
     batch_get,
     batch_write,
     client,
@@ -222,9 +227,11 @@ def _number_or_set(value: Any) -> dict[str, Any]:
 
 
 def partitions_of(project_id: str) -> list[str]:
-    """Every rollup partition of a project (one per granularity and dimension, and its registry)."""
+    """Every rollup partition of a project (one per granularity and dimension, its registry, and
+    what anomaly detection keeps)."""
     rollups = [partition(project_id, g, d) for g in GRANULARITIES for d in DIMENSIONS]
-    return rollups + [_registry(project_id, d) for d in DIMENSIONS[1:]]
+    detection = [f"{project_id}#detectors", f"{project_id}#anomalies"]
+    return rollups + [_registry(project_id, d) for d in DIMENSIONS[1:]] + detection
 
 
 def _registry(project_id: str, dimension: str) -> str:
@@ -339,3 +346,61 @@ def _query(result: ReadResult, pk: str, first: str, last: str) -> None:
         if "LastEvaluatedKey" not in response:
             return
         kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+# anomaly detection
+
+
+def detector_states(project_id: str) -> dict[tuple[str, str], dict[str, Any]]:
+    """(dimension, value) -> the saved detectors of that series, by metric."""
+    result = ReadResult()
+    _query(result, f"{project_id}#detectors", "#", "~")  # every "<dimension>#<value>": * e c sort inside
+    states = {}
+    for item in result.items:
+        dimension, _, value = str(item["sk"]).partition("#")
+        states[(dimension, value)] = orjson.loads(zlib.decompress(bytes(item["state"])))
+    return states
+
+
+def save_detector_states(project_id: str, states: dict[tuple[str, str], dict[str, Any]]) -> int:
+    requests = [
+        {"PutRequest": {"Item": serialize({"pk": f"{project_id}#detectors", "sk": f"{dimension}#{value}",
+                                           "state": zlib.compress(orjson.dumps(state))})}}
+        for (dimension, value), state in states.items()
+    ]  # fmt: skip
+    return batch_write(_table(), requests)
+
+
+def record_anomaly(project_id: str, hour: str, anomaly_id: str, record: dict[str, Any]) -> bool:
+    """Keep an anomaly the first time it is found; False when a run already did."""
+    item = serialize({"pk": f"{project_id}#anomalies", "sk": f"{hour}#{anomaly_id}", **record})
+    try:
+        client().put_item(TableName=_table(), Item=item, ConditionExpression="attribute_not_exists(pk)")
+    except ClientError as exc:
+        if error_code(exc) == "ConditionalCheckFailedException":
+            return False
+        raise
+    return True
+
+
+def anomalies_between(project_id: str, first_hour: str, last_hour: str) -> list[dict[str, Any]]:
+    result = ReadResult()
+    _query(result, f"{project_id}#anomalies", first_hour, last_hour + _AFTER_VALUES)
+    return [as_json(item) for item in reversed(result.items)]  # newest first
+
+
+def anomaly(project_id: str, hour: str, anomaly_id: str) -> dict[str, Any] | None:
+    response = client().get_item(
+        TableName=_table(), Key={"pk": {"S": f"{project_id}#anomalies"}, "sk": {"S": f"{hour}#{anomaly_id}"}}
+    )
+    return as_json(deserialize(response["Item"])) if "Item" in response else None
+
+
+def set_feedback(project_id: str, hour: str, anomaly_id: str, feedback: str, at: str) -> None:
+    client().update_item(
+        TableName=_table(),
+        Key={"pk": {"S": f"{project_id}#anomalies"}, "sk": {"S": f"{hour}#{anomaly_id}"}},
+        UpdateExpression="SET feedback = :feedback, feedback_at = :at",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":feedback": {"S": feedback}, ":at": {"S": at}},
+    )

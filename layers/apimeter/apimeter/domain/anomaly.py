@@ -38,6 +38,7 @@ medians (about 60,000 points/s on one core).
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections import deque
 from dataclasses import dataclass
@@ -57,6 +58,7 @@ WARM_UP = 50  # averages needed before the likelihood means anything
 ALERT = 0.4
 QUIET_DAYS = 0.5
 BAND = 3.0  # the expected band is this many mean absolute errors either side
+TOLERANCE_DECAY = 0.995  # a tolerated false-alarm deviation halves in about 140 points (six days of hours)
 SETTLE = 150  # points before surprises enter the history: forecast errors start from one miss
 RANGE_DAYS = 7.0  # a value this far outside the range of the last week alerts on its own (after half a week)
 RANGE_MARGIN = 0.1  # ... by this fraction of that range
@@ -89,6 +91,7 @@ class Detector:
         self.total = 0.0  # running sums over ``averages``
         self.squares = 0.0
         self.quiet = 0
+        self.tolerance = 0.0  # deviations up to this share of the expected value were marked false alarms
         self.span = round(RANGE_DAYS * self.daily)
         self.highs: deque[tuple[int, float]] = deque()  # (index, value), decreasing values: highs[0] is the max
         self.lows: deque[tuple[int, float]] = deque()  # increasing values: lows[0] is the min
@@ -150,6 +153,8 @@ class Detector:
         if score >= alert:
             self.quiet = round(QUIET_DAYS * self.daily)
 
+        if score >= alert and abs(value - expected) <= self.tolerance * abs(expected):
+            score = min(score, 0.99 * alert)  # no larger than one the user called a false alarm
         width = BAND * error / self.sensitivity
         lower, upper = expected - width, expected + width
         direction = "up" if value > upper else "down" if value < lower else None
@@ -177,6 +182,7 @@ class Detector:
             if not math.isnan(base):
                 self.residuals[name].append(value - base)
         self.values.append(value)
+        self.tolerance *= TOLERANCE_DECAY
         while self.highs and self.highs[-1][1] <= value:
             self.highs.pop()
         while self.lows and self.lows[-1][1] >= value:
@@ -218,6 +224,7 @@ class Detector:
             "total": self.total,  # running sums, kept as they are: summing again would round differently
             "squares": self.squares,
             "quiet": self.quiet,
+            "tolerance": self.tolerance,
             "highs": [list(p) for p in self.highs],
             "lows": [list(p) for p in self.lows],
         }
@@ -236,6 +243,45 @@ class Detector:
         detector.total = float(state["total"])
         detector.squares = float(state["squares"])
         detector.quiet = int(state["quiet"])
+        detector.tolerance = float(state.get("tolerance", 0.0))
         detector.highs.extend((int(i), float(v)) for i, v in state["highs"])
         detector.lows.extend((int(i), float(v)) for i, v in state["lows"])
         return detector
+
+
+# anomalies found in a project's hourly figures
+
+METRICS = ("requests", "error_rate", "latency_p95")
+FEEDBACK = ("real", "false", "planned")
+MIN_SENSITIVITY = 0.25
+FALSE_ALARM_DAMPING = 0.8  # each "false" makes that series' detector this much less sensitive
+TOLERANCE_MARGIN = 1.1  # a "false" deviation, and up to 10 % more, is not alerted again for a while
+
+
+def anomaly_id(hour: str, dimension: str, value: str, metric: str) -> str:
+    """Stable per series, metric and hour, so a re-run finds the same anomaly instead of a new one;
+    the hour is readable in it (``an_2026112217_...``) so one id locates the record."""
+    digest = hashlib.blake2b(f"{dimension}\0{value}\0{metric}".encode(), digest_size=6).hexdigest()
+    return f"an_{hour.replace('-', '').replace('T', '')}_{digest}"
+
+
+def hour_of(anomaly_id: str) -> str | None:
+    """The hour bucket an anomaly id names; None when it is not one."""
+    parts = anomaly_id.split("_")
+    if len(parts) != 3 or parts[0] != "an" or len(parts[1]) != 10 or not parts[1].isdigit():
+        return None
+    stamp = parts[1]
+    return f"{stamp[:4]}-{stamp[4:6]}-{stamp[6:8]}T{stamp[8:]}"
+
+
+def after_feedback(detector: Detector, feedback: str, timestamp: float, observed: float, expected: float) -> None:
+    """Learn from a user's verdict on an anomaly at ``timestamp``. "false": this series varies more
+    than it looked, so its detector becomes less sensitive, and deviations as large as this one are
+    not alerted for the next days. "real" or "planned": the point was no normal hour, so it leaves
+    the seasonal baseline that next week's same hour is judged against."""
+    if feedback == "false":
+        detector.sensitivity = max(MIN_SENSITIVITY, detector.sensitivity * FALSE_ALARM_DAMPING)
+        deviation = abs(observed - expected) / max(abs(expected), 1e-9)
+        detector.tolerance = max(detector.tolerance, TOLERANCE_MARGIN * deviation)
+    else:
+        detector.forget(timestamp)
