@@ -14,7 +14,7 @@ ADMIN_EMAILS ?= demo@apimeter.local
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install dev dev-reset rollup recompute test test-fast lint build bench bench-forecast bench-anomaly openapi clean
+.PHONY: help install dev dev-reset rollup pipeline recompute test test-fast lint build bench bench-forecast bench-anomaly openapi clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -34,6 +34,9 @@ dev: $(STAMP) ## start the whole stack offline on 127.0.0.1:$(PORT)
 
 rollup: ## run the rollup schedule now on the running offline stack (finalize finished hours)
 	@curl -sf -X POST http://127.0.0.1:$(PORT)/_offline/schedules/RollupFunction && echo
+
+pipeline: ## run the hourly pipeline now on the running offline stack (its state machine, on moto's Step Functions)
+	@curl -sf -X POST http://127.0.0.1:$(PORT)/_offline/schedules/HourlyPipeline && echo
 
 recompute: $(STAMP) ## backfill on the running offline stack: make recompute PROJECT=prj_... FROM=... TO=...
 	@test -n "$(PROJECT)" -a -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make recompute PROJECT=prj_... FROM=<ISO> TO=<ISO>"; exit 2; }

@@ -60,9 +60,12 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  API          {stack.base_url}   (try {stack.base_url}/health)", flush=True)
     print(f"  moto (AWS)   {stack.moto_url}   (aws --endpoint-url {stack.moto_url} dynamodb list-tables)", flush=True)
     print(f"  data         {options.state_dir}   (make dev-reset wipes it)", flush=True)
+    now = {"RollupFunction": "make rollup", "HourlyPipeline": "make pipeline"}
     for schedule in stack.stack.schedules:
-        print(f"  schedule     {schedule.function} every {schedule.expression[5:-1]}   (make rollup runs it now)",
-              flush=True)  # fmt: skip
+        hint = f"   ({now[schedule.function]} runs it now)" if schedule.function in now else ""
+        print(f"  schedule     {schedule.function} every {schedule.expression[5:-1]}{hint}", flush=True)
+    topic, bus = stack.stack.arn("AlertsTopic"), stack.stack.physical_name("AlertsBus")
+    print(f"  alerts       SNS {topic}, EventBridge bus {bus}", flush=True)
     if stack.demo:
         print(demo.usage(stack.base_url, stack.demo), flush=True)
     print("  Ctrl-C stops it.", flush=True)

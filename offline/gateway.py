@@ -145,7 +145,8 @@ class Gateway:
         self.scheduler = scheduler
 
     def _offline(self, method: str, path: str) -> tuple[int, dict[str, str], list[str], bytes]:
-        """``POST /_offline/schedules/<Function>``: run a schedule now (a development aid; loopback only)."""
+        """``POST /_offline/schedules/<Function or StateMachine>``: run a schedule now (a development
+        aid; loopback only)."""
         name = path.removeprefix("/_offline/schedules/")
         if method != "POST" or self.scheduler is None or name not in self.scheduler.names():
             known = self.scheduler.names() if self.scheduler else []

@@ -107,5 +107,5 @@ def clients(endpoint: str) -> dict[str, Any]:
     )
     return {
         name: session.client(name, endpoint_url=endpoint)
-        for name in ("dynamodb", "dynamodbstreams", "secretsmanager", "sqs", "s3", "sns", "events")
+        for name in ("dynamodb", "dynamodbstreams", "secretsmanager", "sqs", "s3", "sns", "events", "stepfunctions")
     }

@@ -1,7 +1,8 @@
 """Fires the template's schedules (EventBridge Scheduler), which moto stores but never runs.
 
 ``rate(N minute|minutes|hour|hours|day|days)`` expressions are supported; the first firing is one
-period after start. ``fire`` runs a schedule now (``make rollup`` does, through the gateway).
+period after start. A schedule starts a function, or a state machine that runs to completion.
+``fire`` runs a schedule now (``make rollup`` and ``make pipeline`` do, through the gateway).
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ import logging
 import re
 import threading
 import time
+from dataclasses import asdict
 from typing import Any
 
 from offline.lambdas import Lambda
+from offline.stepfunctions import StateMachines
 from offline.template import Schedule
 
 log = logging.getLogger("offline.schedules")
@@ -29,9 +32,12 @@ def period_seconds(expression: str) -> int:
 
 
 class Scheduler:
-    def __init__(self, schedules: list[Schedule], functions: dict[str, Lambda]) -> None:
+    def __init__(
+        self, schedules: list[Schedule], functions: dict[str, Lambda], machines: StateMachines | None = None
+    ) -> None:
         self._schedules = {s.function: s for s in schedules}
         self._functions = functions
+        self._machines = machines
         self._stop = threading.Event()
         self._threads = [
             threading.Thread(target=self._loop, args=(s,), name=f"schedule-{s.name}", daemon=True) for s in schedules
@@ -50,11 +56,16 @@ class Scheduler:
                 log.exception("scheduled %s failed", schedule.function)
 
     def fire(self, function: str) -> Any:
-        """Run a scheduled function now, with the (empty) input EventBridge Scheduler sends."""
+        """Run a scheduled function or state machine now, with the (empty) input EventBridge
+        Scheduler sends."""
         if function not in self._schedules:
             raise KeyError(function)
         started = time.perf_counter()
-        result = self._functions[function].invoke({})
+        if function in self._functions:
+            result = self._functions[function].invoke({})
+        else:
+            assert self._machines is not None, f"{function}: state machines are not running"
+            result = asdict(self._machines.run(function))
         log.info("schedule %s ran in %.1f ms: %s", function, (time.perf_counter() - started) * 1000, result)
         return result
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from offline import demo, resources, state
+from offline import demo, resources, state, stepfunctions
 from offline.gateway import Gateway, serve
 from offline.lambdas import load_all
 from offline.queues import QueuePump
@@ -85,7 +85,10 @@ class OfflineStack:
         tables = resources.ttl_attributes(self.stack)
         self._sweeper = Sweeper(self._clients["dynamodb"], tables, self.options.ttl_every_seconds)
         self._sweeper.start()
-        self._scheduler = Scheduler(self.stack.schedules, functions)
+        stepfunctions.enable_execution()
+        stepfunctions.route_lambda_tasks(self.stack, functions)
+        machines = stepfunctions.StateMachines(self.stack, self._clients["stepfunctions"])
+        self._scheduler = Scheduler(self.stack.schedules, functions, machines)
         self._scheduler.start()
         self._server = serve(Gateway(self.stack, functions, self._scheduler), self.options.port)
         threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True).start()
@@ -100,6 +103,7 @@ class OfflineStack:
         env.update(
             {
                 "AWS_ENDPOINT_URL": self.moto_url,
+                "MOTO_PORT": self.moto_url.rsplit(":", 1)[1],  # where moto's Step Functions sends its own S3 calls
                 "AWS_ACCESS_KEY_ID": "offline",
                 "AWS_SECRET_ACCESS_KEY": "offline",
                 "AWS_DEFAULT_REGION": "us-east-1",

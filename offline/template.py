@@ -83,9 +83,15 @@ class QueueMapping:
 
 @dataclass(frozen=True, slots=True)
 class Schedule:
-    function: str
+    function: str  # the logical id of the function or state machine it starts
     name: str
     expression: str  # rate(15 minutes)
+
+
+@dataclass(frozen=True, slots=True)
+class StateMachine:
+    logical_id: str
+    definition: str  # the ASL with its DefinitionSubstitutions applied
 
 
 @dataclass(slots=True)
@@ -108,6 +114,7 @@ class Stack:
     streams: list[StreamMapping] = field(default_factory=list)
     queues: list[QueueMapping] = field(default_factory=list)
     schedules: list[Schedule] = field(default_factory=list)
+    state_machines: dict[str, StateMachine] = field(default_factory=dict)
     conditions: dict[str, Any] = field(default_factory=dict)
     authorizer_function: str | None = None
 
@@ -136,6 +143,8 @@ class Stack:
             return f"arn:aws:sns:{REGION}:{ACCOUNT}:{name}"
         if kind == "AWS::Events::EventBus":
             return f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}"
+        if kind == "AWS::Serverless::StateMachine":
+            return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
         return f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:{logical_id}"
 
     def _condition(self, name: str) -> bool:
@@ -172,7 +181,7 @@ class Stack:
             return self.physical_name(name)
         if self.resources[name]["Type"] == "AWS::SQS::Queue":
             return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{self.physical_name(name)}"
-        if self.resources[name]["Type"] == "AWS::SNS::Topic":
+        if self.resources[name]["Type"] in ("AWS::SNS::Topic", "AWS::Serverless::StateMachine"):
             return self.arn(name)
         return self.physical_name(name)
 
@@ -234,7 +243,26 @@ def read_stack(root: Path, overrides: dict[str, str] | None = None) -> Stack:
                 stack.schedules.append(Schedule(logical_id, event_name, str(stack.resolve(expression))))
             else:
                 _read_event(stack, logical_id, event, default_authorizer)
+    for logical_id, resource in stack.of_type("AWS::Serverless::StateMachine").items():
+        props = resource["Properties"]
+        substitutions = {k: str(stack.resolve(v)) for k, v in props.get("DefinitionSubstitutions", {}).items()}
+        substitutions |= _OFFLINE_SUBSTITUTIONS
+        text = (root / props["DefinitionUri"]).read_text()
+        definition = _substitute(text, substitutions)
+        stack.state_machines[logical_id] = StateMachine(logical_id, definition)
+        for event_name, event in props.get("Events", {}).items():
+            expression = str(stack.resolve(event["Properties"]["ScheduleExpression"]))
+            stack.schedules.append(Schedule(logical_id, event_name, expression))
     return stack
+
+
+def _substitute(text: str, substitutions: dict[str, str]) -> str:
+    """``${Name}`` in an ASL definition replaced as CloudFormation's DefinitionSubstitutions do."""
+    return re.sub(r"\$\{(\w+)\}", lambda found: substitutions[found.group(1)], text)
+
+
+# moto runs only STANDARD child executions of a distributed Map; on AWS they are EXPRESS (cheaper).
+_OFFLINE_SUBSTITUTIONS = {"ChildExecutionType": "STANDARD"}
 
 
 def _read_event(stack: Stack, function: str, event: dict[str, Any], default_authorizer: str | None) -> None:

@@ -92,8 +92,8 @@ def function_module(folder: str) -> Any:
     return module
 
 
-def invoke(folder: str, event: dict[str, Any]) -> dict[str, Any]:
-    result: dict[str, Any] = function_module(folder).lambda_handler(event, context(folder))
+def invoke(folder: str, event: dict[str, Any], handler: str = "lambda_handler") -> dict[str, Any]:
+    result: dict[str, Any] = getattr(function_module(folder), handler)(event, context(folder))
     return result
 
 

@@ -12,6 +12,7 @@ import pytest
 
 from offline import resources
 from offline.template import Stack, read_stack
+from tests.builders import WebhookReceiver
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -74,7 +75,7 @@ def aws(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, obj
             return original(self, request)
 
     monkeypatch.setattr(BotocoreStubber, "process_request", one_at_a_time)
-    with mock_aws():
+    with mock_aws(config={"stepfunctions": {"execute_state_machine": True}}):
         for function in stack.functions.values():
             for name, value in function.environment.items():
                 if name != "POWERTOOLS_SERVICE_NAME":
@@ -89,3 +90,11 @@ def aws(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, obj
         resources.create_alert_channels(stack, boto3.client("sns"), boto3.client("events"))
         yield {"dynamodb": dynamodb, "secrets": secrets, "queues": queues, "stack": stack}
         reset_caches()
+
+
+@pytest.fixture
+def receiver() -> Iterator[WebhookReceiver]:
+    """A local webhook endpoint, recording each delivery."""
+    server = WebhookReceiver()
+    yield server
+    server.close()

@@ -22,6 +22,7 @@ class Api:
         self.functions: dict[str, Lambda] = load_all(stack)
         self.gateway = Gateway(stack, self.functions)
         self._pumps: list[StreamPump] = []
+        self._machines: Any = None
 
     def call(
         self, method: str, path: str, body: Any = None, *, token: str | None = None, key: str | None = None
@@ -53,6 +54,15 @@ class Api:
         while moved := sum(p.poll_once() for p in self._pumps):
             total += moved
         return total
+
+    def run_pipeline(self, payload: dict[str, Any] | None = None) -> Any:
+        """Execute the hourly state machine on moto's Step Functions, tasks calling the handlers."""
+        from offline import stepfunctions
+
+        if self._machines is None:
+            stepfunctions.route_lambda_tasks(self.stack, self.functions)
+            self._machines = stepfunctions.StateMachines(self.stack, boto3.client("stepfunctions"))
+        return self._machines.run("HourlyPipeline", payload)
 
     def work(self, queue: str) -> int:
         """Deliver what is in one of the template's queues to its function until it is empty."""

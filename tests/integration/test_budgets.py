@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
@@ -15,13 +14,6 @@ from apimeter.domain import webhooks
 from apimeter.logic import alerts, budgets, spend
 from tests.builders import WebhookReceiver
 from tests.integration.conftest import Api
-
-
-@pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    server = WebhookReceiver()
-    yield server
-    server.close()
 
 
 def listen(aws: dict[str, Any]) -> dict[str, str]:

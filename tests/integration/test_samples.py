@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from apimeter.errors import NotFound
 from apimeter.logic import exports
 from tests.builders import body, invoke, sample
 
@@ -74,3 +75,16 @@ def test_a_failing_export_is_retried_then_marked_failed(aws: dict[str, Any], mon
 
 def test_budget_watch_sample_for_a_tenant_without_budgets_counts_nothing(aws: dict[str, Any]) -> None:
     assert invoke("budget_watch", sample("budget_watch")) == {"batchItemFailures": []}
+
+
+def test_pipeline_step_samples_for_an_unknown_project_and_tenant(aws: dict[str, Any]) -> None:
+    planned = invoke("pipeline", sample("pipeline-plan"), "plan")
+    assert (planned["projects"], planned["tenants"]) == (0, 0)
+    assert planned["hour"] < planned["projects_key"].split("/")[1] + "~"
+    with pytest.raises(NotFound):
+        invoke("pipeline", sample("pipeline-project"), "forecast")  # the Catch in the state machine records it
+    found = invoke("pipeline", sample("pipeline-project"), "anomalies")
+    assert (found["series"], found["anomalies"]) == (1, 0)
+    assert invoke("pipeline", sample("pipeline-tenant"), "budgets") == {
+        "tenant_id": "ten_01jexample000000000000000", "budgets": 0, "fired": 0}  # fmt: skip
+    assert invoke("pipeline", {}, "notifications") == {"alerts": 0, "undelivered": 0}

@@ -19,11 +19,11 @@ def test_cron_is_refused_clearly() -> None:
         period_seconds("cron(5 * * * ? *)")
 
 
-def test_the_rollup_schedule_is_read_from_the_template(stack: Stack) -> None:
-    (schedule,) = stack.schedules
-    assert (schedule.function, schedule.expression) == ("RollupFunction", "rate(15 minutes)")
-    assert period_seconds(schedule.expression) == 900
+def test_the_schedules_are_read_from_the_template(stack: Stack) -> None:
+    expressions = {s.function: s.expression for s in stack.schedules}
+    assert expressions == {"RollupFunction": "rate(15 minutes)", "HourlyPipeline": "rate(1 hour)"}
+    assert period_seconds(expressions["RollupFunction"]) == 900
     scheduler = Scheduler(stack.schedules, {})
-    assert scheduler.names() == ["RollupFunction"]
+    assert scheduler.names() == ["HourlyPipeline", "RollupFunction"]
     with pytest.raises(KeyError):
         scheduler.fire("NoSuchFunction")

@@ -20,7 +20,9 @@ def test_every_function_is_python313_arm64_with_the_layer(stack: Stack) -> None:
     document = stack.resources
     for name, resource in stack.of_type("AWS::Serverless::Function").items():
         props = resource["Properties"]
-        assert props["Handler"] == "app.lambda_handler", name
+        module, _, function = props["Handler"].partition(".")
+        assert module == "app", name
+        assert function == "lambda_handler" or props["CodeUri"] == "functions/pipeline", name  # a step each
         assert (ROOT / props["CodeUri"] / "app.py").is_file(), name
     from offline.template import load
 
@@ -138,3 +140,30 @@ def test_readme_roles_table_is_the_code_table() -> None:
         if len(cells) == 5 and cells[0].startswith("`") and "." in cells[0]:
             rows[cells[0].strip("`")] = [role for role, cell in zip(permissions.ROLES, cells[1:], strict=True) if cell]
     assert rows == {row["action"]: row["roles"] for row in permissions.table()}
+
+
+def test_the_hourly_pipeline_is_scheduled_and_calls_only_template_functions(stack: Stack) -> None:
+    machine = stack.resources["HourlyPipeline"]["Properties"]
+    definition = json.loads((ROOT / machine["DefinitionUri"]).read_text())
+    text = json.dumps(definition)
+    assert set(re.findall(r"\$\{(\w+)\}", text)) == set(machine["DefinitionSubstitutions"])
+    for name, value in machine["DefinitionSubstitutions"].items():
+        if name.endswith("FunctionArn"):
+            assert value["Fn::GetAtt"][0] in stack.functions, name
+    states = definition["States"]
+    order, at = [], definition["StartAt"]
+    while at:
+        order.append(at)
+        at = states[at].get("Next")
+    assert order == ["FinalizeRollups", "Plan", "Projects", "Budgets", "Notifications"]
+    per_project = states["Projects"]["ItemProcessor"]
+    assert per_project["ProcessorConfig"]["Mode"] == "DISTRIBUTED"
+    branches = per_project["States"]["ForecastAndAnomalies"]["Branches"]
+    assert [b["StartAt"] for b in branches] == ["Forecast", "Anomalies"]
+    for branch in branches:  # one project's failure is recorded, not the run's
+        assert branch["States"][branch["StartAt"]]["Catch"][0]["ErrorEquals"] == ["States.ALL"]
+    for name in ("FinalizeRollups", "Plan", "Notifications"):
+        assert states[name]["Retry"], name
+    assert machine["Events"]["Hourly"]["Properties"]["ScheduleExpression"] == "rate(1 hour)"
+    alarm = stack.resources["PipelineFailuresAlarm"]["Properties"]
+    assert (alarm["MetricName"], alarm["Dimensions"][0]["Value"]) == ("ExecutionsFailed", {"Ref": "HourlyPipeline"})

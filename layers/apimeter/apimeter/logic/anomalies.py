@@ -29,6 +29,7 @@ from apimeter.observability import logger
 HOUR_MS = 3_600_000
 BUSIEST = 10  # endpoints and consumers whose series are watched, by requests in the hour
 TRACKED = 3 * BUSIEST  # series kept per dimension: once busy, a value stays watched (its silence is news)
+HISTORY_DAYS = 21  # what a project's first judgement learns from: three weeks of its hours
 MIN_REQUESTS = 20  # below this an hour's error rate and p95 are noise, not a signal
 DIMENSION_NAMES = {PROJECT_TOTAL: "project", ENDPOINT: "endpoint", CONSUMER: "consumer"}
 
@@ -49,6 +50,8 @@ def detect(project_id: str, hour_start_ms: int) -> Detected:
     found = 0
     for series in watched:
         detectors = {m: Detector.restore(s) for m, s in saved.get(series, {}).items()}
+        if not detectors and series == (PROJECT_TOTAL, ""):
+            detectors = _learned_from_history(project_id, hour_start_ms)
         totals = figures.get(series, Totals())
         for metric in METRICS:
             detector = detectors.setdefault(metric, Detector(3600))
@@ -61,6 +64,27 @@ def detect(project_id: str, hour_start_ms: int) -> Detected:
         states[series] = {m: d.state() for m, d in detectors.items()}
     rollups.save_detector_states(project_id, states)
     return Detected(len(watched), found)
+
+
+def _learned_from_history(project_id: str, hour_start_ms: int) -> dict[str, Detector]:
+    """Detectors for a project's own series that have already learned the hours before
+    ``hour_start_ms`` (up to ``HISTORY_DAYS``): a project judged for the first time (new to the
+    pipeline, or backfilled) is judged against its past from its first run, at the price of one read
+    of its hour totals."""
+    first = hour_start_ms - HISTORY_DAYS * 24 * HOUR_MS
+    run = Run("hour", bucket_key(first, "hour"), bucket_key(hour_start_ms - HOUR_MS, "hour"), HISTORY_DAYS * 24)
+    found = {item["sk"]: _totals(item) for item in rollups.read_runs(project_id, [run]).items}
+    detectors = {metric: Detector(3600) for metric in METRICS}
+    if not found:
+        return detectors
+    start = bucket_ms(min(found), "hour")
+    for at in range(start, hour_start_ms, HOUR_MS):
+        totals = found.get(bucket_key(at, "hour"), Totals())
+        for metric, detector in detectors.items():
+            value = _value(totals, metric)
+            if value is not None:
+                detector.update(at / 1000, value)
+    return detectors
 
 
 def _figures(project_id: str, hour: str) -> dict[tuple[str, str], Totals]:
