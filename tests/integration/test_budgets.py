@@ -151,3 +151,39 @@ def test_a_failed_webhook_is_retried_by_the_outbox(api: Api, aws: dict[str, Any]
 
 def api_tenant(api: Api, token: str) -> str:
     return str(api.call("GET", "/v1/auth/me", token=token).body["tenant"]["id"])
+
+
+def test_escalating_actions_throttle_then_suspend_the_key_until_the_budget_goes(api: Api) -> None:
+    from apimeter.logic import authorization
+
+    token = api.register()["access_token"]
+    project_id = api.project(token)
+    key = api.key(token, project_id)
+    other = api.key(token, project_id)  # the budget names one key; this one is left alone
+    made = api.call("POST", f"/v1/projects/{project_id}/budgets",
+                    {"name": "cap", "amount": 1.0, "period": "monthly", "key_id": key["id"],
+                     "thresholds": [{"percent": 50, "action": "throttle"}, {"percent": 100, "action": "suspend"}]},
+                    token=token)  # fmt: skip
+    assert made.status == 201, made.body
+
+    def spend(count: int, offset: int) -> int:
+        batch = [{"event_id": f"s{offset + i}", "method": "POST", "endpoint": "/v1/generate", "status": 200,
+                  "cost": 0.1} for i in range(count)]  # fmt: skip
+        status = api.call("POST", "/v1/events", {"events": batch}, key=key["key"]).status
+        api.pump()
+        authorization.cache.clear()  # AuthCacheSeconds later
+        return status
+
+    before = api.call("GET", "/v1/quota", key=key["key"]).headers["x-ratelimit-limit"]
+    assert spend(6, 0) == 202  # 0.60: throttled
+    throttled = api.call("GET", "/v1/quota", key=key["key"])
+    assert throttled.status == 200
+    assert int(throttled.headers["x-ratelimit-limit"]) == max(1, int(before) // 10)
+    assert spend(4, 6) == 202  # 1.00: this batch is taken, and crosses into suspension
+    refused = api.call("GET", "/v1/quota", key=key["key"])
+    assert (refused.status, refused.body["error"]["code"]) == (429, "RATE_LIMIT_EXCEEDED")
+    assert api.call("GET", "/v1/quota", key=other["key"]).status == 200
+
+    assert api.call("DELETE", f"/v1/projects/{project_id}/budgets/{made.body['id']}", token=token).status == 204
+    authorization.cache.clear()
+    assert api.call("GET", "/v1/quota", key=key["key"]).status == 200

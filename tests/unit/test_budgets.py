@@ -6,6 +6,7 @@ from datetime import datetime
 
 import pytest
 
+from apimeter.domain import budgets
 from apimeter.domain.budgets import (
     Budget,
     Channels,
@@ -364,3 +365,16 @@ def test_forecast_alert_message_says_how_likely_and_by_when() -> None:
     assert payload(alert)["type"] == "budget.threshold_forecast"
     assert payload(alert)["threshold"]["probability"] == 0.8
     assert alert.id == "bud_1#2026-11#forecast#100"
+
+
+def test_holds_throttle_or_suspend_only_the_keys_they_name_until_they_end() -> None:
+    limits = {"key_per_minute": 600, "key_per_day": 50_000, "project_per_minute": 6000}
+    now = 1_800_000_000
+    project = {"hold#bud_a": {"key": "key_1", "action": "throttle", "until": now + 60}}
+    assert budgets.held_limits(limits, [project], "key_1", now) == {
+        "key_per_minute": 60, "key_per_day": 5000, "project_per_minute": 6000}  # fmt: skip
+    assert budgets.held_limits(limits, [project], "key_2", now) == limits
+    assert budgets.held_limits(limits, [project], "key_1", now + 60) == limits  # the period is over
+    tenant = {"hold#bud_b": {"key": "*", "action": "suspend", "until": now + 60}}
+    suspended = budgets.held_limits(limits, [tenant, project], "key_2", now)
+    assert (suspended["key_per_minute"], suspended["key_per_day"], suspended["project_per_minute"]) == (0, 0, 6000)

@@ -30,7 +30,7 @@ from botocore.exceptions import ClientError
 
 from apimeter.dal.dynamo import as_json, batch_get, client, delete_keys, deserialize, error_code, serialize
 from apimeter.domain.accounts import ApiKey, Pricing, Project, Tenant, User
-from apimeter.domain.budgets import Budget, Channels, Threshold, Webhook
+from apimeter.domain.budgets import HOLD_PREFIX, Budget, Channels, Threshold, Webhook
 from apimeter.domain.exports import Export
 from apimeter.errors import Conflict, NotFound
 from apimeter.settings import settings
@@ -726,7 +726,7 @@ def list_budgets(tenant_id: str, project_id: str | None = None) -> list[Budget]:
 
 
 def delete_budget(tenant_id: str, budget_id: str) -> None:
-    """Delete a budget and its alert history."""
+    """Delete a budget and its alert history (its hold on keys is cleared by the caller)."""
     keys = [_key(row["pk"], row["sk"]) for row in _query_prefix(f"TENANT#{tenant_id}", f"ALERT#{budget_id}#")]
     delete_keys(_table(), [*keys, _key(f"TENANT#{tenant_id}", f"BUDGET#{budget_id}")])
 
@@ -794,3 +794,20 @@ def delivered(tenant_id: str, alert_id: str, channel: str, at: str) -> None:
     )
     if not deserialize(response["Attributes"]).get("pending"):
         client().delete_item(TableName=_table(), Key=_key("OUTBOX", f"{tenant_id}#{alert_id}"))
+
+
+def set_hold(tenant_id: str, project_id: str | None, budget_id: str, hold: dict[str, Any]) -> None:
+    """Put a budget's hold on its project's keys (or, tenant-wide, on every key of the tenant);
+    the authorizer reads it with the rows it reads anyway."""
+    sk = f"PROJECT#{project_id}" if project_id else "TENANT"
+    _set(_key(f"TENANT#{tenant_id}", sk), {f"{HOLD_PREFIX}{budget_id}": hold})
+
+
+def clear_hold(tenant_id: str, project_id: str | None, budget_id: str) -> None:
+    sk = f"PROJECT#{project_id}" if project_id else "TENANT"
+    client().update_item(
+        TableName=_table(),
+        Key=_key(f"TENANT#{tenant_id}", sk),
+        UpdateExpression="REMOVE #hold",
+        ExpressionAttributeNames={"#hold": f"{HOLD_PREFIX}{budget_id}"},
+    )

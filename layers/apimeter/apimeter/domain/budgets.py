@@ -482,3 +482,38 @@ def payload(alert: Alert) -> dict[str, Any]:
         "fired_at": iso(alert.fired_at_ms),
         "message": message(alert),
     }
+
+
+# escalating actions: holds on API keys
+
+THROTTLE_SHARE = 10  # a throttled key keeps a tenth of its per-key rate limits
+HOLD_PREFIX = "hold#"  # attributes of a project or tenant row: hold#<budget id> -> {key, action, until}
+
+
+def hold_of(budget: Budget, fired: Sequence[Alert]) -> dict[str, Any] | None:
+    """The hold a budget puts on its keys once ``fired`` alerts fired: the strongest action of
+    their thresholds, until the end of the period. None when they only notify."""
+    action = actions_for(a.threshold for a in fired)
+    if action is None or action == "notify":
+        return None
+    until = max(a.period.end_ms for a in fired) // 1000
+    return {"key": budget.key_id or "*", "action": action, "until": until}
+
+
+def held_limits(limits: dict[str, int], rows: Iterable[dict[str, Any]], key_id: str, now_s: float) -> dict[str, int]:
+    """An API key's rate limits under the budget holds on its project and tenant rows: a throttled
+    key keeps a tenth of its per-key limits, a suspended one none (every request answers 429 with
+    Retry-After) until the hold ends with its period."""
+    actions = [
+        hold["action"]
+        for row in rows
+        for name, hold in row.items()
+        if name.startswith(HOLD_PREFIX) and hold["key"] in ("*", key_id) and float(hold["until"]) > now_s
+    ]
+    if not actions:
+        return limits
+    suspended = "suspend" in actions
+    return {
+        name: (0 if suspended else max(1, value // THROTTLE_SHARE)) if name.startswith("key_per_") else value
+        for name, value in limits.items()
+    }

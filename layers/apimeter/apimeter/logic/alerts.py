@@ -17,7 +17,7 @@ from typing import Any
 
 from apimeter.dal import entities, notifications
 from apimeter.domain import webhooks
-from apimeter.domain.budgets import Alert, Budget, payload
+from apimeter.domain.budgets import Alert, Budget, hold_of, payload
 from apimeter.domain.windows import now_iso
 from apimeter.errors import NotFound
 from apimeter.observability import logger
@@ -40,6 +40,9 @@ def fire(budget: Budget, alerts: Sequence[Alert]) -> list[Alert]:
             logger.info("budget alert fired", extra={"alert_id": alert.id, "budget_id": budget.id})
             fired.append(alert)
             deliver(budget.tenant_id, alert.id, budget)
+    hold = hold_of(budget, fired)
+    if hold is not None:  # thresholds only escalate, so the newest hold is the strongest
+        entities.set_hold(budget.tenant_id, budget.project_id, budget.id, hold)
     return fired
 
 

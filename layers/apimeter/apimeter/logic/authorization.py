@@ -17,7 +17,7 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from apimeter.dal import entities
-from apimeter.domain import apikeys, tokens
+from apimeter.domain import apikeys, budgets, tokens
 from apimeter.domain.plans import limits as plan_limits
 from apimeter.domain.principal import Principal
 from apimeter.domain.windows import iso
@@ -95,7 +95,7 @@ def _verify_api_key(secret: str) -> tuple[Principal, float | None]:
         tenant_id=found["tenant_id"],
         project_id=found["project_id"],
         scopes=tuple(sorted(found["scopes"])),
-        limits=_limits(tenant, project),
+        limits=budgets.held_limits(_limits(tenant, project), (tenant or {}, project), found["key_id"], time.time()),
     )
     try:
         entities.key_in_use(principal.tenant_id, found["project_id"], principal.principal_id, iso(_now_ms()))
@@ -138,7 +138,7 @@ def _verify_key_token(claims: tokens.AccessClaims) -> Principal:
         scopes=tuple(sorted(set(claims.scopes) & set(key["scopes"]))),
         token_id=claims.jti,
         token_expires=claims.expires_at,
-        limits=_limits(tenant),
+        limits=budgets.held_limits(_limits(tenant), (tenant or {},), claims.subject, time.time()),
     )
 
 

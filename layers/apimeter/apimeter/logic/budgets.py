@@ -92,6 +92,7 @@ def list_all(principal: Principal, project_id: str | None) -> list[Budget]:
 
 def delete(principal: Principal, project_id: str | None, budget_id: str) -> None:
     budget = get(principal, project_id, budget_id, "budgets.manage")
+    entities.clear_hold(budget.tenant_id, budget.project_id, budget.id)
     entities.delete_budget(budget.tenant_id, budget.id)
 
 
