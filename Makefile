@@ -14,7 +14,7 @@ ADMIN_EMAILS ?= demo@apimeter.local
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install dev dev-reset rollup pipeline recompute test test-fast lint build bench bench-forecast bench-anomaly openapi clean
+.PHONY: help install dev dev-reset rollup pipeline recompute test test-fast lint build bench bench-forecast bench-anomaly bench-pipeline openapi clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -69,6 +69,9 @@ bench: $(STAMP) ## benchmarks: ingest domain path, stream aggregation
 
 bench-forecast: $(STAMP) ## forecast backtests (MASE, interval coverage); more series: make bench-forecast ARGS="a.csv --horizon 1d"
 	$(PY) bench/forecast.py $(ARGS)
+
+bench-pipeline: $(STAMP) ## the hourly pipeline's fan-out offline over N projects: make bench-pipeline ARGS="50 200 1000"
+	$(PY) bench/pipeline.py $(ARGS)
 
 bench-anomaly: $(STAMP) ## NAB scores of the anomaly detector; another corpus: make bench-anomaly ARGS=path/to/NAB/data
 	$(PY) bench/anomaly.py $(ARGS)
