@@ -1,7 +1,8 @@
 """The hourly pipeline, executed from its ASL on moto's Step Functions with every task in-process:
-a project with history, a spike in its last finished hour and budgets crossed on the stream and on
-the forecast; then the forecast, the anomaly and exactly one alert per crossed threshold on every
-channel, and nothing new when the hour is run again."""
+a project with ten days of history, a spike of tracked traffic in its last finished hour and
+budgets crossed on the stream and on the forecast; then the finalized hour, the forecast, the
+anomaly and exactly one alert per crossed threshold on every channel, and nothing new when the
+hour is run again."""
 
 from __future__ import annotations
 
@@ -22,20 +23,23 @@ from tests.integration.test_budgets import drain, listen
 HOUR = 3_600_000
 
 
-def history_with_a_spike(project_id: str, now: int) -> None:
-    """Ten days of finalized hours with a daily swing (and no cost); the last finished hour has 4x
-    the traffic."""
+def usual(start_ms: int, rng: random.Random) -> int:
+    return round(30 + 12 * math.sin(2 * math.pi * (start_ms // HOUR % 24) / 24) + rng.gauss(0, 1))
+
+
+def history(project_id: str, now: int) -> int:
+    """Ten days of finalized hours with a daily swing (and no cost), up to the last finished hour;
+    returns what that hour usually sees."""
     rng = random.Random(8)
     current = now - now % HOUR
     buckets = {}
-    for h in range(1, 10 * 24 + 1):
+    for h in range(2, 10 * 24 + 1):
         start = current - h * HOUR
-        requests = round(300 + 120 * math.sin(2 * math.pi * (start // HOUR % 24) / 24) + rng.gauss(0, 6))
-        if h == 1:
-            requests *= 4
+        requests = usual(start, rng)
         key = RollupKey(project_id, "hour", PROJECT_TOTAL, bucket_key(start, "hour"))
         buckets[key] = {"requests": requests, "c2": requests}
     rollups.replace_all(buckets, run="history", computed_at="2026-01-01T00:00:00Z")
+    return usual(current - HOUR, rng)
 
 
 def test_the_hourly_pipeline_forecasts_finds_the_spike_and_alerts_once(
@@ -46,7 +50,10 @@ def test_the_hourly_pipeline_forecasts_finds_the_spike_and_alerts_once(
     project_id = api.project(token)
     key = api.key(token, project_id)["key"]
     now = int(time.time() * 1000)
-    history_with_a_spike(project_id, now)
+    last_hour = now - now % HOUR - HOUR
+    spike = [{"event_id": f"s{i}", "timestamp": last_hour + i * 1000, "method": "GET", "endpoint": "/v1/items",
+              "status": 200} for i in range(4 * history(project_id, now))]  # fmt: skip
+    assert api.call("POST", "/v1/events", {"events": spike}, key=key).status == 202  # 4x the usual, last hour
     channels = {"sns": True, "eventbridge": True, "webhooks": [{"url": receiver.url}]}
     daily = api.call("POST", f"/v1/projects/{project_id}/budgets",
                      {"name": "spend today", "amount": 1, "period": "daily", "metric": "cost",
@@ -72,7 +79,8 @@ def test_the_hourly_pipeline_forecasts_finds_the_spike_and_alerts_once(
 
     (anomaly,) = api.call("GET", f"/v1/projects/{project_id}/anomalies?window=24h", key=key).body["anomalies"]
     assert (anomaly["dimension"], anomaly["metric"], anomaly["direction"]) == ("project", "requests", "up")
-    assert anomaly["hour"].startswith(bucket_key(now - now % HOUR - HOUR, "hour"))
+    assert anomaly["hour"].startswith(bucket_key(last_hour, "hour"))
+    assert anomaly["observed"] == len(spike)  # the hour as finalized from its raw events
 
     def fired(budget: dict[str, Any]) -> list[dict[str, Any]]:
         url = f"/v1/projects/{project_id}/budgets/{budget['id']}/alerts"
