@@ -7,12 +7,24 @@ so a crash while saving leaves the previous state whole.
 
 from __future__ import annotations
 
+import base64
 import json
 import os
 from pathlib import Path
 from typing import Any
 
 _SECRETS = "secrets.json"
+_BYTES = "$base64"  # binary attribute values (B, BS) as JSON
+
+
+def _encode_bytes(value: Any) -> dict[str, str]:
+    if isinstance(value, bytes):
+        return {_BYTES: base64.b64encode(value).decode()}
+    raise TypeError(f"cannot save {type(value).__name__}")
+
+
+def _decode_bytes(found: dict[str, Any]) -> Any:
+    return base64.b64decode(found[_BYTES]) if set(found) == {_BYTES} else found
 
 
 def save(directory: Path, client: Any, tables: list[str], secrets: dict[str, str]) -> int:
@@ -26,7 +38,7 @@ def save(directory: Path, client: Any, tables: list[str], secrets: dict[str, str
             while True:
                 page = client.scan(**kwargs)
                 for item in page.get("Items", []):
-                    out.write(json.dumps(item, separators=(",", ":")) + "\n")
+                    out.write(json.dumps(item, separators=(",", ":"), default=_encode_bytes) + "\n")
                     count += 1
                 if "LastEvaluatedKey" not in page:
                     break
@@ -54,7 +66,7 @@ def restore(directory: Path, client: Any, tables: list[str]) -> int:
         batch: list[dict[str, Any]] = []
         with source.open() as lines:
             for line in lines:
-                batch.append({"PutRequest": {"Item": json.loads(line)}})
+                batch.append({"PutRequest": {"Item": json.loads(line, object_hook=_decode_bytes)}})
                 if len(batch) == 25:
                     client.batch_write_item(RequestItems={table: batch})
                     count += len(batch)

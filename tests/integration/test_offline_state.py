@@ -26,14 +26,18 @@ def test_save_and_restore_round_trip(aws: dict[str, Any], tmp_path: Path) -> Non
     stack = aws["stack"]
     client = aws["dynamodb"]
     table = stack.physical_name("RollupsTable")
-    for i in range(60):  # more than one BatchWriteItem
+    for i in range(59):  # more than one BatchWriteItem
         client.put_item(TableName=table, Item={"pk": {"S": "p"}, "sk": {"S": f"{i:03d}"}, "n": {"N": str(i)}})
+    binary = {"pk": {"S": "p"}, "sk": {"S": "state"}, "b": {"B": b"\x00\xffzlib"}, "bs": {"BS": [b"a", b"\x01"]}}
+    client.put_item(TableName=table, Item=binary)  # detector states and forecast paths are binary
     tables = [table]
     assert state.save(tmp_path, client, tables, {"jwt": "secret"}) == 60
     client.delete_table(TableName=table)
     client.create_table(**resources.table_request(stack, "RollupsTable"))
     assert state.restore(tmp_path, client, tables) == 60
     assert boto3.client("dynamodb").scan(TableName=table)["Count"] == 60
+    restored = client.get_item(TableName=table, Key={"pk": {"S": "p"}, "sk": {"S": "state"}})["Item"]
+    assert (restored["b"]["B"], sorted(restored["bs"]["BS"])) == (b"\x00\xffzlib", [b"\x01", b"a"])
     assert state.saved_secrets(tmp_path) == {"jwt": "secret"}
     assert state.saved_secrets(tmp_path / "none") == {}
 
