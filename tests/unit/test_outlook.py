@@ -65,3 +65,12 @@ def test_days_follow_the_project_time_zone() -> None:
     assert made.month_end.month == "2026-11"
     assert made.daily[1].requests.value == pytest.approx(sum(h.requests.value for h in made.hourly[1:25]))
     assert made.month_end.cost.value == 0
+
+
+def test_the_hourly_path_covers_the_month_end_in_every_time_zone() -> None:
+    as_of = ms("2026-11-22T10:00:00")
+    requests = hourly_traffic(10 * 24)
+    made = outlook(History(as_of - len(requests) * HOUR_MS, requests, [0.0] * len(requests)), as_of, "Asia/Kolkata")
+    assert made is not None
+    utc_minus_12_month_end = ms("2026-12-01T12:00:00")
+    assert as_of + len(made.paths["requests"]) * HOUR_MS >= utc_minus_12_month_end

@@ -22,6 +22,7 @@ MIN_HISTORY_HOURS = 24
 HOURLY = 48
 DAILY = 7
 METRICS = ("requests", "cost")
+ZONE_SPREAD_HOURS = 26  # UTC-12 to UTC+14
 
 
 @dataclass(frozen=True)
@@ -79,7 +80,9 @@ def outlook(history: History, as_of_ms: int, timezone: str) -> Outlook | None:
     if len(requests) - learn_from < MIN_HISTORY_HOURS:
         return None
     days_end = _day_starts(as_of_ms, timezone, DAILY + 1)[-1]
-    horizon = max(HOURLY, (month_end - as_of_ms) // HOUR_MS, (days_end - as_of_ms) // HOUR_MS)
+    # Past the project's month end and its next week by a day, so a budget's period in any other
+    # time zone (offsets differ by up to 26 hours) is covered too.
+    horizon = max(HOURLY, (month_end - as_of_ms) // HOUR_MS, (days_end - as_of_ms) // HOUR_MS) + ZONE_SPREAD_HOURS
     made = {}
     for name, series in zip(METRICS, (requests, cost), strict=True):
         result = forecast(series[learn_from:], 3600, horizon)
