@@ -70,6 +70,12 @@ def test_budget_lifecycle_and_validation(api: Api) -> None:
     viewer_token = api.call("POST", "/v1/auth/login", {"email": "v@example.com", "password": "viewer-password-1"}).body
     assert api.call("GET", base, token=viewer_token["access_token"]).status == 200
     assert api.call("DELETE", f"{base}/{budget_id}", token=viewer_token["access_token"]).status == 403
+    key = api.key(token, project_id, ("track", "read"))["key"]  # keys read budgets and change none
+    assert api.call("GET", f"{base}/{budget_id}", key=key).status == 200
+    assert api.call("PATCH", f"{base}/{budget_id}", {"amount": 1}, key=key).status == 403
+    assert api.call("DELETE", f"{base}/{budget_id}", key=key).status == 403
+    lower = {"name": "x", "amount": 1, "period": "daily", "thresholds": [{"percent": 50}]}
+    assert api.call("POST", base, lower, key=key).status == 403
     assert api.call("DELETE", f"{base}/{budget_id}", token=token).status == 204
     assert api.call("GET", f"{base}/{budget_id}", token=token).status == 404
 
@@ -175,6 +181,7 @@ def test_escalating_actions_throttle_then_suspend_the_key_until_the_budget_goes(
         return status
 
     before = api.call("GET", "/v1/quota", key=key["key"]).headers["x-ratelimit-limit"]
+    exchanged = api.call("POST", "/v1/auth/token", key=key["key"]).body["access_token"]  # holds bind it too
     assert spend(6, 0) == 202  # 0.60: throttled
     throttled = api.call("GET", "/v1/quota", key=key["key"])
     assert throttled.status == 200
@@ -182,8 +189,52 @@ def test_escalating_actions_throttle_then_suspend_the_key_until_the_budget_goes(
     assert spend(4, 6) == 202  # 1.00: this batch is taken, and crosses into suspension
     refused = api.call("GET", "/v1/quota", key=key["key"])
     assert (refused.status, refused.body["error"]["code"]) == (429, "RATE_LIMIT_EXCEEDED")
+    assert api.call("GET", f"/v1/projects/{project_id}/metrics/summary", token=exchanged).status == 429
     assert api.call("GET", "/v1/quota", key=other["key"]).status == 200
 
     assert api.call("DELETE", f"/v1/projects/{project_id}/budgets/{made.body['id']}", token=token).status == 204
     authorization.cache.clear()
     assert api.call("GET", "/v1/quota", key=key["key"]).status == 200
+
+
+def test_the_hour_that_closes_a_period_is_judged_with_it(api: Api) -> None:
+    from decimal import Decimal
+
+    from apimeter.dal import rollups
+    from apimeter.domain.rollups import PROJECT_TOTAL, RollupKey
+    from apimeter.domain.windows import bucket_key
+
+    token = api.register()["access_token"]
+    project_id = api.project(token)
+    made = api.call("POST", f"/v1/projects/{project_id}/budgets",
+                    {"name": "daily", "amount": 1.0, "period": "daily", "thresholds": [{"percent": 100}]},
+                    token=token).body  # fmt: skip
+    now = int(time.time() * 1000)
+    last_of_yesterday = now - now % 86_400_000 - 3_600_000
+    spent = {"requests": 5, "cost": Decimal("1.5")}  # all in yesterday's last hour, as the stream adds it
+    hour = RollupKey(project_id, "hour", PROJECT_TOTAL, bucket_key(last_of_yesterday, "hour"))
+    day = RollupKey(project_id, "day", PROJECT_TOTAL, bucket_key(last_of_yesterday, "day"))
+    rollups.replace_all({hour: spent, day: spent}, run="t", computed_at="2026-01-01T00:00:00Z")
+    tenant = api_tenant(api, token)
+    assert budgets.evaluate(tenant, now_ms=now).fired == 0  # today's period: nothing spent
+    assert budgets.evaluate(tenant, last_of_yesterday, now).fired == 1  # the pipeline's hour closed yesterday
+    (alert,) = api.call("GET", f"/v1/projects/{project_id}/budgets/{made['id']}/alerts", token=token).body["alerts"]
+    assert alert["period"]["label"] == bucket_key(last_of_yesterday, "day")
+
+
+def test_an_alert_deleted_with_its_budget_leaves_the_outbox(api: Api, receiver: WebhookReceiver) -> None:
+    token = api.register()["access_token"]
+    project_id = api.project(token)
+    key = api.key(token, project_id)["key"]
+    made = api.call("POST", f"/v1/projects/{project_id}/budgets",
+                    {"name": "r", "amount": 1, "period": "daily", "metric": "requests",
+                     "thresholds": [{"percent": 100}], "channels": {"webhooks": [{"url": receiver.url}]}},
+                    token=token).body  # fmt: skip
+    receiver.status = 500
+    event = {"event_id": "o1", "method": "GET", "endpoint": "/", "status": 200}
+    assert api.call("POST", "/v1/events", event, key=key).status == 202
+    api.pump()
+    assert alerts.flush() == alerts.Flushed(alerts=1, undelivered=1)
+    assert api.call("DELETE", f"/v1/projects/{project_id}/budgets/{made['id']}", token=token).status == 204
+    assert alerts.flush() == alerts.Flushed(alerts=1, undelivered=0)  # found gone, and dropped
+    assert alerts.flush().alerts == 0

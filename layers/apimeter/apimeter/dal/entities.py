@@ -540,15 +540,20 @@ def key_in_use(tenant_id: str, project_id: str, key_id: str, at: str) -> None:
             raise
 
 
-def key_state(tenant_id: str, project_id: str, key_id: str) -> tuple[dict[str, Any] | None, dict[str, Any] | None]:
-    """The tenant and a key's metadata in one BatchGetItem (for access tokens exchanged from a key)."""
-    rows = {
-        row["sk"]: row
-        for row in _batch_get(
-            [_key(f"TENANT#{tenant_id}", "TENANT"), _key(f"TENANT#{tenant_id}", f"KEY#{project_id}#{key_id}")]
-        )
-    }
-    return rows.get("TENANT"), rows.get(f"KEY#{project_id}#{key_id}")
+@dataclass(frozen=True, slots=True)
+class KeyState:
+    tenant: dict[str, Any] | None
+    project: dict[str, Any] | None
+    key: dict[str, Any] | None
+
+
+def key_state(tenant_id: str, project_id: str, key_id: str) -> KeyState:
+    """The tenant, the project and a key's metadata in one BatchGetItem (for access tokens exchanged
+    from a key: the project row carries budget holds)."""
+    pk = f"TENANT#{tenant_id}"
+    wanted = ["TENANT", f"PROJECT#{project_id}", f"KEY#{project_id}#{key_id}"]
+    rows = {row["sk"]: row for row in _batch_get([_key(pk, sk) for sk in wanted])}
+    return KeyState(*(rows.get(sk) for sk in wanted))
 
 
 # exports
@@ -774,6 +779,10 @@ def list_alerts(tenant_id: str, budget_id: str, limit: int) -> list[dict[str, An
 def outbox() -> list[tuple[str, str]]:
     """(tenant id, alert id) of every alert with deliveries still to make."""
     return [(row["sk"].split("#", 1)[0], row["sk"].split("#", 1)[1]) for row in _query_prefix("OUTBOX")]
+
+
+def drop_outbox(tenant_id: str, alert_id: str) -> None:
+    client().delete_item(TableName=_table(), Key=_key("OUTBOX", f"{tenant_id}#{alert_id}"))
 
 
 def pending_alert(tenant_id: str, alert_id: str) -> tuple[dict[str, Any], list[str]] | None:

@@ -490,13 +490,13 @@ THROTTLE_SHARE = 10  # a throttled key keeps a tenth of its per-key rate limits
 HOLD_PREFIX = "hold#"  # attributes of a project or tenant row: hold#<budget id> -> {key, action, until}
 
 
-def hold_of(budget: Budget, fired: Sequence[Alert]) -> dict[str, Any] | None:
-    """The hold a budget puts on its keys once ``fired`` alerts fired: the strongest action of
-    their thresholds, until the end of the period. None when they only notify."""
-    action = actions_for(a.threshold for a in fired)
+def hold_of(budget: Budget, due: Sequence[Alert]) -> dict[str, Any] | None:
+    """The hold a budget puts on its keys when the thresholds of the ``due`` alerts are crossed: the
+    strongest of their actions, until the end of the period. None when they only notify."""
+    action = actions_for(a.threshold for a in due)
     if action is None or action == "notify":
         return None
-    until = max(a.period.end_ms for a in fired) // 1000
+    until = max(a.period.end_ms for a in due) // 1000
     return {"key": budget.key_id or "*", "action": action, "until": until}
 
 

@@ -33,23 +33,25 @@ def channels_of(budget: Budget) -> list[str]:
 
 
 def fire(budget: Budget, alerts: Sequence[Alert]) -> list[Alert]:
-    """Keep and deliver the alerts that have not fired before; returns those."""
+    """Put the budget's hold on its keys if the thresholds in ``alerts`` call for one, then keep and
+    deliver the alerts that have not fired before; returns those."""
+    hold = hold_of(budget, alerts)  # from every threshold crossed, so a hold once missed is set again
+    if hold is not None:
+        entities.set_hold(budget.tenant_id, budget.project_id, budget.id, hold)
     fired = []
     for alert in alerts:
         if entities.record_alert(budget.tenant_id, alert.id, payload(alert), channels_of(budget)):
             logger.info("budget alert fired", extra={"alert_id": alert.id, "budget_id": budget.id})
             fired.append(alert)
             deliver(budget.tenant_id, alert.id, budget)
-    hold = hold_of(budget, fired)
-    if hold is not None:  # thresholds only escalate, so the newest hold is the strongest
-        entities.set_hold(budget.tenant_id, budget.project_id, budget.id, hold)
     return fired
 
 
 def deliver(tenant_id: str, alert_id: str, budget: Budget | None = None) -> list[str]:
     """Make an alert's outstanding deliveries; returns the channels still owed one."""
     found = entities.pending_alert(tenant_id, alert_id)
-    if found is None:
+    if found is None:  # deleted with its budget or project
+        entities.drop_outbox(tenant_id, alert_id)
         return []
     body, pending = found
     if budget is None:

@@ -126,7 +126,8 @@ def _verify_user_token(claims: tokens.AccessClaims) -> Principal:
 
 def _verify_key_token(claims: tokens.AccessClaims) -> Principal:
     project_id = claims.project_id or ""
-    tenant, key = entities.key_state(claims.tenant_id, project_id, claims.subject)
+    state = entities.key_state(claims.tenant_id, project_id, claims.subject)
+    tenant, key = state.tenant, state.key
     _require_active(tenant)
     if key is None or key.get("status") != "active":
         raise AuthenticationFailed("the API key behind this token was revoked")
@@ -138,7 +139,9 @@ def _verify_key_token(claims: tokens.AccessClaims) -> Principal:
         scopes=tuple(sorted(set(claims.scopes) & set(key["scopes"]))),
         token_id=claims.jti,
         token_expires=claims.expires_at,
-        limits=budgets.held_limits(_limits(tenant), (tenant or {},), claims.subject, time.time()),
+        limits=budgets.held_limits(
+            _limits(tenant, state.project), (tenant or {}, state.project or {}), claims.subject, time.time()
+        ),
     )
 
 

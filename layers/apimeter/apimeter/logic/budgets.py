@@ -28,12 +28,15 @@ from apimeter.domain.rollups import PROJECT_TOTAL
 from apimeter.domain.windows import Range, cover, now_iso
 from apimeter.errors import NotFound, ValidationFailed
 from apimeter.logic import alerts, projects
+from apimeter.observability import logger
 
 
 def _scope(principal: Principal, project_id: str | None, action: Action) -> None:
-    if project_id is None:
+    """Users whose role allows ``action``; API keys read their own project's budgets, and change none
+    (a key must not lift the hold that throttles it, nor point alerts elsewhere)."""
+    if project_id is None or action != "budgets.read":
         principal.require(action)
-    else:
+    if project_id is not None:
         projects.get(principal, project_id, action)
 
 
@@ -74,6 +77,7 @@ def update(principal: Principal, project_id: str | None, budget_id: str, body: d
     budget = replace(current, **changes)
     _check_key(budget)
     entities.put_budget(budgets.validate(budget), new=False)
+    entities.clear_hold(budget.tenant_id, budget.project_id, budget.id)  # the next judgement sets what still holds
     return budget
 
 
@@ -149,27 +153,48 @@ class Judged:
     fired: int
 
 
-def evaluate(tenant_id: str, now_ms: int | None = None) -> Judged:
+def evaluate(tenant_id: str, hour_ms: int | None = None, now_ms: int | None = None) -> Judged:
     """Judge every budget of a tenant on its actual spend up to the current hour (from rollups)
-    and on the latest forecasts for the rest of its period."""
+    and on the latest forecasts for the rest of its period. When the judged hour (``hour_ms``, the
+    pipeline's) closed a period, that period is judged whole too: its last hour counts."""
     now = int(time.time() * 1000) if now_ms is None else now_ms
     found = entities.list_budgets(tenant_id)
     if not found:
         return Judged(0, 0)
     project_ids = [p.id for p in entities.list_projects(tenant_id)]
     paths = {pid: _forecast_path(tenant_id, pid) for pid in project_ids}
+    as_of = now - now % HOUR_MS
     fired = 0
     for budget in found:
-        scope = [budget.project_id] if budget.project_id else project_ids
-        period = budgets.period_of(budget.period, budget.timezone, now)
-        as_of = now - now % HOUR_MS
-        spent = _spent(scope, budget.metric, Range(budgets.hour_range(period).start_ms, as_of))
-        due: list[Alert] = budgets.actual_alerts(budget, period, spent, now)
-        forecast = _sum_paths([paths[p] for p in scope if p in paths], budget.metric, as_of)
-        if forecast and any(t.on == "forecast" for t in budget.thresholds):
-            due += budgets.forecast_alerts(budget, period, spent, forecast, as_of, HOUR_MS, now)
-        fired += len(alerts.fire(budget, due))
+        try:
+            fired += _judge(budget, project_ids, paths, as_of, hour_ms, now)
+        except Exception:  # one budget's failure leaves the tenant's others judged; the next run retries
+            logger.exception("budget not judged", extra={"budget_id": budget.id})
     return Judged(len(found), fired)
+
+
+def _judge(
+    budget: Budget,
+    project_ids: list[str],
+    paths: dict[str, dict[str, Any] | None],
+    as_of: int,
+    hour_ms: int | None,
+    now: int,
+) -> int:
+    scope = [budget.project_id] if budget.project_id else project_ids
+    period = budgets.period_of(budget.period, budget.timezone, now)
+    fired = 0
+    if hour_ms is not None:
+        closed = budgets.period_of(budget.period, budget.timezone, hour_ms)
+        if closed != period:
+            spent = _spent(scope, budget.metric, budgets.hour_range(closed))
+            fired += len(alerts.fire(budget, budgets.actual_alerts(budget, closed, spent, now)))
+    spent = _spent(scope, budget.metric, Range(budgets.hour_range(period).start_ms, as_of))
+    due: list[Alert] = budgets.actual_alerts(budget, period, spent, now)
+    forecast = _sum_paths([paths.get(p) for p in scope], budget.metric, as_of)
+    if forecast and any(t.on == "forecast" for t in budget.thresholds):
+        due += budgets.forecast_alerts(budget, period, spent, forecast, as_of, HOUR_MS, now)
+    return fired + len(alerts.fire(budget, due))
 
 
 def _spent(project_ids: Sequence[str], metric: str, span: Range) -> float:
@@ -189,9 +214,13 @@ def _forecast_path(tenant_id: str, project_id: str) -> dict[str, Any] | None:
 
 
 def _sum_paths(paths: Sequence[dict[str, Any] | None], metric: str, as_of: int) -> list[Point]:
-    """The hourly forecast of a scope from ``as_of`` on: its projects' paths summed step by step
-    (their quantiles too, as domain/forecast.total does). Empty when a project has no current one."""
-    if not paths or any(p is None or p["as_of_ms"] != as_of for p in paths):
+    """The hourly forecast of a scope from ``as_of`` on: its projects' current paths summed step by
+    step (their quantiles too, as domain/forecast.total does). A project without one (too little
+    traffic, or its forecast failed this hour) adds nothing; empty when none has one."""
+    current = [p for p in paths if p is not None and p["as_of_ms"] == as_of]
+    if len(current) < len(paths):
+        logger.info("forecast thresholds judged without some projects", extra={"missing": len(paths) - len(current)})
+    if not current:
         return []
-    steps = min(len(p[metric]) for p in paths if p)
-    return [Point(*(sum(p[metric][h][i] for p in paths if p) for i in range(5))) for h in range(steps)]
+    steps = min(len(p[metric]) for p in current)
+    return [Point(*(sum(p[metric][h][i] for p in current) for i in range(5))) for h in range(steps)]

@@ -17,6 +17,7 @@ from typing import Any
 from apimeter.dal import entities, files
 from apimeter.domain.windows import bucket_key, bucket_ms
 from apimeter.logic import anomalies, budgets, forecasts
+from apimeter.logic.rollup import GRACE_MS
 
 HOUR_MS = 3_600_000
 PAGE = 100
@@ -34,10 +35,11 @@ class Plan:
 
 
 def plan(hour: str | None = None, now_ms: int | None = None) -> Plan:
-    """The hour to judge (the last finished one unless given) and the active projects and tenants,
+    """The hour to judge (the last finalized one unless given) and the active projects and tenants,
     written to the files bucket as JSON arrays for the Map states to read."""
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    hour_ms = bucket_ms(hour, "hour") if hour else now - now % HOUR_MS - HOUR_MS
+    settled = now - GRACE_MS  # an hour is finalized this long after it ends
+    hour_ms = bucket_ms(hour, "hour") if hour else settled - settled % HOUR_MS - HOUR_MS
     name = bucket_key(hour_ms, "hour")
     tenants, projects = [], []
     after: str | None = None
@@ -71,5 +73,5 @@ def detect(item: dict[str, Any]) -> dict[str, Any]:
 
 
 def judge_budgets(item: dict[str, Any]) -> dict[str, Any]:
-    judged = budgets.evaluate(item["tenant_id"])
+    judged = budgets.evaluate(item["tenant_id"], int(item["hour_ms"]))
     return {"tenant_id": item["tenant_id"], "budgets": judged.budgets, "fired": judged.fired}
