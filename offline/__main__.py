@@ -63,7 +63,8 @@ def main(argv: list[str] | None = None) -> int:
     now = {"RollupFunction": "make rollup", "HourlyPipeline": "make pipeline"}
     for schedule in stack.stack.schedules:
         hint = f"   ({now[schedule.function]} runs it now)" if schedule.function in now else ""
-        print(f"  schedule     {schedule.function} every {schedule.expression[5:-1]}{hint}", flush=True)
+        when = f"every {schedule.expression[5:-1]}" if schedule.expression.startswith("rate(") else schedule.expression
+        print(f"  schedule     {schedule.function} {when}{hint}", flush=True)
     topic, bus = stack.stack.arn("AlertsTopic"), stack.stack.physical_name("AlertsBus")
     print(f"  alerts       SNS {topic}, EventBridge bus {bus}", flush=True)
     if stack.demo:

@@ -1,7 +1,8 @@
 """Fires the template's schedules (EventBridge Scheduler), which moto stores but never runs.
 
-``rate(N minute|minutes|hour|hours|day|days)`` expressions are supported; the first firing is one
-period after start. A schedule starts a function, or a state machine that runs to completion.
+``rate(N minute|minutes|hour|hours|day|days)`` expressions are supported, the first firing one
+period after start, and hourly ``cron(M * * * ? *)`` (at minute M of every hour, UTC). A schedule
+starts a function, or a state machine that runs to completion.
 ``fire`` runs a schedule now (``make rollup`` and ``make pipeline`` do, through the gateway).
 """
 
@@ -24,11 +25,23 @@ _RATE = re.compile(r"^rate\((\d+) (minute|minutes|hour|hours|day|days)\)$")
 _UNIT_SECONDS = {"minute": 60, "hour": 3600, "day": 86_400}
 
 
+_HOURLY_CRON = re.compile(r"^cron\((\d{1,2}) \* \* \* \? \*\)$")
+
+
 def period_seconds(expression: str) -> int:
     found = _RATE.match(expression.strip())
     if not found:
-        raise ValueError(f"offline scheduler supports rate(...) expressions, not {expression!r}")
+        raise ValueError(f"offline scheduler supports rate(...) and hourly cron(M * * * ? *), not {expression!r}")
     return int(found.group(1)) * _UNIT_SECONDS[found.group(2).rstrip("s")]
+
+
+def seconds_to_next(expression: str, now: float) -> float:
+    """How long until a schedule fires next."""
+    hourly = _HOURLY_CRON.match(expression.strip())
+    if hourly and int(hourly.group(1)) < 60:
+        wait = (int(hourly.group(1)) * 60 - now % 3600) % 3600
+        return wait or 3600.0
+    return float(period_seconds(expression))
 
 
 class Scheduler:
@@ -48,8 +61,7 @@ class Scheduler:
             thread.start()
 
     def _loop(self, schedule: Schedule) -> None:
-        period = period_seconds(schedule.expression)
-        while not self._stop.wait(period):
+        while not self._stop.wait(seconds_to_next(schedule.expression, time.time())):
             try:
                 self.fire(schedule.function)
             except Exception:

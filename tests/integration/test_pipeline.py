@@ -16,6 +16,7 @@ from apimeter.dal import rollups
 from apimeter.domain import webhooks
 from apimeter.domain.rollups import PROJECT_TOTAL, RollupKey
 from apimeter.domain.windows import bucket_key
+from apimeter.logic.rollup import GRACE_MS
 from tests.builders import WebhookReceiver
 from tests.integration.conftest import Api
 from tests.integration.test_budgets import drain, listen
@@ -27,19 +28,18 @@ def usual(start_ms: int, rng: random.Random) -> int:
     return round(30 + 12 * math.sin(2 * math.pi * (start_ms // HOUR % 24) / 24) + rng.gauss(0, 1))
 
 
-def history(project_id: str, now: int) -> int:
-    """Ten days of finalized hours with a daily swing (and no cost), up to the last finished hour;
-    returns what that hour usually sees."""
+def history(project_id: str, last_hour: int) -> int:
+    """Ten days of finalized hours with a daily swing (and no cost) before ``last_hour``; returns
+    what that hour usually sees."""
     rng = random.Random(8)
-    current = now - now % HOUR
     buckets = {}
-    for h in range(2, 10 * 24 + 1):
-        start = current - h * HOUR
+    for h in range(1, 10 * 24):
+        start = last_hour - h * HOUR
         requests = usual(start, rng)
         key = RollupKey(project_id, "hour", PROJECT_TOTAL, bucket_key(start, "hour"))
         buckets[key] = {"requests": requests, "c2": requests}
     rollups.replace_all(buckets, run="history", computed_at="2026-01-01T00:00:00Z")
-    return usual(current - HOUR, rng)
+    return usual(last_hour, rng)
 
 
 def test_the_hourly_pipeline_forecasts_finds_the_spike_and_alerts_once(
@@ -50,9 +50,10 @@ def test_the_hourly_pipeline_forecasts_finds_the_spike_and_alerts_once(
     project_id = api.project(token)
     key = api.key(token, project_id)["key"]
     now = int(time.time() * 1000)
-    last_hour = now - now % HOUR - HOUR
+    settled = now - GRACE_MS
+    last_hour = settled - settled % HOUR - HOUR  # the hour the pipeline judges: the last finalized one
     spike = [{"event_id": f"s{i}", "timestamp": last_hour + i * 1000, "method": "GET", "endpoint": "/v1/items",
-              "status": 200} for i in range(4 * history(project_id, now))]  # fmt: skip
+              "status": 200} for i in range(4 * history(project_id, last_hour))]  # fmt: skip
     assert api.call("POST", "/v1/events", {"events": spike}, key=key).status == 202  # 4x the usual, last hour
     channels = {"sns": True, "eventbridge": True, "webhooks": [{"url": receiver.url}]}
     daily = api.call("POST", f"/v1/projects/{project_id}/budgets",

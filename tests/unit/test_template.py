@@ -164,6 +164,6 @@ def test_the_hourly_pipeline_is_scheduled_and_calls_only_template_functions(stac
         assert branch["States"][branch["StartAt"]]["Catch"][0]["ErrorEquals"] == ["States.ALL"]
     for name in ("FinalizeRollups", "Plan", "Notifications"):
         assert states[name]["Retry"], name
-    assert machine["Events"]["Hourly"]["Properties"]["ScheduleExpression"] == "rate(1 hour)"
+    assert machine["Events"]["Hourly"]["Properties"]["ScheduleExpression"] == "cron(15 * * * ? *)"
     alarm = stack.resources["PipelineFailuresAlarm"]["Properties"]
     assert (alarm["MetricName"], alarm["Dimensions"][0]["Value"]) == ("ExecutionsFailed", {"Ref": "HourlyPipeline"})
