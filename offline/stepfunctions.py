@@ -49,7 +49,7 @@ def _invoke(parameters: dict[str, Any], region: str, state_credentials: Any) -> 
     except Exception as exc:  # a task failure, as Lambda reports an unhandled error
         error = {"errorType": type(exc).__name__, "errorMessage": str(exc)}
         return {"StatusCode": 200, "FunctionError": "Unhandled", "Payload": error}
-    return {"StatusCode": 200, "Payload": json.loads(json.dumps(result, default=str))}
+    return {"StatusCode": 200, "Payload": json.loads(json.dumps(result))}  # fails as Lambda would on non-JSON
 
 
 @dataclass(frozen=True, slots=True)
