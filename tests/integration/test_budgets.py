@@ -155,6 +155,30 @@ def test_a_failed_webhook_is_retried_by_the_outbox(api: Api, aws: dict[str, Any]
     assert len(receiver.received) == 3  # two refused, one accepted: one alert, delivered once
 
 
+def test_a_delivery_failing_for_days_is_dropped_and_a_long_outbox_waits(
+    api: Api, receiver: WebhookReceiver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    token = api.register()["access_token"]
+    project_id = api.project(token)
+    key = api.key(token, project_id)["key"]
+    made = api.call("POST", f"/v1/projects/{project_id}/budgets",
+                    {"name": "r", "amount": 1, "period": "daily", "metric": "requests",
+                     "thresholds": [{"percent": 100}], "channels": {"webhooks": [{"url": receiver.url}]}},
+                    token=token).body  # fmt: skip
+    receiver.status = 502
+    assert api.call("POST", "/v1/events", {"event_id": "d1", "method": "GET", "endpoint": "/", "status": 200},
+                    key=key).status == 202  # fmt: skip
+    api.pump()
+    assert alerts.flush(seconds=0) == alerts.Flushed(alerts=1, undelivered=1)  # out of time: left for the next run
+    assert len(receiver.received) == 1  # only the attempt made when it fired
+    later = time.time() + 3 * 86_400 + 60
+    monkeypatch.setattr(alerts.time, "time", lambda: later)
+    assert alerts.flush() == alerts.Flushed(alerts=1, undelivered=0)
+    (alert,) = api.call("GET", f"/v1/projects/{project_id}/budgets/{made['id']}/alerts", key=key).body["alerts"]
+    assert alert["deliveries"] == {"webhook0": "dropped"}
+    assert alerts.flush().alerts == 0
+
+
 def api_tenant(api: Api, token: str) -> str:
     return str(api.call("GET", "/v1/auth/me", token=token).body["tenant"]["id"])
 

@@ -4,8 +4,9 @@ Firing is one conditional put of the alert under its deterministic id (domain/bu
 the stream, the hourly pipeline, a retried batch or two concurrent evaluators may all find the
 same threshold crossed, and only the first write fires. The alert is written with the channels it
 still owes a delivery to and an outbox entry; each delivery is made at once and marked done, and
-whatever failed is retried by the pipeline's notifications step until it succeeds. Deliveries are
-therefore at least once, each carrying the alert's id so that receivers can ignore a repeat.
+whatever failed is retried by the pipeline's notifications step until it succeeds, for up to three
+days (then the delivery is marked dropped). Deliveries are therefore at least once while a receiver
+is reachable, each carrying the alert's id so that receivers can ignore a repeat.
 """
 
 from __future__ import annotations
@@ -18,10 +19,11 @@ from typing import Any
 from apimeter.dal import entities, notifications
 from apimeter.domain import webhooks
 from apimeter.domain.budgets import Alert, Budget, hold_of, payload
-from apimeter.domain.windows import now_iso
+from apimeter.domain.windows import now_iso, parse_instant
 from apimeter.errors import NotFound
 from apimeter.observability import logger
 
+GIVE_UP_MS = 3 * 86_400_000  # a delivery still failing this long after the alert fired is dropped
 SNS = "sns"
 EVENTBRIDGE = "eventbridge"
 _WEBHOOK = "webhook"
@@ -59,6 +61,8 @@ def deliver(tenant_id: str, alert_id: str, budget: Budget | None = None) -> list
             budget = entities.get_budget(tenant_id, str(body["budget_id"]))
         except NotFound:
             budget = None  # deleted since: its channels are gone with it
+    fired_at = parse_instant(str(body["fired_at"]), "fired_at") or 0
+    stale = fired_at < time.time() * 1000 - GIVE_UP_MS
     still: list[str] = []
     for channel in pending:
         try:
@@ -69,7 +73,10 @@ def deliver(tenant_id: str, alert_id: str, budget: Budget | None = None) -> list
             logger.warning(
                 "alert delivery failed", extra={"alert_id": alert_id, "channel": channel, "error": repr(exc)}
             )
-            still.append(channel)
+            if stale:  # days of failures: the receiver is gone, and the alert is history by now
+                entities.delivered(tenant_id, alert_id, channel, "dropped")
+            else:
+                still.append(channel)
     return still
 
 
@@ -97,8 +104,15 @@ class Flushed:
     undelivered: int  # channels still owed a delivery after this pass
 
 
-def flush() -> Flushed:
-    """Retry every outstanding delivery (the pipeline's notifications step)."""
+def flush(seconds: float = 240.0) -> Flushed:
+    """Retry outstanding deliveries for up to ``seconds`` (the pipeline's notifications step has
+    300): what is left waits for the next run, counted as undelivered."""
     owed = entities.outbox()
-    undelivered = sum(len(deliver(tenant_id, alert_id)) for tenant_id, alert_id in owed)
+    deadline = time.monotonic() + seconds
+    undelivered = 0
+    for index, (tenant_id, alert_id) in enumerate(owed):
+        if time.monotonic() > deadline:
+            undelivered += len(owed) - index
+            break
+        undelivered += len(deliver(tenant_id, alert_id))
     return Flushed(len(owed), undelivered)
