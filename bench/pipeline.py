@@ -68,7 +68,7 @@ def run(projects: int) -> dict[str, Any]:
         with contextlib.redirect_stdout(io.StringIO()):  # Powertools prints a disabled metric set every 100 values
             done = machines.run("HourlyPipeline")
         seconds = time.perf_counter() - started
-        executions = client.list_executions(stateMachineArn=machines._arns["HourlyPipeline"])["executions"]
+        executions = client.list_executions(stateMachineArn=machines.arn("HourlyPipeline"))["executions"]
         history = client.get_execution_history(executionArn=executions[0]["executionArn"], maxResults=1000)
         planned = done.output["plan"]["projects"] if done.output else 0
         return {"status": done.status, "seconds": seconds, "planned": planned, "history_events": len(history["events"])}

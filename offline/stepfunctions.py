@@ -78,10 +78,13 @@ class StateMachines:
     def names(self) -> list[str]:
         return sorted(self._arns)
 
+    def arn(self, logical_id: str) -> str:
+        return self._arns[logical_id]
+
     def run(self, logical_id: str, payload: dict[str, Any] | None = None, timeout: float = 900) -> Execution:
         started = time.perf_counter()
         arn = self._client.start_execution(
-            stateMachineArn=self._arns[logical_id], name=f"run-{uuid.uuid4()}", input=json.dumps(payload or {})
+            stateMachineArn=self.arn(logical_id), name=f"run-{uuid.uuid4()}", input=json.dumps(payload or {})
         )
         while True:
             found = self._client.describe_execution(executionArn=arn["executionArn"])

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import boto3
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.config import Config
+from botocore.exceptions import ClientError
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
@@ -134,3 +135,18 @@ def side_by_side(call: Callable[[T], R], requests: Sequence[T]) -> list[R]:
 def error_code(exc: Exception) -> str:
     response = getattr(exc, "response", None) or {}
     return str(response.get("Error", {}).get("Code", ""))
+
+
+def put_if(table: str, item: Item, condition: str = "attribute_not_exists(pk)", values: Item | None = None) -> bool:
+    """One PutItem that applies only when ``condition`` holds (by default: no such item yet);
+    False when it does not."""
+    request: dict[str, Any] = {"TableName": table, "Item": item, "ConditionExpression": condition}
+    if values:
+        request["ExpressionAttributeValues"] = values
+    try:
+        client().put_item(**request)
+    except ClientError as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True

@@ -28,7 +28,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from apimeter.dal.dynamo import as_json, batch_get, client, delete_keys, deserialize, error_code, serialize
+from apimeter.dal.dynamo import as_json, batch_get, client, delete_keys, deserialize, error_code, put_if, serialize
 from apimeter.domain.accounts import ApiKey, Pricing, Project, Tenant, User
 from apimeter.domain.budgets import HOLD_PREFIX, Budget, Channels, Threshold, Webhook
 from apimeter.domain.exports import Export
@@ -629,16 +629,7 @@ def put_forecast(tenant_id: str, project_id: str, as_of: str, computed_at: str, 
     the month end that budgets are judged on. An older one (a delayed run) never replaces a newer."""
     row = {"pk": f"TENANT#{tenant_id}", "sk": f"FORECAST#{project_id}", "as_of": as_of, "computed_at": computed_at,
            "body": body, "path": path}  # fmt: skip
-    try:
-        client().put_item(
-            TableName=_table(),
-            Item=serialize(row),
-            ConditionExpression="attribute_not_exists(pk) OR as_of <= :as_of",
-            ExpressionAttributeValues={":as_of": {"S": as_of}},
-        )
-    except ClientError as exc:
-        if error_code(exc) != "ConditionalCheckFailedException":
-            raise
+    put_if(_table(), serialize(row), "attribute_not_exists(pk) OR as_of <= :as_of", {":as_of": {"S": as_of}})
 
 
 def get_forecast(tenant_id: str, project_id: str) -> tuple[str, str] | None:
@@ -709,12 +700,8 @@ def _budget(tenant_id: str, row: dict[str, Any]) -> Budget:
 def put_budget(budget: Budget, *, new: bool) -> None:
     """Create a budget, or replace an existing one whole (NOT_FOUND if it is gone)."""
     condition = "attribute_not_exists(pk)" if new else "attribute_exists(pk)"
-    try:
-        client().put_item(TableName=_table(), Item=serialize(_budget_row(budget)), ConditionExpression=condition)
-    except ClientError as exc:
-        if error_code(exc) == "ConditionalCheckFailedException":
-            raise NotFound("budget not found") if not new else Conflict("budget exists") from exc
-        raise
+    if not put_if(_table(), serialize(_budget_row(budget)), condition):
+        raise Conflict("budget exists") if new else NotFound("budget not found")
 
 
 def get_budget(tenant_id: str, budget_id: str) -> Budget:
@@ -753,12 +740,8 @@ def record_alert(tenant_id: str, alert_id: str, body: dict[str, Any], channels: 
     False when it fired before. One conditional put: retries and concurrent evaluators agree."""
     row = {"pk": f"TENANT#{tenant_id}", "sk": f"ALERT#{alert_id}", "body": body, "pending": set(channels) or None,
            "delivered": {}}  # fmt: skip
-    try:
-        client().put_item(TableName=_table(), Item=serialize(row), ConditionExpression="attribute_not_exists(pk)")
-    except ClientError as exc:
-        if error_code(exc) == "ConditionalCheckFailedException":
-            return False
-        raise
+    if not put_if(_table(), serialize(row)):
+        return False
     if channels:
         client().put_item(TableName=_table(), Item=serialize({"pk": "OUTBOX", "sk": f"{tenant_id}#{alert_id}"}))
     return True

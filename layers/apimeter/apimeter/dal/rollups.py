@@ -37,11 +37,12 @@ from apimeter.dal.dynamo import (
     delete_keys,
     deserialize,
     error_code,
+    put_if,
     serialize,
     side_by_side,
 )
 from apimeter.domain.rollups import DIMENSIONS, Deltas, RollupKey
-from apimeter.domain.windows import GRANULARITIES, Granularity, Run, bucket_key
+from apimeter.domain.windows import GRANULARITIES, STEP_MS, Granularity, Run, bucket_key, run_buckets
 from apimeter.settings import settings
 
 # UpdateExpression is limited to 4 KB; a bucket with many distinct sketch bins is split.
@@ -268,15 +269,7 @@ def register(project_id: str, dimension: str, value: str, cap: int) -> bool:
         if error_code(exc) != "ConditionalCheckFailedException":
             raise
         return value in registered(project_id, dimension, [value])  # full, unless it is already kept
-    try:
-        client().put_item(
-            TableName=_table(),
-            Item={"pk": {"S": pk}, "sk": {"S": f"v#{value}"}},
-            ConditionExpression="attribute_not_exists(pk)",
-        )
-    except ClientError as exc:
-        if error_code(exc) != "ConditionalCheckFailedException":
-            raise
+    if not put_if(_table(), {"pk": {"S": pk}, "sk": {"S": f"v#{value}"}}):
         client().update_item(  # registered meanwhile by another ingest: give the slot back
             TableName=_table(),
             Key=count_key,
@@ -320,6 +313,15 @@ def read_runs(project_id: str, runs: Iterable[Run], dimension: str = "*") -> Rea
         last = run.last if dimension == "*" else run.last + _AFTER_VALUES
         _query(result, partition(project_id, run.granularity, dimension), run.first, last)
     return result
+
+
+def hourly(project_id: str, first_ms: int, end_ms: int) -> list[dict[str, Any]]:
+    """A project's hour totals from ``first_ms`` up to ``end_ms`` (hour boundaries), one per hour,
+    oldest first; an hour without an item is ``{}``."""
+    step = STEP_MS["hour"]
+    run = Run("hour", bucket_key(first_ms, "hour"), bucket_key(end_ms - step, "hour"), (end_ms - first_ms) // step)
+    found = {item["sk"]: item for item in read_runs(project_id, [run]).items}
+    return [found.get(bucket, {}) for bucket in run_buckets(run)]
 
 
 _AFTER_VALUES = "$"  # sorts right after "#": "<bucket>$" bounds every "<bucket>#<value>"
@@ -373,14 +375,7 @@ def save_detector_states(project_id: str, states: dict[tuple[str, str], dict[str
 
 def record_anomaly(project_id: str, hour: str, anomaly_id: str, record: dict[str, Any]) -> bool:
     """Keep an anomaly the first time it is found; False when a run already did."""
-    item = serialize({"pk": f"{project_id}#anomalies", "sk": f"{hour}#{anomaly_id}", **record})
-    try:
-        client().put_item(TableName=_table(), Item=item, ConditionExpression="attribute_not_exists(pk)")
-    except ClientError as exc:
-        if error_code(exc) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return put_if(_table(), serialize({"pk": f"{project_id}#anomalies", "sk": f"{hour}#{anomaly_id}", **record}))
 
 
 def anomalies_between(project_id: str, first_hour: str, last_hour: str) -> list[dict[str, Any]]:

@@ -72,18 +72,15 @@ def _learned_from_history(project_id: str, hour_start_ms: int) -> dict[str, Dete
     pipeline, or backfilled) is judged against its past from its first run, at the price of one read
     of its hour totals."""
     first = hour_start_ms - HISTORY_DAYS * 24 * HOUR_MS
-    run = Run("hour", bucket_key(first, "hour"), bucket_key(hour_start_ms - HOUR_MS, "hour"), HISTORY_DAYS * 24)
-    found = {item["sk"]: _totals(item) for item in rollups.read_runs(project_id, [run]).items}
+    hours = rollups.hourly(project_id, first, hour_start_ms)
     detectors = {metric: Detector(3600) for metric in METRICS}
-    if not found:
-        return detectors
-    start = bucket_ms(min(found), "hour")
-    for at in range(start, hour_start_ms, HOUR_MS):
-        totals = found.get(bucket_key(at, "hour"), Totals())
+    start = next((i for i, item in enumerate(hours) if item), len(hours))  # from the project's first hour
+    for index in range(start, len(hours)):
+        totals = _totals(hours[index])
         for metric, detector in detectors.items():
             value = _value(totals, metric)
             if value is not None:
-                detector.update(at / 1000, value)
+                detector.update((first + index * HOUR_MS) / 1000, value)
     return detectors
 
 

@@ -19,7 +19,7 @@ from apimeter.dal import entities, rollups
 from apimeter.domain.budgets import period_of
 from apimeter.domain.outlook import HISTORY_HOURS, HOUR_MS, History, outlook
 from apimeter.domain.principal import Principal
-from apimeter.domain.windows import Run, bucket_key, iso, now_iso, run_buckets
+from apimeter.domain.windows import iso, now_iso
 from apimeter.errors import NotFound
 from apimeter.logic import projects
 
@@ -31,11 +31,9 @@ def refresh(tenant_id: str, project_id: str, now_ms: int | None = None) -> dict[
     as_of = now - now % HOUR_MS
     month_start = period_of("monthly", project.timezone, as_of).start_ms
     first = min(as_of - HISTORY_HOURS * HOUR_MS, month_start - month_start % HOUR_MS)
-    hours = (as_of - first) // HOUR_MS
-    run = Run("hour", bucket_key(first, "hour"), bucket_key(as_of - HOUR_MS, "hour"), hours)
-    found = {item["sk"]: item for item in rollups.read_runs(project_id, [run]).items}
-    requests = [float(found[b]["requests"]) if b in found else 0.0 for b in run_buckets(run)]
-    cost = [float(found[b].get("cost", 0)) if b in found else 0.0 for b in run_buckets(run)]
+    hours = rollups.hourly(project_id, first, as_of)
+    requests = [float(item.get("requests", 0)) for item in hours]
+    cost = [float(item.get("cost", 0)) for item in hours]
     made = outlook(History(first, requests, cost), as_of, project.timezone)
     document: dict[str, Any] = {
         "project_id": project_id,
