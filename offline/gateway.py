@@ -13,6 +13,7 @@ import base64
 import json
 import logging
 import re
+import threading
 import time
 import uuid
 from dataclasses import dataclass
@@ -213,6 +214,26 @@ class _Handler(BaseHTTPRequestHandler):
     def _serve(self) -> None:
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
+        if not self.server.begin():
+            self._closing()
+            return
+        try:
+            self._answer(body)
+        finally:
+            self.server.end()
+
+    def _closing(self) -> None:
+        """Stopping: a request on a kept-alive connection is turned away, as a gateway restart would."""
+        payload = b'{"error":{"code":"INTERNAL_ERROR","message":"the offline stack is stopping"}}'
+        self.send_response(503)
+        self.send_header("content-type", "application/json")
+        self.send_header("connection", "close")
+        self.send_header("content-length", str(len(payload)))
+        self.end_headers()
+        self.wfile.write(payload)
+        self.close_connection = True
+
+    def _answer(self, body: bytes) -> None:
         headers: dict[str, str] = {}
         for key, value in self.headers.items():
             name = key.lower()
@@ -244,6 +265,29 @@ class _Server(ThreadingHTTPServer):
     def __init__(self, address: tuple[str, int], gateway: Gateway) -> None:
         super().__init__(address, _Handler)
         self.gateway = gateway
+        self._busy = 0
+        self._closing = False
+        self._idle = threading.Condition()
+
+    def begin(self) -> bool:
+        """A request starts; False once the server is closing (nothing new is written after that)."""
+        with self._idle:
+            if self._closing:
+                return False
+            self._busy += 1
+            return True
+
+    def end(self) -> None:
+        with self._idle:
+            self._busy -= 1
+            self._idle.notify_all()
+
+    def finish_requests(self, timeout: float) -> bool:
+        """Refuses new requests and waits for those under way: what a client was told is written
+        is written before the stack drains its streams and saves."""
+        with self._idle:
+            self._closing = True
+            return self._idle.wait_for(lambda: self._busy == 0, timeout)
 
 
 def serve(gateway: Gateway, port: int) -> _Server:

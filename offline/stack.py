@@ -178,12 +178,16 @@ class OfflineStack:
     # stop
 
     def stop(self, save: bool = True) -> None:
-        """Stop taking requests, let the pumps finish what is in the stream, save, stop moto."""
+        """Stop taking requests, finish those under way, let the pumps deliver everything in the
+        streams (a restart resumes at their end, so nothing may be left in them), save, stop moto."""
         if self._server is not None:
             self._server.shutdown()
+            if not self._server.finish_requests(timeout=60):
+                log.warning("requests still running after 60 s; what they write may not be saved")
             self._server.server_close()
         for pump in self._pumps:
-            pump.drain(timeout=10)
+            if not pump.drain_all(stall_seconds=10):
+                log.warning("stream of %s not drained; its pending records are not aggregated", pump.mapping.function)
             pump.stop()
         for queue_pump in self._queue_pumps:
             queue_pump.stop()

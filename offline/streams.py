@@ -183,6 +183,16 @@ class StreamPump:
         self._idle.clear()
         return self._idle.wait(timeout)
 
+    def drain_all(self, stall_seconds: float = 10.0) -> bool:
+        """Wait until the stream is empty however long it takes while the pump makes progress;
+        ``False`` once it has delivered nothing for ``stall_seconds``."""
+        while True:
+            before = self.delivered + self.failed_batches
+            if self.drain(stall_seconds):
+                return True
+            if self.delivered + self.failed_batches == before:
+                return False
+
     def stop(self) -> None:
         self._stop.set()
         self._thread.join(timeout=10)

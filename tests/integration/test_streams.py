@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import boto3
@@ -154,3 +155,21 @@ def test_stream_redelivery_after_ingest_never_double_counts_a_replayed_event(api
     api.pump()
     reply = api.call("GET", f"/v1/projects/{project_id}/metrics/summary?window=1h", key=key)
     assert reply.body["requests"] == 1
+
+
+def test_a_stop_drains_the_stream_however_long_the_function_takes(aws: dict[str, Any]) -> None:
+    """A restart resumes at the stream's end, so a stop must deliver every record first, not give up
+    after a fixed time (it did after 10 s, and live figures missed what ingest had acknowledged)."""
+
+    def slow(records: list[dict[str, Any]], ids: list[str]) -> dict[str, Any]:
+        time.sleep(0.3)
+        return {"batchItemFailures": []}
+
+    function = Scripted(slow)
+    pump, _ = _pump(aws, function, batch_size=1)
+    pump._thread.start()
+    try:
+        assert pump.drain_all(stall_seconds=1.0)  # 1.5 s of work in all, each batch within the stall
+        assert pump.delivered == 6
+    finally:
+        pump.stop()
