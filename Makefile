@@ -8,18 +8,22 @@ BOOT_PYTHON := $(if $(PY313),$(PY313)/bin/python,python3)
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The client is also tested on the oldest Python it is tested on, installed as a user installs it.
+PY311 := $(shell command -v python3.11 2>/dev/null)
+VENV311 := .venv-py311
+STAMP311 := $(VENV311)/.installed
 PORT ?= 3000
 # Who becomes a platform administrator offline (the template's PlatformAdminEmails parameter).
 ADMIN_EMAILS ?= demo@apimeter.local
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install dev dev-reset rollup pipeline recompute test test-fast lint build bench bench-forecast bench-anomaly bench-pipeline openapi clean
+.PHONY: help install dev dev-reset rollup pipeline recompute test test-fast test-client lint build bench bench-client bench-forecast bench-anomaly bench-pipeline openapi clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
 
-$(STAMP): requirements-dev.txt layers/apimeter/requirements.txt constraints.txt
+$(STAMP): requirements-dev.txt layers/apimeter/requirements.txt constraints.txt clients/python/pyproject.toml clients/python/requirements-test.txt
 	@test -x $(PY) || $(BOOT_PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt \
 		$$($(PY) -c 'import sys; print("-c constraints.txt" if sys.version_info[:2] == (3, 13) else "")')
@@ -45,11 +49,27 @@ recompute: $(STAMP) ## backfill on the running offline stack: make recompute PRO
 dev-reset: ## wipe the offline stack's saved data
 	rm -rf .offline
 
-test: $(STAMP) ## lint, template checks and every test (unit, integration, e2e, then the slow proofs)
+test: $(STAMP) ## lint, template checks and every test (unit, integration, e2e, then the slow proofs; the client on 3.11 too)
 	$(MAKE) --no-print-directory lint
 	$(VENV)/bin/sam validate --lint
 	$(PY) -m pytest -m "not slow"
 	$(PY) -m pytest -m slow --no-cov -q  # minutes of moto writes; coverage tracing would double them
+	$(MAKE) --no-print-directory test-client
+
+$(STAMP311): clients/python/requirements-test.txt
+	rm -rf $(VENV311)
+	$(PY311) -m venv $(VENV311)
+	$(VENV311)/bin/python -m pip install --quiet --disable-pip-version-check -r clients/python/requirements-test.txt
+	@touch $(STAMP311)
+
+test-client: ## the Python client's tests on Python 3.11, installed from ./clients/python into its own virtualenv
+ifeq ($(PY311),)
+	@echo "test-client: no python3.11 on PATH; the client was tested on $$($(PY) -V) only" >&2
+else
+	@$(MAKE) --no-print-directory $(STAMP311)
+	$(VENV311)/bin/python -m pip install --quiet --disable-pip-version-check --force-reinstall --no-deps ./clients/python
+	cd clients/python && ../../$(VENV311)/bin/python -m pytest -q -p no:cacheprovider
+endif
 
 test-fast: $(STAMP) ## unit and integration tests, without the slow replay of the access log
 	$(PY) -m pytest tests/unit tests/integration --no-cov -q -m "not slow"
@@ -67,6 +87,9 @@ bench: $(STAMP) ## benchmarks: ingest domain path, stream aggregation
 	$(PY) bench/ingest.py
 	$(PY) bench/aggregate.py
 
+bench-client: $(STAMP) ## the Python client: track() cost, middleware overhead (Starlette, Flask), memory under an outage
+	$(PY) bench/client.py $(ARGS)
+
 bench-forecast: $(STAMP) ## forecast backtests (MASE, interval coverage); more series: make bench-forecast ARGS="a.csv --horizon 1d"
 	$(PY) bench/forecast.py $(ARGS)
 
@@ -80,4 +103,4 @@ openapi: $(STAMP) ## regenerate docs/openapi.json from the code
 	$(PY) -m tools.openapi > docs/openapi.json
 
 clean: ## remove build output and caches
-	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage
+	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage $(VENV311)

@@ -55,4 +55,7 @@ def usage(base: str, demo: dict[str, str]) -> str:
       -d '{{"method":"GET","endpoint":"/users/{{id}}","status":200,"latency_ms":42}}'
   read the last 24 hours:
     curl -s '{base}/v1/projects/{project}/metrics/summary?window=24h' -H 'X-API-Key: {key}'
+  send your app's traffic from Python (README: "Send your API's traffic", one snippet per framework):
+    pip install ./clients/python
+    export APIMETER_API_KEY={key} APIMETER_URL={base}
 """

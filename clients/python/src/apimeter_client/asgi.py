@@ -1,0 +1,188 @@
+"""Pure ASGI middleware for FastAPI, Starlette and any ASGI app.
+
+    app.add_middleware(ApimeterMiddleware, client=client)
+
+Records every HTTP call once the response is complete: the route template (Starlette's and
+FastAPI's, through mounted sub-applications, included routers and ``root_path``), the raw path, the
+status, the latency on the monotonic clock, the bytes received and sent (streamed bodies counted as
+they pass, never buffered or changed), the consumer, the client address and the user agent.
+WebSocket and lifespan traffic pass untouched. An exception from the app is recorded as a 500 and
+re-raised.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from apimeter_client._calls import Tracker, call_event, client_ip, consumer_of, log, sender
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+_FULL, _PARTIAL = 2, 1  # starlette.routing.Match, without importing Starlette
+_CLIENT_CLOSED = 499
+
+
+class ApimeterMiddleware:
+    """``consumer`` receives the ASGI scope after the response (``scope["state"]`` holds what the app
+    set on ``request.state``; ``apimeter_client.from_header("X-Customer")`` reads a header).
+    ``trusted_proxies``: how many reverse proxies in front of the app append ``X-Forwarded-For``
+    (0: the socket's peer address is the client)."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        client: Tracker,
+        *,
+        consumer: Callable[[Scope], Any] | None = None,
+        trusted_proxies: int = 0,
+    ) -> None:
+        self.app = app
+        self.client = client
+        self.consumer = consumer
+        self.trusted_proxies = trusted_proxies
+        self._send_event = sender(client)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        started_ms = time.time_ns() // 1_000_000
+        path: str = scope["path"]
+        root_path: str = scope.get("root_path", "")
+        status = received = sent = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+            return message
+
+        async def counting_send(message: Message) -> None:
+            nonlocal status, sent
+            kind = message["type"]
+            if kind == "http.response.body":
+                sent += len(message.get("body", b""))
+            elif kind == "http.response.start":
+                status = message["status"]
+            elif kind == "http.response.pathsend":
+                sent += _file_size(message.get("path"))
+            elif kind == "http.response.zerocopysend":
+                sent += message.get("count") or _file_size(message.get("file"))
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, counting_send)
+        except Exception:
+            status = 500
+            raise
+        except BaseException:  # cancelled: the client went away
+            status = status or _CLIENT_CLOSED
+            raise
+        finally:
+            try:
+                seconds = time.perf_counter() - started
+                event = self._event(scope, path, root_path, status or 500, started_ms, seconds, received, sent)
+                self._send_event(event)
+            except Exception:  # never into the app
+                log.exception("apimeter: could not record a call")
+
+    def _event(
+        self, scope: Scope, path: str, root_path: str, status: int, started_ms: int, seconds: float,
+        received: int, sent: int,
+    ) -> dict[str, Any]:  # fmt: skip
+        length = user_agent = None
+        forwarded: list[str] = []
+        for key, value in scope.get("headers") or ():
+            if key == b"content-length":
+                length = value
+            elif key == b"user-agent":
+                user_agent = value.decode("latin-1")
+            elif key == b"x-forwarded-for" and self.trusted_proxies:
+                forwarded.append(value.decode("latin-1"))
+        peer = scope.get("client")
+        ip = peer[0] if peer else None
+        if forwarded:
+            ip = client_ip(ip, forwarded, self.trusted_proxies)
+        return call_event(
+            scope.get("method", "GET"),
+            template(scope, path, root_path),
+            path,
+            status,
+            started_ms,
+            seconds,
+            int(length) if length is not None and length.isdigit() else received,
+            sent,
+            consumer_of(self.consumer, scope) if self.consumer is not None else None,
+            ip,
+            user_agent,
+        )
+
+
+def template(scope: Scope, path: str, root_path: str) -> str | None:
+    """The full route template of the call: the deployment's ``root_path``, then the template of every
+    mount and router prefix, then the route's own. None when no route matched (the server templates
+    the raw path)."""
+    route = scope.get("route")
+    if route is None:  # Starlette before scope["route"]: match the routes as the router did
+        routes = getattr(scope.get("router"), "routes", None) or getattr(scope.get("app"), "routes", None)
+        if routes:
+            route = _match(routes, {**scope, "path": path, "root_path": root_path, "path_params": {}})
+    path_format = getattr(route, "path_format", None)
+    regex = getattr(route, "path_regex", None)
+    if not isinstance(path_format, str) or regex is None:
+        return None
+    relative = path[len(root_path) :] if root_path and path.startswith(root_path) else path
+    if regex.match(relative):
+        return root_path + path_format
+    # The route's own format is only the tail of the path: it sits under mounts or routers whose
+    # prefixes it does not carry. Find where its tail starts; template the prefix from the path
+    # parameters the route does not name itself.
+    for cut in (i for i in range(len(relative) - 1, -1, -1) if relative[i] == "/"):
+        if regex.match(relative[cut:]):
+            return root_path + _prefix(relative[:cut], path_format, scope.get("path_params") or {}) + path_format
+    return None
+
+
+def _prefix(concrete: str, path_format: str, params: dict[str, Any]) -> str:
+    values = {str(value): name for name, value in params.items() if "{" + name + "}" not in path_format}
+    if not values:
+        return concrete
+    return "/".join("{" + values[part] + "}" if part in values else part for part in concrete.split("/"))
+
+
+def _match(routes: Any, scope: dict[str, Any]) -> Any:
+    """The route (or mounted route) the router would pick, first full match, else first partial."""
+    partial = None
+    for route in routes:
+        try:
+            match, child = route.matches(scope)
+        except Exception:  # a route of a kind this walk does not know: the router's pick stands
+            log.debug("apimeter: route %r could not be matched", route, exc_info=True)
+            continue
+        match = getattr(match, "value", match)  # an Enum in Starlette 1.x, an IntEnum before
+        if match == _FULL:
+            inner = getattr(route, "routes", None)
+            if inner:
+                return _match(inner, {**scope, **child}) or route
+            return route
+        if match == _PARTIAL and partial is None:
+            partial = route
+    return partial
+
+
+def _file_size(target: Any) -> int:
+    try:
+        if hasattr(target, "fileno"):
+            target = target.fileno()
+        return os.fstat(target).st_size if isinstance(target, int) else os.path.getsize(target)
+    except (OSError, TypeError, ValueError):
+        return 0

@@ -1,0 +1,234 @@
+"""ASGI middleware on FastAPI and Starlette apps: templates through routers and mounts, bytes, errors."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+import pytest
+
+from fake_apimeter import Recorder
+
+fastapi = pytest.importorskip("fastapi")
+from fastapi import APIRouter, FastAPI, Request, WebSocket  # noqa: E402
+from fastapi.testclient import TestClient  # noqa: E402
+from starlette.applications import Starlette  # noqa: E402
+from starlette.responses import PlainTextResponse, StreamingResponse  # noqa: E402
+from starlette.routing import Mount, Route  # noqa: E402
+from starlette.staticfiles import StaticFiles  # noqa: E402
+
+from apimeter_client import from_header  # noqa: E402
+from apimeter_client.asgi import ApimeterMiddleware  # noqa: E402
+
+
+def fastapi_app(recorder: Recorder, **options: Any) -> FastAPI:
+    app = FastAPI()
+    users = APIRouter(prefix="/users")
+
+    @users.get("/{user_id}")
+    def user(user_id: int) -> dict[str, int]:
+        return {"id": user_id}
+
+    @users.post("/{user_id}/avatar")
+    async def avatar(user_id: int, request: Request) -> dict[str, int]:
+        return {"size": len(await request.body())}
+
+    nested = APIRouter()
+
+    @nested.get("/orders/{order_id}")
+    def order(order_id: str, request: Request) -> dict[str, str]:
+        request.state.customer = "acme"
+        return {"id": order_id}
+
+    shops = APIRouter(prefix="/shops/{shop}")
+    shops.include_router(nested, prefix="/v2")
+    app.include_router(users, prefix="/api")
+    app.include_router(shops)
+
+    @app.get("/boom")
+    def boom() -> None:
+        raise RuntimeError("the app failed")
+
+    @app.get("/stream")
+    def stream() -> StreamingResponse:
+        return StreamingResponse(iter([b"a" * 1000, b"b" * 2345]))
+
+    sub = FastAPI()
+
+    @sub.get("/things/{thing_id}")
+    def thing(thing_id: int) -> dict[str, int]:
+        return {"id": thing_id}
+
+    app.mount("/sub", sub)
+    app.mount(
+        "/tenants/{tenant}/legacy",
+        Starlette(routes=[Route("/hello/{name}", lambda request: PlainTextResponse("hi"))]),
+    )
+    app.add_middleware(ApimeterMiddleware, client=recorder, **options)
+    return app
+
+
+@pytest.fixture
+def recorder() -> Recorder:
+    return Recorder()
+
+
+@pytest.mark.parametrize(
+    ("path", "template", "status"),
+    [
+        ("/api/users/42", "/api/users/{user_id}", 200),
+        ("/api/users/abc", "/api/users/{user_id}", 422),
+        ("/shops/s-1/v2/orders/o-9", "/shops/{shop}/v2/orders/{order_id}", 200),
+        ("/sub/things/7", "/sub/things/{thing_id}", 200),
+        ("/tenants/t1/legacy/hello/bob", "/tenants/{tenant}/legacy/hello/{name}", 200),
+    ],
+)
+def test_templates_through_routers_and_mounts(recorder: Recorder, path: str, template: str, status: int):
+    client = TestClient(fastapi_app(recorder))
+    assert client.get(path).status_code == status
+    call = recorder.last
+    assert call["endpoint"] == template
+    assert call["path"] == path
+    assert call["status"] == status
+    assert call["method"] == "GET"
+    assert call["latency_ms"] >= 0
+
+
+def test_unmatched_paths_are_sent_raw_and_405_keeps_the_route(recorder: Recorder):
+    client = TestClient(fastapi_app(recorder))
+    assert client.get("/nowhere/123?secret=1").status_code == 404
+    assert "endpoint" not in recorder.last
+    assert recorder.last["path"] == "/nowhere/123"
+    assert client.delete("/api/users/1").status_code == 405
+    assert recorder.last["endpoint"] == "/api/users/{user_id}"
+
+
+def test_root_path_is_part_of_the_template(recorder: Recorder):
+    client = TestClient(fastapi_app(recorder), root_path="/gateway")
+    assert client.get("/gateway/api/users/5").status_code == 200
+    assert recorder.last["endpoint"] == "/gateway/api/users/{user_id}"
+    assert client.get("/gateway/sub/things/5").status_code == 200
+    assert recorder.last["endpoint"] == "/gateway/sub/things/{thing_id}"
+
+
+def test_bytes_are_counted_and_the_response_is_untouched(recorder: Recorder):
+    client = TestClient(fastapi_app(recorder))
+    response = client.get("/stream")
+    assert response.content == b"a" * 1000 + b"b" * 2345
+    assert recorder.last["response_bytes"] == 3345
+    response = client.post("/api/users/1/avatar", content=b"x" * 5000)
+    assert response.json() == {"size": 5000}
+    assert recorder.last["request_bytes"] == 5000
+    response = client.post("/api/users/1/avatar", content=iter([b"y" * 300, b"z" * 200]))  # chunked
+    assert response.json() == {"size": 500}
+    assert recorder.last["request_bytes"] == 500
+
+
+def test_an_exception_is_recorded_as_500_and_raised(recorder: Recorder):
+    client = TestClient(fastapi_app(recorder))
+    with pytest.raises(RuntimeError, match="the app failed"):
+        client.get("/boom")
+    assert recorder.last["status"] == 500
+    assert recorder.last["endpoint"] == "/boom"
+    quiet = TestClient(fastapi_app(recorder), raise_server_exceptions=False)
+    assert quiet.get("/boom").status_code == 500
+    assert recorder.last["status"] == 500
+
+
+def test_consumer_ip_and_user_agent(recorder: Recorder):
+    by_state = TestClient(
+        fastapi_app(recorder, consumer=lambda scope: scope.get("state", {}).get("customer"), trusted_proxies=1)
+    )
+    by_state.get("/shops/s/v2/orders/1", headers={"x-forwarded-for": "198.51.100.1, 203.0.113.9", "user-agent": "ua/1"})
+    assert recorder.last["consumer"] == "acme"
+    assert recorder.last["ip"] == "203.0.113.9"  # the one proxy we trust saw this address
+    assert recorder.last["user_agent"] == "ua/1"
+    by_header = TestClient(fastapi_app(recorder, consumer=from_header("X-Customer")))
+    by_header.get("/api/users/1", headers={"x-customer": "globex", "x-forwarded-for": "198.51.100.1"})
+    assert recorder.last["consumer"] == "globex"
+    assert "ip" not in recorder.last  # forwarded-for is not believed, and the test client has no address
+
+
+def test_a_failing_consumer_callable_costs_only_the_consumer(recorder: Recorder):
+    def broken(scope: Any) -> str:
+        raise KeyError("nope")
+
+    TestClient(fastapi_app(recorder, consumer=broken)).get("/api/users/1")
+    assert recorder.last["status"] == 200
+    assert "consumer" not in recorder.last
+
+
+def test_static_files_mount_and_plain_starlette(recorder: Recorder, tmp_path):
+    (tmp_path / "app.css").write_text("body{}")
+    app = Starlette(
+        routes=[
+            Route("/items/{item_id:int}", lambda request: PlainTextResponse("item")),
+            Mount("/static", StaticFiles(directory=tmp_path)),
+        ]
+    )
+    app.add_middleware(ApimeterMiddleware, client=recorder)
+    client = TestClient(app)
+    assert client.get("/items/3").status_code == 200
+    assert recorder.last["endpoint"] == "/items/{item_id}"
+    assert client.get("/static/app.css").text == "body{}"
+    assert recorder.last["endpoint"] == "/static/{path}"
+    assert recorder.last["response_bytes"] == 6
+
+
+def test_older_starlette_without_scope_route_is_matched_by_walking_the_routes(recorder: Recorder):
+    """Starlette before 0.4x never set scope["route"]: the middleware walks the routes itself."""
+    app = fastapi_app(recorder)
+
+    class ForgetRoute:
+        def __init__(self, inner: Any) -> None:
+            self.inner = inner
+
+        async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+            await self.inner(scope, receive, send)
+            scope.pop("route", None)
+
+    inner = ApimeterMiddleware(ForgetRoute(app.router), client=recorder)
+
+    async def outer(scope: Any, receive: Any, send: Any) -> None:
+        scope["app"] = app
+        await inner(scope, receive, send)
+
+    client = TestClient(outer)
+    client.get("/sub/things/3")
+    assert recorder.last["endpoint"] == "/sub/things/{thing_id}"
+    client.get("/tenants/t9/legacy/hello/x")
+    assert recorder.last["endpoint"] == "/tenants/{tenant}/legacy/hello/{name}"
+
+
+def test_websockets_and_lifespan_pass_untouched(recorder: Recorder):
+    app = FastAPI()
+
+    @app.websocket("/ws")
+    async def socket(websocket: WebSocket) -> None:
+        await websocket.accept()
+        await websocket.send_text("hello")
+        await websocket.close()
+
+    app.add_middleware(ApimeterMiddleware, client=recorder)
+    with TestClient(app) as client, client.websocket_connect("/ws") as ws:  # lifespan runs too
+        assert ws.receive_text() == "hello"
+    assert recorder.calls == []
+
+
+def test_a_cancelled_request_is_recorded_as_closed_by_the_client(recorder: Recorder):
+    async def slow(scope: Any, receive: Any, send: Any) -> None:
+        await asyncio.sleep(60)
+
+    middleware = ApimeterMiddleware(slow, client=recorder)
+
+    async def run() -> None:
+        scope = {"type": "http", "method": "GET", "path": "/slow", "headers": [], "client": ("10.0.0.1", 1)}
+        task = asyncio.ensure_future(middleware(scope, None, None))  # type: ignore[arg-type]
+        await asyncio.sleep(0.01)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(run())
+    assert recorder.last["status"] == 499
+    assert recorder.last["ip"] == "10.0.0.1"

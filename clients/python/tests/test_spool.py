@@ -1,0 +1,195 @@
+"""The spool: what track() wrote survives kill -9, outages and forks, within its bound on disk."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import warnings
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from apimeter_client import ApimeterError, Client
+from fake_apimeter import FakeApimeter, wait_for
+
+pytestmark = pytest.mark.skipif(sys.platform == "win32", reason="the spool's locks are POSIX")
+
+
+def call(i: int, **extra: Any) -> dict[str, Any]:
+    return {"method": "POST", "endpoint": "/orders", "status": 201, "latency_ms": 3.0, "event_id": f"e-{i}"} | extra
+
+
+def segments(directory: Path) -> list[Path]:
+    return sorted(directory.glob("*.spool"))
+
+
+def run_python(code: str, *args: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
+        [sys.executable, "-c", textwrap.dedent(code), *args],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+def test_track_returns_once_the_event_is_on_disk(fake: FakeApimeter, tmp_path: Path):
+    fake.stop()
+    client = Client("amk_test", fake.url, spool_dir=tmp_path)
+    client.track(**call(1))
+    [segment] = segments(tmp_path)
+    assert b'"event_id":"e-1"' in segment.read_bytes()
+    assert client.stats.spooled == 1
+    client.close(timeout=0.2)
+    assert segments(tmp_path) == [segment]  # kept for the next client
+
+
+def test_a_process_killed_mid_run_loses_nothing(fake: FakeApimeter, tmp_path: Path):
+    child = run_python(
+        """
+        import sys
+        from apimeter_client import Client
+        client = Client("amk_test", sys.argv[1], spool_dir=sys.argv[2], batch_size=50, flush_interval=0.05)
+        i = 0
+        while True:
+            client.track(method="GET", endpoint="/users/{id}", status=200, event_id=f"k-{i}")
+            print(i, flush=True)  # tracked: it must arrive
+            i += 1
+        """,
+        fake.url,
+        str(tmp_path),
+    )
+    assert child.stdout is not None
+    tracked = -1
+    for line in child.stdout:
+        tracked = int(line)
+        if tracked >= 3000 and len(fake.events) > 0:
+            break
+    os.kill(child.pid, signal.SIGKILL)
+    child.wait()
+    assert 0 < len(fake.events) < tracked + 1  # some were sent, some were still waiting
+    survivor = Client("amk_test", fake.url, spool_dir=tmp_path)
+    assert survivor.close(timeout=60)
+    assert {f"k-{i}" for i in range(tracked + 1)} <= set(fake.events)
+    assert segments(tmp_path) == []
+
+
+def test_an_outage_past_the_bound_drops_the_oldest_and_keeps_the_newest(fake: FakeApimeter, tmp_path: Path):
+    port = fake.port
+    fake.stop()
+    errors: list[ApimeterError] = []
+    client = Client("amk_test", fake.url, spool_dir=tmp_path, spool_max_bytes=200_000, on_error=errors.append)
+    for i in range(5000):
+        client.track(**call(i))
+    on_disk = sum(p.stat().st_size for p in segments(tmp_path))
+    assert on_disk <= 200_000
+    stats = client.stats
+    assert stats.dropped > 0
+    assert stats.dropped + stats.queued == 5000
+    fake.start(port)
+    assert client.flush(60)
+    assert len(fake.events) == 5000 - stats.dropped
+    assert {f"e-{i}" for i in range(4000, 5000)} <= set(fake.events)  # the newest are kept
+    assert wait_for(lambda: any(e.code == "SPOOL_FULL" for e in errors))
+    client.close()
+
+
+def test_an_orphan_with_a_torn_last_line_is_adopted_and_removed(fake: FakeApimeter, tmp_path: Path):
+    orphan = tmp_path / "00000000000000000001-1-deadbeef.spool"
+    lines = [b'{"event_id":"o-%d","method":"GET","endpoint":"/x","status":200}\n' % i for i in range(3)]
+    orphan.write_bytes(b"".join(lines) + b'{"event_id":"o-3","meth')  # a machine crash mid-write
+    (tmp_path / (orphan.name + ".ack")).write_bytes(str(len(lines[0])).encode() + b"\n12")
+    client = Client("amk_test", fake.url, spool_dir=tmp_path)
+    assert client.flush(30)
+    assert set(fake.events) == {"o-1", "o-2"}  # o-0 was acknowledged before the crash
+    client.close()
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_processes_sharing_a_directory_each_send_their_own(fake: FakeApimeter, tmp_path: Path):
+    code = """
+        import sys
+        from apimeter_client import Client
+        client = Client("amk_test", sys.argv[1], spool_dir=sys.argv[2], batch_size=100)
+        for i in range(1500):
+            client.track(method="GET", endpoint="/a", status=200, event_id=f"{sys.argv[3]}-{i}")
+        assert client.close(timeout=60), client.stats
+        print(client.stats)
+        """
+    workers = [run_python(code, fake.url, str(tmp_path), name) for name in ("a", "b", "c")]
+    for worker in workers:
+        out, err = worker.communicate(timeout=120)
+        assert worker.returncode == 0, err
+        assert "dropped=0" in out
+        assert "rejected=0" in out
+    assert len(fake.events) == 4500
+    assert segments(tmp_path) == []
+
+
+@pytest.mark.parametrize("policy", ["interval", "always"])
+def test_fsync_policies_deliver_the_same(fake: FakeApimeter, tmp_path: Path, policy: str):
+    client = Client("amk_test", fake.url, spool_dir=tmp_path, spool_fsync=policy)
+    for i in range(50):
+        client.track(**call(i))
+    assert client.close(timeout=30)
+    assert len(fake.events) == 50
+
+
+def test_a_forked_child_sends_its_own_events_and_not_its_parents(fake: FakeApimeter, tmp_path: Path):
+    for spool in (None, tmp_path):
+        fake.events.clear()
+        parent = Client("amk_test", fake.url, spool_dir=spool, flush_interval=3600)
+        for i in range(10):
+            parent.track(**call(i, consumer="parent"))
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)  # fork() with threads: the client expects it
+            pid = os.fork()
+        if pid == 0:  # the child: a gunicorn worker after preload
+            code = 1
+            try:
+                for i in range(5):
+                    parent.track(**call(100 + i, consumer="child"))
+                if parent.flush(30) and parent.stats.sent == 5:
+                    code = 0
+            finally:
+                os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0
+        assert {e["consumer"] for e in fake.events.values()} == {"child"}
+        assert parent.flush(30)
+        assert len(fake.events) == 15
+        assert parent.stats.sent == 10
+        parent.close()
+
+
+def test_interpreter_exit_sends_what_is_queued(fake: FakeApimeter):
+    child = run_python(
+        """
+        import sys
+        from apimeter_client import Client
+        client = Client("amk_test", sys.argv[1], flush_interval=3600)
+        for i in range(25):
+            client.track(method="GET", endpoint="/bye", status=200)
+        """,
+        fake.url,
+    )
+    _, err = child.communicate(timeout=60)
+    assert child.returncode == 0, err
+    assert len(fake.events) == 25
+
+
+def test_a_spooled_client_starts_sending_leftovers_without_tracking(fake: FakeApimeter, tmp_path: Path):
+    port = fake.port
+    fake.stop()
+    first = Client("amk_test", fake.url, spool_dir=tmp_path)
+    for i in range(30):
+        first.track(**call(i))
+    first.close(timeout=0.1)
+    fake.start(port)
+    second = Client("amk_test", fake.url, spool_dir=tmp_path, flush_interval=0.1)
+    assert wait_for(lambda: second.stats.sent == 30)
+    assert len(fake.events) == 30
+    second.close()
