@@ -232,3 +232,62 @@ def test_a_cancelled_request_is_recorded_as_closed_by_the_client(recorder: Recor
     asyncio.run(run())
     assert recorder.last["status"] == 499
     assert recorder.last["ip"] == "10.0.0.1"
+
+
+def test_a_catch_all_route_in_a_mount_keeps_the_mount_prefix(recorder: Recorder):
+    app = FastAPI()
+    files = FastAPI()
+
+    @files.get("/{rest:path}")
+    def anything(rest: str) -> dict[str, str]:
+        return {"rest": rest}
+
+    app.mount("/files", files)
+    app.add_middleware(ApimeterMiddleware, client=recorder)
+    TestClient(app).get("/files/a/b")
+    assert recorder.last["endpoint"] == "/files/{rest}"
+    TestClient(app, root_path="/gw").get("/gw/files/a/b")
+    assert recorder.last["endpoint"] == "/gw/files/{rest}"
+
+
+def test_the_call_ends_with_its_response_not_its_background_tasks(recorder: Recorder):
+    """Recorded when the last byte is sent: a background task's time and failure are not the call's."""
+    from starlette.background import BackgroundTask
+
+    release = asyncio.Event()
+
+    async def chore() -> None:
+        await release.wait()
+        raise RuntimeError("the chore failed after the response")
+
+    async def endpoint(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("done", background=BackgroundTask(chore))
+
+    middleware = ApimeterMiddleware(
+        Starlette(routes=[Route("/jobs/{job}", endpoint, methods=["POST"])]), client=recorder
+    )
+    sent: list[dict[str, Any]] = []
+
+    async def run() -> None:
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        scope = {"type": "http", "method": "POST", "path": "/jobs/7", "root_path": "", "headers": [],
+                 "query_string": b"", "client": ("192.0.2.9", 1), "asgi": {"version": "3.0"}}  # fmt: skip
+        task = asyncio.ensure_future(middleware(scope, receive, send))
+        while not recorder.calls:  # recorded while the chore still waits
+            await asyncio.sleep(0.01)
+        assert not task.done()
+        release.set()
+        with pytest.raises(RuntimeError, match="the chore failed"):
+            await task
+
+    asyncio.run(run())
+    assert [m["type"] for m in sent] == ["http.response.start", "http.response.body"]
+    assert len(recorder.calls) == 1
+    assert recorder.last["status"] == 200
+    assert recorder.last["endpoint"] == "/jobs/{job}"
+    assert recorder.last["response_bytes"] == 4

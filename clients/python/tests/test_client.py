@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import itertools
 import json
 import threading
 import time
@@ -343,3 +344,83 @@ def test_the_request_says_who_sends(fake: FakeApimeter, make_client: MakeClient)
     assert fake.requests[0]["path"] == "/v1/events"
     body = json.dumps(next(iter(fake.events.values())))
     assert "event_id" in body
+
+
+def test_a_value_that_cannot_be_shown_does_not_hold_up_the_batch(fake: FakeApimeter, make_client: MakeClient):
+    class Detached:
+        def __str__(self) -> str:
+            raise RuntimeError("instance is not bound to a session")
+
+    circular: dict[str, Any] = {}
+    circular["self"] = circular
+    errors: list[ApimeterError] = []
+    client = make_client(on_error=errors.append)
+    client.track(**call(0, properties={"user": Detached()}))
+    client.track(**call(1, properties={"loop": circular}))
+    for i in range(2, 22):
+        client.track(**call(i))
+    assert client.flush(30)
+    assert len(fake.events) == 21
+    assert {"user": "<Detached>"} in [e.get("properties") for e in fake.events.values()]
+    assert [e.code for e in errors] == ["VALIDATION_ERROR"]  # the circular one, reported
+    assert client.stats.rejected == 1
+
+
+def test_close_from_on_error_settles_the_batch_once(fake: FakeApimeter, make_client: MakeClient):
+    fake.refuse = lambda event: "no" if event["status"] == 599 else None
+    errors: list[ApimeterError] = []
+    client = make_client()
+
+    def close_on_error(error: ApimeterError) -> None:
+        errors.append(error)
+        client.close()
+
+    client._on_error = close_on_error
+    for i in range(5):
+        client.track(**call(i, status=599 if i == 2 else 200))
+    assert wait_for(lambda: client._closed and (client._thread is None or not client._thread.is_alive()))
+    stats = client.stats
+    assert (stats.sent, stats.rejected, stats.dropped, stats.queued) == (4, 1, 0, 0)
+    assert [e.code for e in errors] == ["VALIDATION_ERROR"]
+
+
+def test_a_flush_does_not_take_away_the_next_backoff(fake: FakeApimeter, make_client: MakeClient):
+    client = make_client(max_backoff=0.4)
+    client.track(**call(0))
+    assert client.flush(30)
+    fake.script.extend([Reply(503, None), Reply(503, None)])
+    client.track(**call(1))
+    client._wake.set()  # sent by the timer, not by a flush
+    assert wait_for(lambda: len(fake.events) == 2)
+    times = [r["time"] for r in fake.requests[1:]]
+    assert [later - earlier >= 0.19 for earlier, later in itertools.pairwise(times)] == [True, True]
+
+
+def test_a_signal_handler_may_flush_while_track_is_interrupted(fake: FakeApimeter, make_client: MakeClient, tmp_path):
+    """A handler runs between two bytecodes of the interrupted thread, perhaps inside track(): the
+    memory queue takes no lock there, so the flush completes; the spool's lock is re-entrant, so a
+    flush waits its timeout at worst (the events are on disk) instead of deadlocking."""
+    memory = make_client()
+    spooled = make_client(spool_dir=tmp_path)
+    results: dict[str, bool] = {}
+
+    def handler() -> None:
+        memory.track(**call(1))
+        results["memory"] = memory.flush(30)
+        spooled.track(**call(2))
+        with spooled._spool._lock:  # type: ignore[union-attr] # inside put_line, as far as it knows
+            results["spool"] = spooled.flush(0.5)
+
+    thread = threading.Thread(target=handler, daemon=True)
+    thread.start()
+    thread.join(120)
+    assert not thread.is_alive(), "flush() deadlocked"
+    assert results["memory"] is True
+    assert "spool" in results
+
+
+def test_without_a_key_no_url_is_needed_either():
+    client = Client(None, "")
+    client.track(**call(1))
+    assert client.flush(1)
+    client.close()

@@ -174,3 +174,14 @@ def test_the_client_is_built_once_from_settings(monkeypatch: pytest.MonkeyPatch)
     assert built is integration.client()
     assert built._batch_size == 10
     built.close()
+
+
+def test_no_settings_at_all_leave_the_app_running(monkeypatch: pytest.MonkeyPatch):
+    from apimeter_client import django as integration
+
+    monkeypatch.setattr(integration, "_made", {})
+    monkeypatch.delattr(settings, "APIMETER")
+    built = integration.client()  # no key, no URL: a development setup
+    built.track(method="GET", endpoint="/x", status=200)
+    assert built.stats.queued == 0
+    built.close()

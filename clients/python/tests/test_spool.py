@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import threading
 import warnings
 from pathlib import Path
 from typing import Any
@@ -193,3 +194,34 @@ def test_a_spooled_client_starts_sending_leftovers_without_tracking(fake: FakeAp
     assert wait_for(lambda: second.stats.sent == 30)
     assert len(fake.events) == 30
     second.close()
+
+
+def test_interval_fsync_covers_rotated_segments_and_never_blocks_track(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    from apimeter_client import _spool
+
+    synced: list[int] = []
+    release = threading.Event()
+    syncing = threading.Event()
+
+    def slow_fsync(fd: int) -> None:
+        syncing.set()
+        release.wait(60)
+        synced.append(fd)
+
+    spool = _spool.SpoolBacklog(tmp_path, max_bytes=2 << 20, batch_size=500, fsync="interval")
+    line = b'{"event_id":"x","method":"GET","endpoint":"/a","status":200,"pad":"' + b"p" * 200 + b'"}\n'
+    for _ in range(600):  # past one 64 KiB segment
+        spool.put_line(line)
+    written = {s.fd for s in spool._segments}
+    assert len(written) >= 2
+    monkeypatch.setattr(_spool.os, "fsync", slow_fsync)
+    worker = threading.Thread(target=spool.sync)
+    worker.start()
+    assert syncing.wait(60)
+    writer = threading.Thread(target=spool.put_line, args=(line,))
+    writer.start()
+    writer.join(60)
+    assert not writer.is_alive(), "track() waited for the disk"
+    release.set()
+    worker.join(60)
+    assert written <= set(synced)

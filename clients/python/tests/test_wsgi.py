@@ -104,3 +104,16 @@ def test_a_path_in_utf8_is_decoded():
 
     run(ApimeterMiddleware(app, recorder), environ("/café/1".encode().decode("latin-1"), SCRIPT_NAME="/app"))
     assert recorder.last["path"] == "/app/café/1"
+
+
+def test_an_app_that_starts_its_response_late_is_counted_once():
+    recorder = Recorder()
+
+    def lazy(env: Any, start_response: Any) -> Any:  # a generator: start_response runs on first next()
+        start_response("200 OK", [("Content-Length", "100")])
+        yield b"x" * 60
+        yield b"y" * 40
+
+    status, body = run(ApimeterMiddleware(lazy, recorder), environ())
+    assert (status, len(body)) == ("200 OK", 100)
+    assert recorder.last["response_bytes"] == 100

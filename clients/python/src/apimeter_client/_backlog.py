@@ -7,6 +7,7 @@ everything up to the mark is settled.
 
 from __future__ import annotations
 
+import itertools
 import json
 import threading
 from collections import deque
@@ -23,14 +24,18 @@ MAX_BATCH = 1000  # the API's limit per request
 
 
 def _plain(value: Any) -> Any:
-    """What ``json`` cannot write itself: dates as ISO 8601, decimals as numbers, the rest as text."""
+    """What ``json`` cannot write itself: dates as ISO 8601, decimals as numbers, the rest as text
+    (and an object whose text fails, by its type: one odd value must not hold up a batch)."""
     if isinstance(value, (datetime, date)):
         return value.isoformat()
     if isinstance(value, Decimal):
         return float(value)
     if isinstance(value, (set, frozenset, tuple)):
         return list(value)
-    return str(value)
+    try:
+        return str(value)
+    except Exception:
+        return f"<{type(value).__name__}>"
 
 
 _encoder = json.JSONEncoder(separators=(",", ":"), default=_plain)
@@ -91,63 +96,73 @@ class Backlog(Protocol):
 
 class MemoryBacklog:
     """A bounded FIFO in memory. When full, the newest event is refused (and counted by the client):
-    never block the app. Serialization happens in the worker, not in ``track()``."""
+    never block the app. Serialization happens in the worker, not in ``track()``.
+
+    ``put()`` takes no lock (``deque.append`` and ``next()`` on a counter are atomic), so a signal
+    handler that flushes while the interrupted thread is inside ``track()`` cannot deadlock. Events are
+    numbered as they come; flush markers are numbers, and events are settled in order."""
 
     def __init__(self, max_queue: int, batch_size: int) -> None:
-        self._queue: deque[dict[str, Any]] = deque()
-        self._lock = threading.Lock()
+        self._queue: deque[tuple[int, dict[str, Any]]] = deque()
+        self._numbers = itertools.count(1)
         self._max = max_queue
         self._batch_size = batch_size
-        self._taken = 0  # events handed out in a batch and not yet settled
-        self._appended = 0
-        self._settled = 0
+        self._taken = 0  # events handed out in a batch and not yet settled (the worker's)
+        self._taken_up_to = 0  # the number of the newest of them
+        self._settled_up_to = 0
+        self._refusals = threading.Lock()  # only the rare refusal counts under a lock
         self.refused = 0
 
     def put(self, event: dict[str, Any]) -> int:
         """FULL when a batch is ready, QUEUED, or REFUSED (the queue is full)."""
-        with self._lock:
-            queued = len(self._queue)
-            if queued + self._taken >= self._max:
+        queue = self._queue
+        if len(queue) + self._taken >= self._max:
+            with self._refusals:
                 self.refused += 1
-                return REFUSED
-            self._queue.append(event)
-            self._appended += 1
-            return FULL if queued + 1 >= self._batch_size else QUEUED
+            return REFUSED
+        queue.append((next(self._numbers), event))
+        return FULL if len(queue) >= self._batch_size else QUEUED
 
     def take(self, max_items: int) -> Batch | None:
-        with self._lock:
-            count = min(max_items, len(self._queue))
-            if not count:
-                return None
-            events = [self._queue.popleft() for _ in range(count)]
-            self._taken += count
-        return Batch(events)
+        items: list[tuple[int, dict[str, Any]]] = []
+        popleft = self._queue.popleft
+        try:
+            while len(items) < max_items:
+                items.append(popleft())
+        except IndexError:
+            pass
+        if not items:
+            return None
+        self._taken += len(items)
+        self._taken_up_to = items[-1][0]
+        return Batch([event for _, event in items], end=items[-1][0])
 
     def done(self, batch: Batch) -> None:
-        with self._lock:
-            self._taken -= len(batch)
-            self._settled += len(batch)
+        self._taken -= len(batch)
+        self._settled_up_to = max(self._settled_up_to, batch.end)
 
     def pending(self) -> int:
         return len(self._queue) + self._taken
 
     def mark(self) -> int:
-        return self._appended
+        try:
+            return self._queue[-1][0]
+        except IndexError:  # nothing queued: the newest is in the worker's batch, or settled
+            return self._taken_up_to if self._taken else self._settled_up_to
 
     def reached(self, marker: int) -> bool:
-        return self._settled >= marker
+        return self._settled_up_to >= marker
 
     def close(self) -> int:
-        """Forget what is left; returns how many events that was (they are lost)."""
-        with self._lock:
-            lost = len(self._queue) + self._taken
-            self._queue.clear()
-            self._taken = 0
-            self._settled = self._appended
-            return lost
+        """Forgets what is queued and returns how many events that was (they are lost). A batch the
+        worker holds is the worker's to settle: it may still be sent."""
+        lost = len(self._queue)
+        self._queue.clear()
+        return lost
 
     def forget(self) -> None:
         """In a forked child: the parent's events are the parent's to send."""
-        self._lock = threading.Lock()
         self._queue = deque()
-        self._taken = self._appended = self._settled = self.refused = 0
+        self._numbers = itertools.count(1)
+        self._taken = self._taken_up_to = self._settled_up_to = self.refused = 0
+        self._refusals = threading.Lock()

@@ -132,7 +132,8 @@ class Client:
         if spool_fsync not in FSYNC_POLICIES:
             raise ValueError(f"spool_fsync must be one of {', '.join(FSYNC_POLICIES)}")
         self._enabled = bool(api_key)
-        self._transport = Transport(base_url, api_key or "", timeout)
+        # Without a key nothing is sent, so a development setup with no URL either still runs.
+        self._transport = Transport(base_url, api_key or "", timeout) if self._enabled else None
         self._batch_size = batch_size
         self._flush_interval = flush_interval
         self._max_retries = max_retries
@@ -155,7 +156,7 @@ class Client:
 
     def _new_process_state(self) -> None:
         """Everything a process owns alone: locks, the worker, the connection, counts."""
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()
         self._wake = threading.Event()  # something to send: a full batch, a flush, close
         self._interrupt = threading.Event()  # cut a backoff short: a flush, close
         self._stop = threading.Event()
@@ -201,7 +202,7 @@ class Client:
             if self._spool is not None:
                 try:
                     line = encode(event) + b"\n"
-                except (TypeError, ValueError, RecursionError) as exc:  # a circular structure in properties
+                except Exception as exc:  # a circular structure in properties
                     self._refuse(event, f"not JSON: {exc}")
                     return
                 state = self._spool.put_line(line)
@@ -279,19 +280,21 @@ class Client:
         next client; without a spool they are lost and counted as dropped. Returns the flush's result."""
         if self._closed or self._pid != os.getpid():
             return True
-        flushed = self.flush(timeout)
+        thread = self._thread
+        in_worker = thread is not None and thread is threading.current_thread()  # e.g. from on_error
+        flushed = False if in_worker else self.flush(timeout)
         self._closed = True
         self._stop.set()
         self._interrupt.set()
         self._wake.set()
-        thread = self._thread
-        if thread is not None and thread is not threading.current_thread():
-            thread.join(1.0)
+        if thread is not None and not in_worker:
+            thread.join(1.0)  # it may be inside a request; what it holds, it settles itself
         lost = self._backlog.close()
         if lost:
             self._counts.dropped += lost
             self._report(ApimeterError("CLOSED", f"{lost} events were not sent before close()", count=lost))
-        self._transport.close()
+        if thread is None and self._transport is not None:
+            self._transport.close()
         _clients.discard(self)
         return flushed
 
@@ -324,6 +327,7 @@ class Client:
                     next_adoption = time.monotonic() + _ADOPT_EVERY_SECONDS
                 woken = self._wake.wait(self._flush_interval)
                 self._wake.clear()
+                self._interrupt.clear()  # a flush that woke this drain must not also cut its first backoff
                 forced, self._flush_requested = not woken or self._flush_requested, False
                 self._drain(forced)
                 self._report_drops()
@@ -333,8 +337,21 @@ class Client:
                 log.exception("apimeter: the sending thread failed; it carries on")
                 self._stop.wait(1.0)
             if self._stop.is_set():
-                self._notify()
+                self._finish()
                 return
+
+    def _finish(self) -> None:
+        """The worker's last step: a batch from memory it could not deliver is lost (a spool keeps it)."""
+        if self._taken is not None and self._memory is not None:
+            lost = sum(len(part) for part in self._parts)
+            if lost:
+                self._counts.dropped += lost
+                self._report(ApimeterError("CLOSED", f"{lost} events were not sent before close()", count=lost))
+            self._memory.done(self._taken)
+            self._taken, self._parts = None, []
+        if self._transport is not None:
+            self._transport.close()
+        self._notify()
 
     def _drain(self, forced: bool) -> None:
         """Sends full batches while there are; when ``forced`` (the timer, a flush, close) also what was
@@ -361,12 +378,13 @@ class Client:
         """One attempt at the first part: settles it, splits it, waits to retry it, or pauses."""
         try:
             body = part.body()
-        except (TypeError, ValueError, RecursionError) as exc:  # e.g. a circular structure in properties
+        except Exception as exc:  # e.g. a circular structure in properties
             self._refuse_part(part, "VALIDATION_ERROR", f"not JSON: {exc}", None)
             return
         if len(body) > _backlog.MAX_BODY_BYTES and len(part) > 1:
             self._parts[0:1] = part.split()
             return
+        assert self._transport is not None  # the worker runs only with a key
         try:
             answer = self._transport.post(body)
         except (OSError, http.client.HTTPException) as exc:
@@ -437,7 +455,8 @@ class Client:
         if answer.status in (401, 403):
             why = "the API key was refused; events are kept (in the spool, if any) and not sent"
         else:
-            why = f"{self._transport.url} answered {answer.status}: is base_url right? Events are kept, not sent"
+            url = self._transport.url if self._transport else "the server"
+            why = f"{url} answered {answer.status}: is base_url right? Events are kept, not sent"
         self._paused = ApimeterError(answer.code, f"{answer.message} ({why})", status=answer.status)
         log.error("apimeter: sending stopped: %s", self._paused)
         self._report(self._paused)
@@ -479,7 +498,8 @@ class Client:
     def _after_fork_in_child(self) -> None:
         """The child starts empty with its own worker; the parent keeps and sends what it queued."""
         self._backlog.forget()
-        self._transport.close()
+        if self._transport is not None:
+            self._transport.forget()
         self._new_process_state()
 
 

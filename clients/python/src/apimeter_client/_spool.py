@@ -35,7 +35,7 @@ SUFFIX = ".spool"
 _READ_CHUNK = 1 << 20
 
 
-@dataclass(slots=True)
+@dataclass(slots=True, eq=False)  # one object per file: compared and hashed by identity
 class _Segment:
     path: Path
     fd: int
@@ -72,12 +72,12 @@ class SpoolBacklog:
         self._fsync = fsync
         self._batch_size = batch_size
         self._unsent = 0
-        self._lock = threading.Lock()
+        self._lock = threading.RLock()  # re-entrant: a signal handler may flush() while track() holds it
         self._segments: list[_Segment] = []  # oldest first
         self._active: _Segment | None = None
         self._bytes = 0
         self._inflight: Batch | None = None
-        self._dirty = False
+        self._dirty: set[_Segment] = set()  # written since the last fsync ("interval")
         self.written = 0  # lines this process wrote
         self.evicted = 0  # unsent events dropped by the bound
         self.refused = 0  # events the disk would not take
@@ -97,8 +97,8 @@ class SpoolBacklog:
                     view = view[os.write(active.fd, view) :]
                 if self._fsync == "always":
                     os.fsync(active.fd)
-                else:
-                    self._dirty = True
+                elif self._fsync == "interval":
+                    self._dirty.add(active)
             except OSError:
                 self.refused += 1
                 return REFUSED
@@ -233,14 +233,24 @@ class SpoolBacklog:
             return True
 
     def sync(self) -> None:
-        """The "interval" policy: called by the worker on every wake-up."""
-        if self._fsync != "interval" or not self._dirty:
+        """The "interval" policy: the worker fsyncs every segment written since its last wake-up,
+        outside the lock, so that ``track()`` never waits for the disk."""
+        if not self._dirty:
             return
         with self._lock:
-            self._dirty = False
-            if self._active is not None:
+            dirty = [s for s in self._dirty if not s.gone]
+            self._dirty.clear()
+            for segment in dirty:
+                segment.reading = True
+        for segment in dirty:
+            try:
                 with contextlib.suppress(OSError):
-                    os.fsync(self._active.fd)
+                    os.fsync(segment.fd)
+            finally:
+                with self._lock:
+                    segment.reading = False
+                    if segment.gone:
+                        _close(segment)
 
     def adopt(self) -> int:
         """Takes over the segments of processes that are gone; returns how many were found. The worker
@@ -284,7 +294,8 @@ class SpoolBacklog:
         self._bytes = self._unsent = 0
         self.written = self.evicted = self.refused = 0
         self._inflight = None
-        self._lock = threading.Lock()
+        self._dirty.clear()
+        self._lock = threading.RLock()
 
     def _remove(self, segment: _Segment) -> None:
         """Unlink first, then unlock: nobody can adopt a removed segment."""

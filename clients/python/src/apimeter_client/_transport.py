@@ -80,6 +80,10 @@ class Transport:
             self._connection.close()
             self._connection = None
 
+    def forget(self) -> None:
+        """In a forked child: the parent's socket is the parent's; open another when needed."""
+        self._connection = None
+
     def _connect(self) -> http.client.HTTPConnection:
         kind = http.client.HTTPSConnection if self._https else http.client.HTTPConnection
         self._connection = kind(self._host, self._port, timeout=self._timeout)

@@ -58,6 +58,19 @@ class ApimeterMiddleware:
         path: str = scope["path"]
         root_path: str = scope.get("root_path", "")
         status = received = sent = 0
+        recorded = False
+
+        def record() -> None:
+            nonlocal recorded
+            if recorded:
+                return
+            recorded = True
+            try:
+                seconds = time.perf_counter() - started
+                event = self._event(scope, path, root_path, status or 500, started_ms, seconds, received, sent)
+                self._send_event(event)
+            except Exception:  # never into the app
+                log.exception("apimeter: could not record a call")
 
         async def counting_receive() -> Message:
             nonlocal received
@@ -69,31 +82,30 @@ class ApimeterMiddleware:
         async def counting_send(message: Message) -> None:
             nonlocal status, sent
             kind = message["type"]
+            if kind == "http.response.start":
+                status = message["status"]
+                await send(message)
+                return
             if kind == "http.response.body":
                 sent += len(message.get("body", b""))
-            elif kind == "http.response.start":
-                status = message["status"]
             elif kind == "http.response.pathsend":
                 sent += _file_size(message.get("path"))
             elif kind == "http.response.zerocopysend":
                 sent += message.get("count") or _file_size(message.get("file"))
             await send(message)
+            if not message.get("more_body", False) and kind != "http.response.trailers":
+                record()  # the last byte is out: background tasks that follow are not the call's
 
         try:
             await self.app(scope, counting_receive, counting_send)
         except Exception:
-            status = 500
+            status = status if recorded else 500  # after a complete response: a background task's failure
             raise
         except BaseException:  # cancelled: the client went away
             status = status or _CLIENT_CLOSED
             raise
         finally:
-            try:
-                seconds = time.perf_counter() - started
-                event = self._event(scope, path, root_path, status or 500, started_ms, seconds, received, sent)
-                self._send_event(event)
-            except Exception:  # never into the app
-                log.exception("apimeter: could not record a call")
+            record()
 
     def _event(
         self, scope: Scope, path: str, root_path: str, status: int, started_ms: int, seconds: float,
@@ -140,15 +152,22 @@ def template(scope: Scope, path: str, root_path: str) -> str | None:
     regex = getattr(route, "path_regex", None)
     if not isinstance(path_format, str) or regex is None:
         return None
+    params = scope.get("path_params") or {}
+    # Routing added every mount's concrete prefix to root_path: the route matched what follows it.
+    mounted = scope.get("root_path") or root_path
+    mount = mounted[len(root_path) :] if mounted.startswith(root_path) else ""
+    rest = path[len(mounted) :] if path.startswith(mounted) else path.removeprefix(mount)
+    if regex.match(rest):
+        return root_path + _prefix(mount, path_format, params) + path_format
     relative = path[len(root_path) :] if root_path and path.startswith(root_path) else path
-    if regex.match(relative):
+    if regex.match(relative):  # the route is a mount itself (static files, a sub-application)
         return root_path + path_format
-    # The route's own format is only the tail of the path: it sits under mounts or routers whose
-    # prefixes it does not carry. Find where its tail starts; template the prefix from the path
-    # parameters the route does not name itself.
-    for cut in (i for i in range(len(relative) - 1, -1, -1) if relative[i] == "/"):
-        if regex.match(relative[cut:]):
-            return root_path + _prefix(relative[:cut], path_format, scope.get("path_params") or {}) + path_format
+    # The route's own format is only the tail of the path: it sits under routers whose prefixes it
+    # does not carry (FastAPI's included routers). Find where its tail starts, and template what
+    # comes before from the path parameters the route does not name itself.
+    for cut in (i for i in range(len(rest) - 1, -1, -1) if rest[i] == "/"):
+        if regex.match(rest[cut:]):
+            return root_path + _prefix(mount + rest[:cut], path_format, params) + path_format
     return None
 
 

@@ -62,7 +62,8 @@ class ApimeterMiddleware:
 class _Call:
     """One call under way: what the app answered, counted as it goes out."""
 
-    __slots__ = ("_start", "environ", "length", "middleware", "recorded", "sent", "started", "started_ms", "status")
+    __slots__ = ("_start", "counted", "environ", "length", "middleware", "recorded", "sent", "started", "started_ms",
+                 "status")  # fmt: skip
 
     def __init__(self, middleware: ApimeterMiddleware, environ: Environ, start_response: StartResponse) -> None:
         self.middleware = middleware
@@ -72,6 +73,7 @@ class _Call:
         self.started = time.perf_counter()
         self.status = self.sent = 0
         self.length: int | None = None  # the response's Content-Length
+        self.counted = False  # the body is counted chunk by chunk
         self.recorded = False
 
     def start_response(self, status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
@@ -123,8 +125,9 @@ class _Call:
             if forwarded and middleware.trusted_proxies:
                 ip = client_ip(ip, [forwarded], middleware.trusted_proxies)
             sent = self.sent
-            if self.length is not None and self.status != 304 and environ.get("REQUEST_METHOD") != "HEAD":
-                sent += self.length  # the body passed through uncounted: its length was declared
+            passed_uncounted = not self.counted and self.status != 304 and environ.get("REQUEST_METHOD") != "HEAD"
+            if passed_uncounted and self.length is not None:
+                sent += self.length  # the body went through as it was: its declared length
             middleware.send_event(
                 call_event(
                     environ.get("REQUEST_METHOD", "GET"),
@@ -166,9 +169,14 @@ class _Body:
 
 
 class _CountedBody(_Body):
-    """A streamed response (no declared length): counted chunk by chunk as the server sends it."""
+    """A response whose length was not declared when the app returned (a stream, or an app that
+    starts its response lazily): counted chunk by chunk as the server sends it."""
 
     __slots__ = ()
+
+    def __init__(self, result: Iterable[bytes], call: _Call) -> None:
+        super().__init__(result, call)
+        call.counted = True
 
     def __iter__(self) -> Iterator[bytes]:
         call = self.call
