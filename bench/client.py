@@ -285,32 +285,38 @@ def rss_kib() -> int:
     return 0
 
 
-def bench_memory(calls: int) -> None:
-    print(f"memory after {calls:,} track() calls with the server unreachable")
+def memory_case(case: str, calls: int) -> None:
+    """One case of the memory benchmark, alone in its process so that no earlier case's freed memory
+    hides this one's growth. Prints RSS growth (MiB), spool MiB on disk, queued, dropped, calls/s."""
     unreachable = f"http://127.0.0.1:{free_port()}"
     with tempfile.TemporaryDirectory() as spool:
-        cases = (
-            ("spool, bound 64 MiB", {"spool_dir": spool, "spool_max_bytes": 64 << 20}),
-            ("memory, max_queue 10,000", {}),
+        options: dict[str, Any] = {"spool_dir": spool, "spool_max_bytes": 64 << 20} if case == "spool" else {}
+        before = rss_kib()
+        client = Client("amk_bench", unreachable, **options)
+        started = time.perf_counter()
+        for _ in range(calls):
+            client.track(**CALL)
+        elapsed = time.perf_counter() - started
+        grown = (rss_kib() - before) / 1024
+        on_disk = sum(p.stat().st_size for p in Path(spool).glob("*.spool")) / (1 << 20)
+        stats = client.stats
+        client.close(timeout=0.1)
+    print(grown, on_disk, stats.queued, stats.dropped, calls / elapsed)
+
+
+def bench_memory(calls: int) -> None:
+    print(f"memory after {calls:,} track() calls with the server unreachable (each case in a fresh process)")
+    for case, label in (("spool", "spool, bound 64 MiB"), ("memory", "memory, max_queue 10,000")):
+        out = subprocess.run(
+            [sys.executable, __file__, "--memory-case", case, "--memory-calls", str(calls)],
+            capture_output=True, text=True, check=True,
+        )  # fmt: skip
+        grown, on_disk, queued, dropped, rate = (float(v) for v in out.stdout.split())
+        disk = f", spool {on_disk:.1f} MiB on disk" if case == "spool" else ""
+        print(
+            f"  {label:<26} RSS +{grown:.1f} MiB{disk}; queued {queued:,.0f}, dropped {dropped:,.0f}"
+            f" ({rate:,.0f} calls/s)"
         )
-        for label, options in cases:
-            before = rss_kib()
-            client = Client("amk_bench", unreachable, **options)  # type: ignore[arg-type]
-            started = time.perf_counter()
-            for _ in range(calls):
-                client.track(**CALL)
-            elapsed = time.perf_counter() - started
-            grown = (rss_kib() - before) / 1024
-            on_disk = sum(p.stat().st_size for p in Path(spool).glob("*.spool")) / (1 << 20)
-            stats = client.stats
-            client.close(timeout=0.1)
-            disk = f", spool {on_disk:.1f} MiB on disk" if options else ""
-            print(
-                f"  {label:<26} RSS +{grown:.1f} MiB{disk}; queued {stats.queued:,}, dropped {stats.dropped:,}"
-                f" ({calls / elapsed:,.0f} calls/s)"
-            )
-            for leftover in Path(spool).glob("*"):
-                leftover.unlink()
 
 
 def main() -> None:
@@ -320,7 +326,11 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=2.0, help="length of each served round")
     parser.add_argument("--rounds", type=int, default=7, help="served rounds each way")
     parser.add_argument("--memory-calls", type=int, default=1_000_000)
+    parser.add_argument("--memory-case", choices=("spool", "memory"), help=argparse.SUPPRESS)
     args = parser.parse_args()
+    if args.memory_case:
+        memory_case(args.memory_case, args.memory_calls)
+        return
     port = free_port()
     sink = subprocess.Popen([sys.executable, "-c", SINK, str(port)])
     try:
