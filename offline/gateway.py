@@ -224,13 +224,7 @@ class _Handler(BaseHTTPRequestHandler):
 
     def _closing(self) -> None:
         """Stopping: a request on a kept-alive connection is turned away, as a gateway restart would."""
-        payload = b'{"error":{"code":"INTERNAL_ERROR","message":"the offline stack is stopping"}}'
-        self.send_response(503)
-        self.send_header("content-type", "application/json")
-        self.send_header("connection", "close")
-        self.send_header("content-length", str(len(payload)))
-        self.end_headers()
-        self.wfile.write(payload)
+        self._write(*_gateway_error(503, "Service Unavailable"))
         self.close_connection = True
 
     def _answer(self, body: bytes) -> None:
@@ -238,9 +232,13 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in self.headers.items():
             name = key.lower()
             headers[name] = f"{headers[name]},{value}" if name in headers else value
-        status, out_headers, cookies, payload = self.server.gateway.handle(
-            self.command, self.path, headers, body, self.client_address[0], headers.get("host", "127.0.0.1")
+        self._write(
+            *self.server.gateway.handle(
+                self.command, self.path, headers, body, self.client_address[0], headers.get("host", "127.0.0.1")
+            )
         )
+
+    def _write(self, status: int, out_headers: dict[str, str], cookies: list[str], payload: bytes) -> None:
         self.send_response(status)
         for key, value in out_headers.items():
             if key not in ("content-length", "connection"):

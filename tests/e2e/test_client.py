@@ -23,7 +23,7 @@ import pytest
 
 from offline.stack import free_port
 from tests.e2e.conftest import Client, Stack
-from tests.e2e.test_offline_stack import setup_project
+from tests.e2e.test_offline_stack import setup_project, summary
 
 pytestmark = pytest.mark.e2e
 ROOT = Path(__file__).resolve().parents[2]
@@ -43,13 +43,10 @@ def wait_for_requests(client: Client, project_id: str, key: str, expected: int, 
     deadline = time.monotonic() + timeout
     requests = -1
     while time.monotonic() < deadline:
-        reply = client.call("GET", f"/v1/projects/{project_id}/metrics/summary?window=24h", key=key)
-        assert reply.status == 200, reply.body
-        requests = reply.body["requests"]
+        requests = summary(client, project_id, key)["requests"]
         if requests >= expected:
             time.sleep(1.0)  # and it stays there: nothing counted twice arrives late
-            reply = client.call("GET", f"/v1/projects/{project_id}/metrics/summary?window=24h", key=key)
-            return int(reply.body["requests"])
+            return int(summary(client, project_id, key)["requests"])
         time.sleep(0.5)
     return int(requests)
 

@@ -232,8 +232,6 @@ class Client:
     def stats(self) -> Stats:
         counts = self._counts
         spool = self._spool
-        evicted = spool.evicted if spool else 0
-        refused = self._backlog.refused
         return Stats(
             queued=self._backlog.pending(),
             sent=counts.sent,
@@ -241,8 +239,14 @@ class Client:
             rejected=counts.rejected + counts.local_rejected,
             retried=counts.retried,
             spooled=spool.written if spool else 0,
-            dropped=counts.dropped + evicted + refused,
+            dropped=counts.dropped + sum(self._backlog_drops().values()),
         )
+
+    def _backlog_drops(self) -> dict[str, int]:
+        """Events the backlog itself dropped, by the code they are reported under."""
+        if self._spool is not None:
+            return {"SPOOL_FULL": self._spool.evicted, "SPOOL_ERROR": self._spool.refused}
+        return {"QUEUE_FULL": self._backlog.refused}
 
     def flush(self, timeout: float | None = None) -> bool:
         """Sends everything tracked before the call; True once all of it is settled (sent, or
@@ -466,10 +470,7 @@ class Client:
         """Drops counted on the app's side are reported from here: user code never runs in track()."""
         while self._refusals:
             self._report(self._refusals.popleft())
-        sources = {"QUEUE_FULL": self._memory.refused if self._memory else 0}
-        if self._spool is not None:
-            sources |= {"SPOOL_FULL": self._spool.evicted, "SPOOL_ERROR": self._spool.refused}
-        for code, total in sources.items():
+        for code, total in self._backlog_drops().items():
             new = total - self._counts.reported.get(code, 0)
             if new > 0:
                 self._counts.reported[code] = total

@@ -133,7 +133,7 @@ class ApimeterMiddleware:
             seconds,
             int(length) if length is not None and length.isdigit() else received,
             sent,
-            consumer_of(self.consumer, scope) if self.consumer is not None else None,
+            consumer_of(self.consumer, scope),
             ip,
             user_agent,
         )

@@ -21,7 +21,7 @@ import time
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from apimeter_client._calls import call_event, client_ip, consumer_of, log, sender
+from apimeter_client._calls import Send, call_event, client_ip, consumer_of, log, sender
 from apimeter_client._client import Client
 
 Handler = TypeVar("Handler", bound=Callable[..., Any])
@@ -38,6 +38,7 @@ def instrument(
     """``consumer`` receives the event (e.g. ``apimeter_client.from_header("X-Customer")``, or the
     authorizer's context); ``trusted_proxies`` counts proxies in front of an ALB or of API Gateway."""
     degraded = False
+    send = sender(client)
 
     def decorate(handler: Handler) -> Handler:
         @functools.wraps(handler)
@@ -52,7 +53,7 @@ def instrument(
                 return result
             finally:
                 if isinstance(event, dict):
-                    _record(client, event, result, failed, started_ms, started, consumer, trusted_proxies)
+                    _record(send, event, result, failed, started_ms, started, consumer, trusted_proxies)
                 flushed = client.flush(_DEGRADED_FLUSH_SECONDS if degraded else flush_timeout)
                 degraded = not flushed
 
@@ -62,7 +63,7 @@ def instrument(
 
 
 def _record(
-    client: Client, event: dict[str, Any], result: Any, failed: bool, started_ms: int, started: float,
+    send: Send, event: dict[str, Any], result: Any, failed: bool, started_ms: int, started: float,
     consumer: Callable[[dict[str, Any]], Any] | None, trusted_proxies: int,
 ) -> None:  # fmt: skip
     try:
@@ -90,7 +91,7 @@ def _record(
             user_agent = identity.get("userAgent") or headers.get("user-agent")
         if endpoint and "+}" in endpoint:  # a greedy proxy route says nothing of the path
             endpoint = None
-        sender(client)(
+        send(
             call_event(
                 method,
                 endpoint,

@@ -133,10 +133,8 @@ class ApimeterMiddleware:
         try:
             meta = request.META
             length = meta.get("CONTENT_LENGTH")
-            ip = meta.get("REMOTE_ADDR")
             forwarded = meta.get("HTTP_X_FORWARDED_FOR")
-            if forwarded and self.trusted_proxies:
-                ip = client_ip(ip, [forwarded], self.trusted_proxies)
+            ip = client_ip(meta.get("REMOTE_ADDR"), [forwarded] if forwarded else [], self.trusted_proxies)
             self.send_event(
                 call_event(
                     request.method or "GET",
@@ -147,7 +145,7 @@ class ApimeterMiddleware:
                     time.perf_counter() - started,
                     int(length) if length and str(length).isdigit() else None,
                     sent,
-                    consumer_of(self.consumer, request) if self.consumer is not None else None,
+                    consumer_of(self.consumer, request),
                     ip,
                     meta.get("HTTP_USER_AGENT"),
                 )

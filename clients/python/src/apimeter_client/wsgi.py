@@ -116,14 +116,11 @@ class _Call:
             path = environ.get("SCRIPT_NAME", "") + environ.get("PATH_INFO", "")
             if not path.isascii():  # WSGI strings are bytes as latin-1; the path was UTF-8
                 path = path.encode("latin-1").decode("utf-8", "replace")
-            if CONSUMER_KEY in environ:
-                consumer = environ[CONSUMER_KEY]
-            else:
-                consumer = consumer_of(middleware.consumer, environ) if middleware.consumer is not None else None
-            ip = environ.get("REMOTE_ADDR")
+            consumer = (
+                environ.get(CONSUMER_KEY) if CONSUMER_KEY in environ else consumer_of(middleware.consumer, environ)
+            )
             forwarded = environ.get("HTTP_X_FORWARDED_FOR")
-            if forwarded and middleware.trusted_proxies:
-                ip = client_ip(ip, [forwarded], middleware.trusted_proxies)
+            ip = client_ip(environ.get("REMOTE_ADDR"), [forwarded] if forwarded else [], middleware.trusted_proxies)
             sent = self.sent
             passed_uncounted = not self.counted and self.status != 304 and environ.get("REQUEST_METHOD") != "HEAD"
             if passed_uncounted and self.length is not None:
