@@ -57,7 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop(save=False)
         return 1
     print(f"apimeter offline stack ready in {time.monotonic() - started:.1f} s", flush=True)
-    print(f"  API          {stack.base_url}   (try {stack.base_url}/health)", flush=True)
+    print(f"  API          {stack.base_url}   (try {stack.base_url}/health, /ready)", flush=True)
+    print(f"  docs         {stack.base_url}/docs   (the OpenAPI document: {stack.base_url}/openapi.json)", flush=True)
     print(f"  moto (AWS)   {stack.moto_url}   (aws --endpoint-url {stack.moto_url} dynamodb list-tables)", flush=True)
     print(f"  data         {options.state_dir}   (make dev-reset wipes it)", flush=True)
     now = {"RollupFunction": "make rollup", "HourlyPipeline": "make pipeline"}

@@ -47,6 +47,7 @@ def reset_caches() -> None:
 
     settings.cache_clear()
     dynamo.client.cache_clear()
+    dynamo._probe_client.cache_clear()
     parameters.clear_caches()
     secrets._previous_versions.cache_clear()
     authorization.cache.clear()

@@ -1,11 +1,13 @@
-"""Liveness (GET /health, no credentials), and the API's ``$default`` route: any request that matches
-no other route lands here and gets a 404 in the error envelope rather than API Gateway's own."""
+"""Liveness (GET /health) and readiness (GET /ready), both without credentials, and the API's
+``$default`` route: any request that matches no other route lands here and gets a 404 in the error
+envelope rather than API Gateway's own."""
 
 from __future__ import annotations
 
 from apimeter import __version__
-from apimeter.api.models import HealthOut
+from apimeter.api.models import HealthOut, ReadyOut
 from apimeter.api.resolver import build_resolver, handler
+from apimeter.logic import readiness
 from apimeter.observability import MetricUnit, metrics
 from apimeter.settings import settings
 
@@ -18,4 +20,14 @@ def health() -> HealthOut:
     return HealthOut(version=__version__, stage=settings().stage)
 
 
-lambda_handler = handler(app, public_routes={"GET /health", "$default"})
+@app.get(
+    "/ready",
+    tags=["operations"],
+    summary="Readiness: the tables and secrets answer",
+    description="503 `SERVICE_UNAVAILABLE` when any does not; its details name the failed checks.",
+)
+def ready() -> ReadyOut:
+    return ReadyOut(checks=readiness.check())
+
+
+lambda_handler = handler(app, public_routes={"GET /health", "GET /ready", "$default"})

@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
+from html.parser import HTMLParser
 from typing import Any
 
 import pytest
@@ -63,6 +66,48 @@ def test_health_and_demo(stack: Stack) -> None:
     demo = json.loads((stack.state_dir / "demo.json").read_text())
     assert stack.client.call("GET", f"/v1/projects/{demo['project_id']}", key=demo["api_key"]).status == 200
     assert "demo API key" in "".join(stack.output)
+
+
+class _References(HTMLParser):
+    """Every address a page loads or links to: link href, script src, img src, a href."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.found: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        wanted = {"link": "href", "script": "src", "img": "src", "a": "href"}.get(tag)
+        self.found += [value for name, value in attrs if name == wanted and value]
+
+
+def _get(stack: Stack, path: str) -> tuple[int, dict[str, str], bytes]:
+    try:
+        with urllib.request.urlopen(stack.client.base + path, timeout=60) as response:
+            return response.status, {k.lower(): v for k, v in response.headers.items()}, response.read()
+    except urllib.error.HTTPError as error:
+        return error.code, {k.lower(): v for k, v in error.headers.items()}, error.read()
+
+
+def test_ready_and_the_docs_page_with_every_file_it_loads(stack: Stack) -> None:
+    ready = stack.client.call("GET", "/ready")
+    assert ready.status == 200, ready.body
+    assert set(ready.body["checks"].values()) == {"ok"}
+    status, headers, document = _get(stack, "/openapi.json")
+    assert (status, headers["content-type"]) == (200, "application/json")
+    assert {"/ready", "/docs", "/openapi.json"} <= set(json.loads(document)["paths"])
+    status, headers, page = _get(stack, "/docs")
+    assert (status, headers["content-type"]) == (200, "text/html; charset=utf-8")
+    parser = _References()
+    parser.feed(page.decode())
+    assert parser.found
+    types = {".css": "text/css", ".js": "text/javascript", ".png": "image/png", ".json": "application/json"}
+    for reference in parser.found:
+        address = urllib.parse.urljoin(stack.client.base + "/docs", reference)
+        assert address.startswith(stack.client.base + "/"), reference  # nothing from elsewhere
+        path = urllib.parse.urlsplit(address).path
+        status, headers, _ = _get(stack, address.removeprefix(stack.client.base))
+        assert status == 200, reference
+        assert headers["content-type"].startswith(types[path[path.rindex(".") :]]), reference
 
 
 def test_events_reach_the_summary_within_five_seconds_and_survive_a_restart(stack: Stack) -> None:

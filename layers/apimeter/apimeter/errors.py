@@ -52,5 +52,12 @@ class RateLimited(ApimeterError):
     status = 429
 
 
+class ServiceUnavailable(ApimeterError):
+    """A dependency of the stack (a table, a secret) does not answer; retrying later may succeed."""
+
+    code = "SERVICE_UNAVAILABLE"
+    status = 503
+
+
 class ConfigurationError(RuntimeError):
     """A setting is missing or invalid; raised at cold start with the setting's name."""

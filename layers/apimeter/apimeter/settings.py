@@ -22,6 +22,7 @@ class Settings(BaseModel):
     jwt_secret_name: str = ""
     pepper_secret_name: str = ""
     secrets_max_age_seconds: int = Field(300, ge=0)
+    readiness_timeout_seconds: float = Field(2.0, gt=0, le=10)  # GET /ready's deadline for all its checks
     access_token_seconds: int = Field(900, ge=60, le=86_400)
     refresh_token_seconds: int = Field(604_800, ge=3600)
     auth_cache_seconds: int = Field(30, ge=0, le=3600)

@@ -720,6 +720,7 @@ class ErrorOut(BaseModel):
         "PAYLOAD_TOO_LARGE",
         "RATE_LIMIT_EXCEEDED",
         "INTERNAL_ERROR",
+        "SERVICE_UNAVAILABLE",
     ]
     message: str
     details: Any = None
@@ -737,6 +738,11 @@ class HealthOut(BaseModel):
     status: Literal["ok"] = "ok"
     version: str
     stage: str
+
+
+class ReadyOut(BaseModel):
+    status: Literal["ready"] = "ready"
+    checks: dict[str, str] = Field(..., description='Each dependency checked (tables, secrets): "ok".')
 
 
 class ExportOut(BaseModel):

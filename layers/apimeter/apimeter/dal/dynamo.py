@@ -37,6 +37,20 @@ def client() -> DynamoDBClient:
     return boto3.client("dynamodb", config=config)
 
 
+@lru_cache(maxsize=1)
+def _probe_client() -> DynamoDBClient:
+    # A readiness probe must answer within its deadline: one attempt, short timeouts. Its own
+    # session, because probes run side by side and boto3's default session is not thread-safe.
+    config = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=1, read_timeout=1)
+    return boto3.session.Session().client("dynamodb", config=config)
+
+
+def ping(table: str) -> str:
+    """The table's status (``ACTIVE``, ``UPDATING``, ...) from one DescribeTable, which costs no
+    capacity; ``ClientError`` when it does not exist or cannot be reached."""
+    return _probe_client().describe_table(TableName=table)["Table"]["TableStatus"]
+
+
 def _plain(value: Any) -> Any:
     if isinstance(value, float):
         return Decimal(repr(value))
