@@ -18,7 +18,7 @@ ADMIN_EMAILS ?= demo@apimeter.local
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install dev dev-reset rollup pipeline recompute test test-fast test-client lint build bench bench-client bench-forecast bench-anomaly bench-pipeline openapi clean
+.PHONY: help install dev watch dev-reset rollup pipeline recompute test test-fast test-client lint build bench bench-client bench-forecast bench-anomaly bench-pipeline openapi clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -45,6 +45,9 @@ pipeline: ## run the hourly pipeline now on the running offline stack (its state
 recompute: $(STAMP) ## backfill on the running offline stack: make recompute PROJECT=prj_... FROM=... TO=...
 	@test -n "$(PROJECT)" -a -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make recompute PROJECT=prj_... FROM=<ISO> TO=<ISO>"; exit 2; }
 	$(PY) -m tools.recompute --project $(PROJECT) --from $(FROM) --to $(TO)
+
+watch: $(STAMP) ## print the demo project's live messages (WebSocket) from the running offline stack
+	$(PY) -m tools.watch --url http://127.0.0.1:$(PORT) $(ARGS)
 
 dev-reset: ## wipe the offline stack's saved data
 	rm -rf .offline

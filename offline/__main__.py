@@ -59,6 +59,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"apimeter offline stack ready in {time.monotonic() - started:.1f} s", flush=True)
     print(f"  API          {stack.base_url}   (try {stack.base_url}/health, /ready)", flush=True)
     print(f"  docs         {stack.base_url}/docs   (the OpenAPI document: {stack.base_url}/openapi.json)", flush=True)
+    if stack.live_url:
+        print(f'  live         {stack.live_url}?token=<access token>   (WebSocket; README: "Live figures")', flush=True)
     print(f"  moto (AWS)   {stack.moto_url}   (aws --endpoint-url {stack.moto_url} dynamodb list-tables)", flush=True)
     print(f"  data         {options.state_dir}   (make dev-reset wipes it)", flush=True)
     now = {"RollupFunction": "make rollup", "HourlyPipeline": "make pipeline"}
@@ -69,7 +71,7 @@ def main(argv: list[str] | None = None) -> int:
     topic, bus = stack.stack.arn("AlertsTopic"), stack.stack.physical_name("AlertsBus")
     print(f"  alerts       SNS {topic}, EventBridge bus {bus}", flush=True)
     if stack.demo:
-        print(demo.usage(stack.base_url, stack.demo), flush=True)
+        print(demo.usage(stack.base_url, stack.demo, stack.live_url), flush=True)
     print("  Ctrl-C stops it.", flush=True)
     stopping.wait()
     print("stopping...", flush=True)

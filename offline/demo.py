@@ -43,8 +43,17 @@ def load(target: Path) -> dict[str, str] | None:
     return dict(json.loads(target.read_text())) if target.exists() else None
 
 
-def usage(base: str, demo: dict[str, str]) -> str:
+def usage(base: str, demo: dict[str, str], live_url: str | None = None) -> str:
     project, key = demo["project_id"], demo["api_key"]
+    live = ""
+    if live_url:
+        exchange = f"curl -s -X POST {base}/v1/auth/token -H 'X-API-Key: {key}'"
+        read = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"
+        live = f"""  watch live figures, alerts and anomalies (WebSocket), then track events as above:
+    make watch                       (prints every message for the demo project)
+    TOKEN=$({exchange} | {read})
+    websocat "{live_url}?token=$TOKEN"   then send {{"action":"subscribe","project_id":"{project}"}}
+"""
     return f"""
   demo login     {demo["email"]} / {demo["password"]}
   demo project   {project}
@@ -58,4 +67,4 @@ def usage(base: str, demo: dict[str, str]) -> str:
   send your app's traffic from Python (README: "Send your API's traffic", one snippet per framework):
     pip install ./clients/python
     export APIMETER_API_KEY={key} APIMETER_URL={base}
-"""
+{live}"""

@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from offline.lambdas import Lambda
 from offline.schedules import Scheduler
 from offline.template import ACCOUNT, REGION, Route, Stack
+from offline.websocket import MANAGEMENT_PREFIX, LiveGateway
 
 log = logging.getLogger("offline.gateway")
 
@@ -144,6 +145,7 @@ class Gateway:
         self.functions = functions
         self.authorizer = functions[stack.authorizer_function] if stack.authorizer_function else None
         self.scheduler = scheduler
+        self.live = LiveGateway(stack.websockets[0], functions) if stack.websockets else None
 
     def _offline(self, method: str, path: str) -> tuple[int, dict[str, str], list[str], bytes]:
         """``POST /_offline/schedules/<Function or StateMachine>``: run a schedule now (a development
@@ -162,6 +164,8 @@ class Gateway:
         split = urlsplit(target)
         if len(body) > MAX_BODY:
             return _gateway_error(413, "Request Entity Too Large")
+        if split.path.startswith(MANAGEMENT_PREFIX + "/") and self.live is not None:
+            return self.live.manage(method, split.path, body)
         if split.path.startswith("/_offline/"):
             return self._offline(method, split.path)
         matched = self.router.match(method, split.path)
@@ -212,6 +216,10 @@ class _Handler(BaseHTTPRequestHandler):
     protocol_version = "HTTP/1.1"
 
     def _serve(self) -> None:
+        live = self.server.gateway.live
+        if live is not None and live.is_upgrade(self.command, self.path, self.headers):
+            self._upgrade(live)
+            return
         length = int(self.headers.get("content-length") or 0)
         body = self.rfile.read(length) if length else b""
         if not self.server.begin():
@@ -221,6 +229,15 @@ class _Handler(BaseHTTPRequestHandler):
             self._answer(body)
         finally:
             self.server.end()
+
+    def _upgrade(self, live: LiveGateway) -> None:
+        """A WebSocket connection: served on this thread until it ends, not counted as a request
+        under way (a stop closes it instead of waiting for it)."""
+        self.close_connection = True
+        if self.server.closing:
+            self._closing()
+            return
+        live.serve(self)
 
     def _closing(self) -> None:
         """Stopping: a request on a kept-alive connection is turned away, as a gateway restart would."""
@@ -266,6 +283,11 @@ class _Server(ThreadingHTTPServer):
         self._busy = 0
         self._closing = False
         self._idle = threading.Condition()
+
+    @property
+    def closing(self) -> bool:
+        with self._idle:
+            return self._closing
 
     def begin(self) -> bool:
         """A request starts; False once the server is closing (nothing new is written after that)."""

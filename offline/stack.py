@@ -20,6 +20,7 @@ from offline.schedules import Scheduler
 from offline.streams import StreamPump
 from offline.template import Stack, read_stack
 from offline.ttl import Sweeper
+from offline.websocket import MANAGEMENT_PREFIX, PATH
 
 log = logging.getLogger("offline")
 
@@ -45,6 +46,7 @@ class OfflineStack:
         self.options = options
         self.stack: Stack = read_stack(options.root, options.parameters)
         self.base_url = f"http://127.0.0.1:{options.port}"
+        self.live_url = f"ws://127.0.0.1:{options.port}{PATH}" if self.stack.websockets else None
         self.moto_url = ""
         self.demo: dict[str, str] | None = None
         self._moto: Any = None
@@ -108,6 +110,7 @@ class OfflineStack:
                 "AWS_SECRET_ACCESS_KEY": "offline",
                 "AWS_DEFAULT_REGION": "us-east-1",
                 "AWS_REGION": "us-east-1",
+                "LIVE_ENDPOINT": self.base_url + MANAGEMENT_PREFIX,  # post_to_connection reaches the gateway
                 "POWERTOOLS_SERVICE_NAME": "apimeter-offline",
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true",
@@ -182,6 +185,8 @@ class OfflineStack:
         streams (a restart resumes at their end, so nothing may be left in them), save, stop moto."""
         if self._server is not None:
             self._server.shutdown()
+            if self._server.gateway.live is not None:
+                self._server.gateway.live.close_all()  # their $disconnect runs before the data is saved
             if not self._server.finish_requests(timeout=60):
                 log.warning("requests still running after 60 s; what they write may not be saved")
             self._server.server_close()

@@ -94,6 +94,23 @@ class StateMachine:
     definition: str  # the ASL with its DefinitionSubstitutions applied
 
 
+@dataclass(frozen=True, slots=True)
+class SocketRoute:
+    key: str  # $connect, $disconnect, $default or an action
+    function: str
+    authorizer: str | None = None  # the REQUEST authorizer's function ($connect only)
+    identity_sources: tuple[str, ...] = ()  # e.g. route.request.querystring.token
+    responds: bool = False  # a route response sends the function's answer back on the socket
+
+
+@dataclass(frozen=True, slots=True)
+class WebSocketApi:
+    logical_id: str
+    stage: str
+    selection: str  # the route selection expression, $request.body.<field>
+    routes: dict[str, SocketRoute]
+
+
 @dataclass(slots=True)
 class Function:
     logical_id: str
@@ -117,6 +134,7 @@ class Stack:
     state_machines: dict[str, StateMachine] = field(default_factory=dict)
     conditions: dict[str, Any] = field(default_factory=dict)
     authorizer_function: str | None = None
+    websockets: list[WebSocketApi] = field(default_factory=list)
 
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
         return {name: res for name, res in self.resources.items() if res.get("Type") == kind}
@@ -243,6 +261,7 @@ def read_stack(root: Path, overrides: dict[str, str] | None = None) -> Stack:
                 stack.schedules.append(Schedule(logical_id, event_name, str(stack.resolve(expression))))
             else:
                 _read_event(stack, logical_id, event, default_authorizer)
+    stack.websockets = [_websocket_api(stack, name) for name in _websocket_ids(stack)]
     for logical_id, resource in stack.of_type("AWS::Serverless::StateMachine").items():
         props = resource["Properties"]
         substitutions = {k: str(stack.resolve(v)) for k, v in props.get("DefinitionSubstitutions", {}).items()}
@@ -296,3 +315,44 @@ def _read_event(stack: Stack, function: str, event: dict[str, Any], default_auth
                 starting_position=props.get("StartingPosition", "LATEST"),
             )
         )
+
+
+def _websocket_ids(stack: Stack) -> list[str]:
+    apis = stack.of_type("AWS::ApiGatewayV2::Api")
+    return [name for name, api in apis.items() if api["Properties"].get("ProtocolType") == "WEBSOCKET"]
+
+
+def _lambda_of(uri: Any) -> str:
+    """The function behind an integration or authorizer URI (``...functions/${Fn.Arn}/invocations``)."""
+    found = re.search(r"\$\{(\w+)\.Arn\}", str(uri.get("Fn::Sub") if isinstance(uri, dict) else uri))
+    if found is None:
+        raise ValueError(f"offline stack cannot tell which function {uri!r} invokes")
+    return found.group(1)
+
+
+def _websocket_api(stack: Stack, api_id: str) -> WebSocketApi:
+    def of_api(kind: str) -> dict[str, dict[str, Any]]:
+        return {
+            n: r["Properties"] for n, r in stack.of_type(kind).items() if r["Properties"]["ApiId"] == {"Ref": api_id}
+        }
+
+    integrations = {
+        name: _lambda_of(props["IntegrationUri"]) for name, props in of_api("AWS::ApiGatewayV2::Integration").items()
+    }
+    authorizers = of_api("AWS::ApiGatewayV2::Authorizer")
+    routes = {}
+    for props in of_api("AWS::ApiGatewayV2::Route").values():
+        target = re.fullmatch(r"integrations/\$\{(\w+)\}", str(props["Target"].get("Fn::Sub", "")))
+        if target is None:
+            raise ValueError(f"offline stack cannot read the target of route {props['RouteKey']}")
+        authorizer = authorizers[props["AuthorizerId"]["Ref"]] if props.get("AuthorizationType") == "CUSTOM" else None
+        routes[props["RouteKey"]] = SocketRoute(
+            key=props["RouteKey"],
+            function=integrations[target.group(1)],
+            authorizer=_lambda_of(authorizer["AuthorizerUri"]) if authorizer else None,
+            identity_sources=tuple(authorizer.get("IdentitySource", ())) if authorizer else (),
+            responds="RouteResponseSelectionExpression" in props,
+        )
+    stage = next(iter(of_api("AWS::ApiGatewayV2::Stage").values()), {"StageName": "$default"})
+    selection = stack.resources[api_id]["Properties"]["RouteSelectionExpression"]
+    return WebSocketApi(api_id, str(stack.resolve(stage["StageName"])), selection, routes)

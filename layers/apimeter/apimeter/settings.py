@@ -36,6 +36,7 @@ class Settings(BaseModel):
     exports_bucket: str = ""
     alerts_topic_arn: str = ""
     alerts_bus_name: str = ""
+    live_endpoint: str = ""  # the WebSocket API's management endpoint (https://<api>.execute-api.../<stage>)
     platform_admin_emails: str = ""  # comma-separated; granted platform admin at sign-in
 
     @property

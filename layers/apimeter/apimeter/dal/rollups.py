@@ -199,6 +199,12 @@ def get_many(keys: list[RollupKey]) -> ReadResult:
     return ReadResult([deserialize(item) for item in fetched.items], len(fetched.items), fetched.calls)
 
 
+def bucket(key: RollupKey) -> dict[str, Any] | None:
+    """One bucket as it is now (a strongly consistent read: every acknowledged addition is in it)."""
+    item = client().get_item(TableName=_table(), Key=_key(key), ConsistentRead=True).get("Item")
+    return deserialize(item) if item else None
+
+
 def _add_request(table: str, key: RollupKey, values: dict[str, Any], expires_at: int | None) -> dict[str, Any]:
     names = {f"#a{i}": name for i, name in enumerate(values)}
     attribute_values = {f":a{i}": _number_or_set(value) for i, value in enumerate(values.values())}

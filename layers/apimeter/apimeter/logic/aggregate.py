@@ -18,6 +18,7 @@ from typing import Any
 from apimeter.dal import events, rollups
 from apimeter.domain.events import TrackedEvent
 from apimeter.domain.rollups import deltas
+from apimeter.logic import live
 from apimeter.observability import logger
 from apimeter.settings import settings
 
@@ -28,6 +29,7 @@ class Outcome:
     skipped: int  # records that carry no new event (MODIFY, REMOVE)
     updates: int  # rollup UpdateItem calls
     failed_sequence: str | None  # first record to retry, if any
+    pushed: int = 0  # live minute messages sent to subscribed sockets
 
 
 def _event_of(record: dict[str, Any]) -> TrackedEvent | None:
@@ -58,4 +60,5 @@ def aggregate(records: Sequence[dict[str, Any]]) -> Outcome:
     except Exception:
         logger.exception("rollup write failed; the batch is retried from its first record")
         return Outcome(0, 0, 0, records[0]["dynamodb"]["SequenceNumber"])
-    return Outcome(len(batch), skipped, updates, failed)
+    pushed = live.publish_minutes(batch)  # after the figures are stored; never fails the batch
+    return Outcome(len(batch), skipped, updates, failed, pushed.messages)

@@ -21,6 +21,7 @@ from apimeter.domain import webhooks
 from apimeter.domain.budgets import Alert, Budget, hold_of, payload
 from apimeter.domain.windows import now_iso, parse_instant
 from apimeter.errors import NotFound
+from apimeter.logic import live
 from apimeter.observability import logger
 
 GIVE_UP_MS = 3 * 86_400_000  # a delivery still failing this long after the alert fired is dropped
@@ -46,6 +47,7 @@ def fire(budget: Budget, alerts: Sequence[Alert]) -> list[Alert]:
             logger.info("budget alert fired", extra={"alert_id": alert.id, "budget_id": budget.id})
             fired.append(alert)
             deliver(budget.tenant_id, alert.id, budget)
+            live.publish_alert(budget.tenant_id, payload(alert))
     return fired
 
 

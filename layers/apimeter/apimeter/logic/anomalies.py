@@ -23,7 +23,7 @@ from apimeter.domain.principal import Principal
 from apimeter.domain.rollups import CONSUMER, ENDPOINT, PROJECT_TOTAL, RollupKey, Totals
 from apimeter.domain.windows import WINDOWS_MS, Run, bucket_key, bucket_ms, iso, now_iso
 from apimeter.errors import NotFound, ValidationFailed
-from apimeter.logic import projects
+from apimeter.logic import live, projects
 from apimeter.observability import logger
 
 HOUR_MS = 3_600_000
@@ -149,6 +149,7 @@ def _keep(project_id: str, hour: str, series: tuple[str, str], metric: str, valu
         )
     except Exception:  # the record is kept and listed; the event is a courtesy that may be lost
         logger.exception("anomaly event not sent", extra={"anomaly_id": anomaly_id})
+    live.publish_anomaly(project_id, record)
     return True
 
 
