@@ -1,4 +1,4 @@
-"""Creates the template's tables, secrets and queues on moto, exactly as declared."""
+"""Creates the template's tables, secrets, queues, alarms and dashboards on moto, exactly as declared."""
 
 from __future__ import annotations
 
@@ -99,6 +99,19 @@ def create_alert_channels(stack: Stack, sns: Any, events: Any) -> None:
         events.create_event_bus(Name=stack.physical_name(logical_id))
 
 
+def create_operations(stack: Stack, cloudwatch: Any) -> None:
+    """The template's alarms and dashboards, resolved as CloudFormation would (moto stores the
+    alarms without evaluating them, and checks that a dashboard body is JSON)."""
+    for logical_id, resource in stack.of_type("AWS::CloudWatch::Alarm").items():
+        alarm = stack.resolve(resource["Properties"])
+        alarm.setdefault("AlarmName", stack.physical_name(logical_id))
+        cloudwatch.put_metric_alarm(**alarm)
+    for logical_id, resource in stack.of_type("AWS::CloudWatch::Dashboard").items():
+        dashboard = stack.resolve(resource["Properties"])
+        name = dashboard.get("DashboardName", stack.physical_name(logical_id))
+        cloudwatch.put_dashboard(DashboardName=name, DashboardBody=dashboard["DashboardBody"])
+
+
 def clients(endpoint: str) -> dict[str, Any]:
     session = boto3.session.Session(
         aws_access_key_id="offline",
@@ -107,5 +120,15 @@ def clients(endpoint: str) -> dict[str, Any]:
     )
     return {
         name: session.client(name, endpoint_url=endpoint)
-        for name in ("dynamodb", "dynamodbstreams", "secretsmanager", "sqs", "s3", "sns", "events", "stepfunctions")
+        for name in (
+            "dynamodb",
+            "dynamodbstreams",
+            "secretsmanager",
+            "sqs",
+            "s3",
+            "sns",
+            "events",
+            "stepfunctions",
+            "cloudwatch",
+        )
     }

@@ -128,6 +128,7 @@ class OfflineStack:
         self._queues = resources.create_queues(self.stack, self._clients["sqs"])
         self._buckets = resources.create_buckets(self.stack, self._clients["s3"])
         resources.create_alert_channels(self.stack, self._clients["sns"], self._clients["events"])
+        resources.create_operations(self.stack, self._clients["cloudwatch"])
         if directory and known:
             started = time.monotonic()
             count = state.restore(directory, self._clients["dynamodb"], self._table_names())

@@ -16,6 +16,7 @@ import yaml
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 STACK = "apimeter-offline"
+HTTP_API_ID = "offline"  # the apiId offline/gateway.py puts in the events it makes
 
 
 class _Loader(yaml.SafeLoader):
@@ -163,6 +164,8 @@ class Stack:
             return f"arn:aws:events:{REGION}:{ACCOUNT}:event-bus/{name}"
         if kind == "AWS::Serverless::StateMachine":
             return f"arn:aws:states:{REGION}:{ACCOUNT}:stateMachine:{name}"
+        if kind == "AWS::CloudWatch::Alarm":
+            return f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{name}"
         return f"arn:aws:cloudformation:{REGION}:{ACCOUNT}:{logical_id}"
 
     def _condition(self, name: str) -> bool:
@@ -201,6 +204,8 @@ class Stack:
             return f"https://sqs.{REGION}.amazonaws.com/{ACCOUNT}/{self.physical_name(name)}"
         if self.resources[name]["Type"] in ("AWS::SNS::Topic", "AWS::Serverless::StateMachine"):
             return self.arn(name)
+        if self.resources[name]["Type"] == "AWS::Serverless::HttpApi":
+            return HTTP_API_ID
         return self.physical_name(name)
 
     def _sub(self, name: str) -> str:

@@ -19,6 +19,8 @@ def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, A
     metrics.add_metric(name="EventsAggregated", unit=MetricUnit.Count, value=outcome.applied)
     metrics.add_metric(name="RollupUpdates", unit=MetricUnit.Count, value=outcome.updates)
     metrics.add_metric(name="LiveMinutesPushed", unit=MetricUnit.Count, value=outcome.pushed)
+    if outcome.lag_ms is not None:
+        metrics.add_metric(name="AggregationLag", unit=MetricUnit.Milliseconds, value=outcome.lag_ms)
     if outcome.failed_sequence is None:
         return {"batchItemFailures": []}
     logger.warning("batch failed from a record", extra={"sequence": outcome.failed_sequence, "size": len(records)})

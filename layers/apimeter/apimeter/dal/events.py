@@ -103,6 +103,12 @@ def from_image(image: Item) -> TrackedEvent:
     )
 
 
+def received_ms(image: Item) -> int | None:
+    """When the API received a stored event (epoch ms); None for an item written without it."""
+    value = image.get("received", {}).get("N")
+    return None if value is None else int(value)
+
+
 def _load_properties(text: str) -> dict[str, Any]:
     loaded: dict[str, Any] = orjson.loads(text)
     return loaded

@@ -29,6 +29,7 @@ class Outcome:
     skipped: int  # records that carry no new event (MODIFY, REMOVE)
     updates: int  # rollup UpdateItem calls
     failed_sequence: str | None  # first record to retry, if any
+    lag_ms: int | None = None  # from the API's receipt of the batch's oldest new event to its rollup write
     pushed: int = 0  # live minute messages sent to subscribed sockets
 
 
@@ -42,6 +43,7 @@ def aggregate(records: Sequence[dict[str, Any]]) -> Outcome:
     if not records:
         return Outcome(0, 0, 0, None)
     batch: list[TrackedEvent] = []
+    received: list[int] = []
     skipped = 0
     failed: str | None = None
     for record in records:
@@ -54,11 +56,15 @@ def aggregate(records: Sequence[dict[str, Any]]) -> Outcome:
             skipped += 1
         else:
             batch.append(event)
+            at = events.received_ms(record["dynamodb"]["NewImage"])
+            if at is not None:
+                received.append(at)
     expires_at = int(time.time()) + settings().minute_rollup_retention_hours * 3600
     try:
         updates = rollups.apply(deltas(batch), minute_expires_at=expires_at, now_ms=int(time.time() * 1000))
     except Exception:
         logger.exception("rollup write failed; the batch is retried from its first record")
         return Outcome(0, 0, 0, records[0]["dynamodb"]["SequenceNumber"])
+    lag_ms = max(0, int(time.time() * 1000) - min(received)) if received else None
     pushed = live.publish_minutes(batch)  # after the figures are stored; never fails the batch
-    return Outcome(len(batch), skipped, updates, failed, pushed.messages)
+    return Outcome(len(batch), skipped, updates, failed, lag_ms, pushed.messages)
