@@ -39,8 +39,8 @@ dev: $(STAMP) ## start the whole stack offline on 127.0.0.1:$(PORT)
 rollup: ## run the rollup schedule now on the running offline stack (finalize finished hours)
 	@curl -sf -X POST http://127.0.0.1:$(PORT)/_offline/schedules/RollupFunction && echo
 
-pipeline: ## run the hourly pipeline now on the running offline stack (its state machine, on moto's Step Functions)
-	@curl -sf -X POST http://127.0.0.1:$(PORT)/_offline/schedules/HourlyPipeline && echo
+pipeline: ## run the hourly pipeline now on the running offline stack (its state machine, on moto's Step Functions); HOUR=2026-11-29T07 judges that hour
+	@curl -sf -X POST http://127.0.0.1:$(PORT)/_offline/schedules/HourlyPipeline $(if $(HOUR),-d '{"hour": "$(HOUR)"}') && echo
 
 recompute: $(STAMP) ## backfill on the running offline stack: make recompute PROJECT=prj_... FROM=... TO=...
 	@test -n "$(PROJECT)" -a -n "$(FROM)" -a -n "$(TO)" || { echo "usage: make recompute PROJECT=prj_... FROM=<ISO> TO=<ISO>"; exit 2; }

@@ -47,10 +47,11 @@ def usage(base: str, demo: dict[str, str], live_url: str | None = None) -> str:
     project, key = demo["project_id"], demo["api_key"]
     live = ""
     if live_url:
+        port = "" if base.endswith(":3000") else f" PORT={base.rsplit(':', 1)[1]}"
         exchange = f"curl -s -X POST {base}/v1/auth/token -H 'X-API-Key: {key}'"
         read = "python3 -c 'import json,sys; print(json.load(sys.stdin)[\"access_token\"])'"
         live = f"""  watch live figures, alerts and anomalies (WebSocket), then track events as above:
-    make watch                       (prints every message for the demo project)
+    make watch{port}   (prints every message for the demo project)
     TOKEN=$({exchange} | {read})
     websocat "{live_url}?token=$TOKEN"   then send {{"action":"subscribe","project_id":"{project}"}}
 """

@@ -147,14 +147,21 @@ class Gateway:
         self.scheduler = scheduler
         self.live = LiveGateway(stack.websockets[0], functions) if stack.websockets else None
 
-    def _offline(self, method: str, path: str) -> tuple[int, dict[str, str], list[str], bytes]:
+    def _offline(self, method: str, path: str, body: bytes) -> tuple[int, dict[str, str], list[str], bytes]:
         """``POST /_offline/schedules/<Function or StateMachine>``: run a schedule now (a development
-        aid; loopback only)."""
+        aid; loopback only). A JSON object body is the run's input (``{"hour": "2026-11-29T07"}``
+        judges that hour), instead of the empty input the schedule sends."""
         name = path.removeprefix("/_offline/schedules/")
         if method != "POST" or self.scheduler is None or name not in self.scheduler.names():
             known = self.scheduler.names() if self.scheduler else []
             return _gateway_error(404, f"no such schedule; known: {', '.join(known)}")
-        result = self.scheduler.fire(name)
+        try:
+            payload = json.loads(body) if body.strip() else {}
+        except ValueError:
+            payload = None
+        if not isinstance(payload, dict):
+            return _gateway_error(400, "the body, if any, must be a JSON object: the run's input")
+        result = self.scheduler.fire(name, payload)
         return 200, {"content-type": "application/json"}, [], json.dumps(result, default=str).encode()
 
     def handle(
@@ -167,7 +174,7 @@ class Gateway:
         if split.path.startswith(MANAGEMENT_PREFIX + "/") and self.live is not None:
             return self.live.manage(method, split.path, body)
         if split.path.startswith("/_offline/"):
-            return self._offline(method, split.path)
+            return self._offline(method, split.path, body)
         matched = self.router.match(method, split.path)
         if matched is None:
             return _gateway_error(404, "Not Found")

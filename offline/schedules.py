@@ -67,17 +67,17 @@ class Scheduler:
             except Exception:
                 log.exception("scheduled %s failed", schedule.function)
 
-    def fire(self, function: str) -> Any:
+    def fire(self, function: str, payload: dict[str, Any] | None = None) -> Any:
         """Run a scheduled function or state machine now, with the (empty) input EventBridge
-        Scheduler sends."""
+        Scheduler sends, or ``payload``."""
         if function not in self._schedules:
             raise KeyError(function)
         started = time.perf_counter()
         if function in self._functions:
-            result = self._functions[function].invoke({})
+            result = self._functions[function].invoke(payload or {})
         else:
             assert self._machines is not None, f"{function}: state machines are not running"
-            result = asdict(self._machines.run(function))
+            result = asdict(self._machines.run(function, payload))
         log.info("schedule %s ran in %.1f ms: %s", function, (time.perf_counter() - started) * 1000, result)
         return result
 

@@ -30,15 +30,20 @@ def token_for(url: str, key: str) -> str:
 
 
 def watch(url: str, live: str, key: str, project: str) -> None:
+    """Until interrupted: a stop, the idle limit or the two-hour limit ends a connection, and a
+    new one (with a fresh token) follows."""
     while True:
-        with connect(f"{live}?token={token_for(url, key)}") as socket:
-            socket.send(json.dumps({"action": "subscribe", "project_id": project}))
-            try:
+        try:
+            with connect(f"{live}?token={token_for(url, key)}") as socket:
+                socket.send(json.dumps({"action": "subscribe", "project_id": project}))
                 for message in socket:
                     print(message, flush=True)
-            except ConnectionClosed as closed:  # idle for 10 minutes, or the 2-hour limit: connect again
-                print(f"# connection closed ({closed.rcvd.code if closed.rcvd else 1006}); reconnecting", flush=True)
-        time.sleep(1)
+            print("# connection closed; reconnecting", flush=True)
+        except ConnectionClosed as closed:
+            print(f"# connection lost ({closed.rcvd.code if closed.rcvd else 1006}); reconnecting", flush=True)
+        except OSError as exc:  # the stack is stopped or restarting
+            print(f"# {url} unreachable ({exc}); retrying", flush=True)
+            time.sleep(2)
 
 
 def main(argv: list[str] | None = None) -> int:
