@@ -61,7 +61,7 @@ def track(stack: Stack, key: str, events: list[dict[str, Any]]) -> None:
 
 
 def test_minute_figures_follow_tracked_events_and_other_tenants_get_nothing(stack: Stack) -> None:
-    token, project_id, key = setup_project(stack.client, "live-owner@example.com")
+    _, project_id, key = setup_project(stack.client, "live-owner@example.com")
     stranger, _, _ = setup_project(stack.client, "live-stranger@example.com")
     with (
         connect(live_url(stack, key_token(stack, key)), open_timeout=WAIT) as mine,
@@ -140,8 +140,10 @@ def test_an_anomaly_the_pipeline_finds_arrives_as_an_anomaly(stack: Stack) -> No
         detector.update((hour_ms - h * HOUR) / 1000, usual(hour_ms - h * HOUR))
     with tables_of(stack):
         rollups.save_detector_states(project_id, {(PROJECT_TOTAL, ""): {"requests": detector.state()}})
-        rollups.replace_all({RollupKey(project_id, "hour", PROJECT_TOTAL, hour): {  # the hour: three times as busy
-            "requests": 3 * usual(hour_ms), "cost": Decimal(0)}}, run="e2e", computed_at="2026-01-01T00:00:00Z")  # fmt: skip
+        spike = {
+            RollupKey(project_id, "hour", PROJECT_TOTAL, hour): {"requests": 3 * usual(hour_ms), "cost": Decimal(0)}
+        }
+        rollups.replace_all(spike, run="e2e", computed_at="2026-01-01T00:00:00Z")  # the hour: three times as busy
 
     with connect(live_url(stack, token), open_timeout=WAIT) as socket:
         assert subscribe(socket, project_id)["type"] == "subscribed"
