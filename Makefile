@@ -102,8 +102,9 @@ bench-pipeline: $(STAMP) ## the hourly pipeline's fan-out offline over N project
 bench-anomaly: $(STAMP) ## NAB scores of the anomaly detector; another corpus: make bench-anomaly ARGS=path/to/NAB/data
 	$(PY) bench/anomaly.py $(ARGS)
 
-openapi: $(STAMP) ## regenerate docs/openapi.json from the code
+openapi: $(STAMP) ## regenerate docs/openapi.json (HTTP API) and docs/asyncapi.json (live WebSocket API) from the code
 	$(PY) -m tools.openapi > docs/openapi.json
+	$(PY) -m tools.asyncapi > docs/asyncapi.json
 
 clean: ## remove build output and caches
 	rm -rf .aws-sam .pytest_cache .mypy_cache .ruff_cache .coverage $(VENV311)

@@ -1,6 +1,7 @@
 """The API's documentation, without credentials: GET /openapi.json, the OpenAPI document of the whole
-API (``docs/openapi.json``, shipped in this function's package), and GET /docs, Swagger UI over it,
-whose files GET /docs/{asset} serves."""
+API (``docs/openapi.json``, shipped in this function's package), GET /docs, Swagger UI over it, whose
+files GET /docs/{asset} serves, and GET /asyncapi.json, the AsyncAPI document of the live WebSocket
+API (``docs/asyncapi.json``, shipped the same way)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,16 @@ from aws_lambda_powertools.event_handler import Response
 from apimeter.api import docs
 from apimeter.api.resolver import build_resolver, handler
 
-# Beside this file in the package: `sam build` copies the link's target (see template.yaml).
+# Beside this file in the package: `sam build` copies the links' targets (see template.yaml).
 OPENAPI = Path(__file__).with_name("openapi.json")
+ASYNCAPI = Path(__file__).with_name("asyncapi.json")
 UNCHANGED = {304: {"description": "Not modified: the client's copy (If-None-Match) is current.", "content": {}}}
 JSON_DOCUMENT = {
     200: {"description": "The OpenAPI 3.1 document", "content": {"application/json": {"schema": {"type": "object"}}}},
+    **UNCHANGED,
+}
+ASYNC_DOCUMENT = {
+    200: {"description": "The AsyncAPI 3 document", "content": {"application/json": {"schema": {"type": "object"}}}},
     **UNCHANGED,
 }
 HTML_PAGE = {200: {"description": "Swagger UI's page", "content": {"text/html": {}}}, **UNCHANGED}
@@ -35,6 +41,16 @@ def openapi() -> Response[str]:
     return docs.respond(docs.document(OPENAPI), app.current_event.headers)
 
 
+@app.get(
+    "/asyncapi.json",
+    tags=["operations"],
+    summary="The AsyncAPI document of the live WebSocket API",
+    responses=ASYNC_DOCUMENT,
+)
+def asyncapi() -> Response[str]:
+    return docs.respond(docs.document(ASYNCAPI), app.current_event.headers)
+
+
 @app.get("/docs", tags=["operations"], summary="Interactive documentation (Swagger UI)", responses=HTML_PAGE)
 def page() -> Response[str]:
     return docs.respond(docs.page(), app.current_event.headers)
@@ -45,4 +61,6 @@ def asset(asset: str) -> Response[str]:
     return docs.respond(docs.asset(asset), app.current_event.headers)
 
 
-lambda_handler = handler(app, public_routes={"GET /openapi.json", "GET /docs", "GET /docs/{asset}"})
+lambda_handler = handler(
+    app, public_routes={"GET /openapi.json", "GET /asyncapi.json", "GET /docs", "GET /docs/{asset}"}
+)

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 from swagger_ui_bundle import swagger_ui_path
 
 from offline.template import Stack
@@ -60,15 +61,16 @@ def test_not_ready_names_a_missing_secret_and_never_shows_a_value(api: Api, aws:
         assert value not in payload.decode()
 
 
-def test_the_served_document_is_the_checked_in_one(api: Api) -> None:
-    checked_in = (ROOT / "docs" / "openapi.json").read_bytes()
-    status, headers, payload = fetch(api, "/openapi.json")
+@pytest.mark.parametrize("name", ["openapi.json", "asyncapi.json"])
+def test_the_served_document_is_the_checked_in_one(api: Api, name: str) -> None:
+    checked_in = (ROOT / "docs" / name).read_bytes()
+    status, headers, payload = fetch(api, f"/{name}")
     assert (status, headers["content-type"], payload) == (200, "application/json", checked_in)
     assert headers["cache-control"] == "no-cache"
-    _, zipped_headers, zipped = fetch(api, "/openapi.json", **{"accept-encoding": "gzip"})
+    _, zipped_headers, zipped = fetch(api, f"/{name}", **{"accept-encoding": "gzip"})
     assert zipped_headers["content-encoding"] == "gzip"
     assert gzip.decompress(zipped) == checked_in
-    status, _, empty = fetch(api, "/openapi.json", **{"if-none-match": headers["etag"]})
+    status, _, empty = fetch(api, f"/{name}", **{"if-none-match": headers["etag"]})
     assert (status, empty) == (304, b"")
 
 

@@ -4,12 +4,16 @@ from __future__ import annotations
 
 import base64
 import gzip
+import os
 import re
+from pathlib import Path
 
 import pytest
 
 from apimeter.api import docs
 from apimeter.errors import NotFound
+
+ROOT = Path(__file__).resolve().parent.parent.parent
 
 
 def _local_references(html: str) -> list[str]:
@@ -83,3 +87,15 @@ def test_a_client_holding_the_current_representation_gets_304(accept: str) -> No
     assert not again.body
     assert again.headers["ETag"] == etag
     assert docs.respond(page, {"accept-encoding": accept, "if-none-match": '"stale"'}).status_code == 200
+
+
+@pytest.mark.parametrize("name", ["openapi.json", "asyncapi.json"])
+def test_each_document_ships_in_the_function_through_a_link_to_the_checked_in_one(name: str) -> None:
+    link = ROOT / "functions" / "docs" / name
+    assert link.is_symlink()
+    assert os.readlink(link) == f"../../docs/{name}"  # relative, so sam build and every checkout resolve it
+    document = docs.document(link)
+    assert document.body == (ROOT / "docs" / name).read_bytes()
+    assert (document.content_type, document.cache_control) == ("application/json", "no-cache")
+    assert document.gzipped is not None
+    assert gzip.decompress(document.gzipped) == document.body

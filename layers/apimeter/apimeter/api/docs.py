@@ -137,7 +137,7 @@ def page() -> StaticFile:
 
 @cache
 def document(path: Path) -> StaticFile:
-    """A JSON document the function ships (the OpenAPI document); read once per process."""
+    """A JSON document the function ships (the OpenAPI or the AsyncAPI document); read once per process."""
     return StaticFile.of(path.read_bytes(), JSON, REVALIDATE)
 
 

@@ -105,11 +105,15 @@ class AnomalyMessage(_Out):
 
 
 class SubscribedMessage(_Out):
+    """The answer to a subscription: the project's messages follow until it is unsubscribed."""
+
     type: Literal["subscribed"]
     project_id: str
 
 
 class UnsubscribedMessage(_Out):
+    """The answer to an unsubscription: nothing more of the project is sent."""
+
     type: Literal["unsubscribed"]
     project_id: str
 
