@@ -58,7 +58,7 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     print(f"apimeter offline stack ready in {time.monotonic() - started:.1f} s", flush=True)
     print(f"  API          {stack.base_url}   (try {stack.base_url}/health, /ready)", flush=True)
-    print(f"  docs         {stack.base_url}/docs   (the OpenAPI document: {stack.base_url}/openapi.json)", flush=True)
+    print(f"  docs         {stack.base_url}/docs   (documents: /openapi.json, /asyncapi.json)", flush=True)
     if stack.live_url:
         print(f'  live         {stack.live_url}?token=<access token>   (WebSocket; README: "Live figures")', flush=True)
     print(f"  moto (AWS)   {stack.moto_url}   (aws --endpoint-url {stack.moto_url} dynamodb list-tables)", flush=True)

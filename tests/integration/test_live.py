@@ -256,3 +256,31 @@ def test_budget_alerts_and_anomalies_arrive_as_they_are_recorded(api: Api, live_
         assert live.publish_anomaly(project_id, record).messages == 1
         anomaly = AnomalyMessage.model_validate(received(socket))
         assert anomaly.anomaly.id == "an_1"
+
+
+def test_a_tenant_wide_alert_reaches_each_subscriber_of_the_tenant_once(api: Api, live_url: str) -> None:
+    owner = api.register()["access_token"]
+    first, second = api.project(owner, "web"), api.project(owner, "mobile")
+    key = api.key(owner, first)["key"]
+    stranger = api.register("eve@example.com", "Evil")["access_token"]
+    other = api.project(stranger, "theirs")
+    budget = api.call("POST", "/v1/budgets", {"name": "org", "amount": 1.0, "period": "daily", "metric": "cost",
+                                              "thresholds": [{"percent": 50}]}, token=owner).body  # fmt: skip
+    with (
+        connect(f"{live_url}?token={owner}", open_timeout=WAIT) as both,
+        connect(f"{live_url}?token={stranger}", open_timeout=WAIT) as theirs,
+    ):
+        assert subscribe(both, first)["type"] == subscribe(both, second)["type"] == "subscribed"
+        assert subscribe(theirs, other)["type"] == "subscribed"
+        track(api, key, [{"event_id": "t", "method": "POST", "endpoint": "/gen", "status": 200, "cost": 0.6}])
+        alerts = []
+        while True:
+            try:
+                message = received(both, timeout=3)
+            except TimeoutError:
+                break
+            if message["type"] == "alert":
+                alerts.append(message)
+        nothing_more(theirs)
+    (alert,) = alerts  # once, though the connection watches two of the tenant's projects
+    assert (alert["project_id"], alert["alert"]["budget_id"]) == (None, budget["id"])
