@@ -284,3 +284,35 @@ def test_a_tenant_wide_alert_reaches_each_subscriber_of_the_tenant_once(api: Api
         nothing_more(theirs)
     (alert,) = alerts  # once, though the connection watches two of the tenant's projects
     assert (alert["project_id"], alert["alert"]["budget_id"]) == (None, budget["id"])
+
+
+def test_posts_that_do_not_finish_in_time_count_as_failed(monkeypatch: pytest.MonkeyPatch) -> None:
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from apimeter.dal import sockets
+    from apimeter.settings import settings
+
+    release = threading.Event()
+
+    class Stuck(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            release.wait(WAIT)  # a socket whose client stopped reading
+            self.send_response(200)
+            self.end_headers()
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Stuck)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    monkeypatch.setenv("LIVE_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}/dev")
+    settings.cache_clear()
+    sockets._client.cache_clear()
+    try:
+        delivery = sockets.post([f"slow{i}" for i in range(3)], b"{}", within=0.2)
+        assert (delivery.sent, delivery.failed, delivery.gone) == (0, 3, [])
+    finally:
+        release.set()
+        server.shutdown()
+        server.server_close()
+        sockets._client.cache_clear()

@@ -7,7 +7,7 @@ connection the gateway no longer knows (410 Gone) is reported so that its record
 from __future__ import annotations
 
 from collections.abc import Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
@@ -20,6 +20,7 @@ from apimeter.observability import logger
 from apimeter.settings import settings
 
 _FAN_OUT = 32
+PUSH_SECONDS = 5.0  # at most this long for one message to every subscriber
 
 
 @lru_cache(maxsize=1)
@@ -56,15 +57,20 @@ def _post(connection_id: str, frame: bytes) -> str:
     return "sent"
 
 
-def post(connection_ids: Sequence[str], frame: bytes) -> Delivery:
-    """The same frame to every connection, side by side."""
+def post(connection_ids: Sequence[str], frame: bytes, within: float = PUSH_SECONDS) -> Delivery:
+    """The same frame to every connection, side by side; a post not done ``within`` seconds is
+    counted as failed and left to finish on its own, so that many slow sockets cannot hold up the
+    stream batch that caused the push."""
     delivery = Delivery()
-    outcomes = _pool().map(lambda cid: (cid, _post(cid, frame)), connection_ids)
-    for connection_id, outcome in outcomes:
+    running = {_pool().submit(_post, cid, frame): cid for cid in connection_ids}
+    done, late = wait(running, timeout=within)
+    for future in done:
+        outcome = future.result()
         if outcome == "sent":
             delivery.sent += 1
         elif outcome == "gone":
-            delivery.gone.append(connection_id)
+            delivery.gone.append(running[future])
         else:
             delivery.failed += 1
+    delivery.failed += len(late)
     return delivery
