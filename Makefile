@@ -18,7 +18,7 @@ ADMIN_EMAILS ?= demo@apimeter.local
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install dev watch dev-reset rollup pipeline recompute test test-fast test-client lint build bench bench-client bench-forecast bench-anomaly bench-pipeline openapi clean
+.PHONY: help install dev watch dev-reset rollup pipeline recompute test test-fast test-client lint build bench bench-client bench-forecast bench-anomaly bench-pipeline bench-live openapi clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -98,6 +98,9 @@ bench-forecast: $(STAMP) ## forecast backtests (MASE, interval coverage); more s
 
 bench-pipeline: $(STAMP) ## the hourly pipeline's fan-out offline over N projects: make bench-pipeline ARGS="50 200 1000"
 	$(PY) bench/pipeline.py $(ARGS)
+
+bench-live: $(STAMP) ## live figures offline: POST answer to WebSocket minute message, 1 and 200 sockets (ARGS="--posts 20 --parameter AggregationWindowSeconds=0")
+	$(PY) bench/live.py $(ARGS)
 
 bench-anomaly: $(STAMP) ## NAB scores of the anomaly detector; another corpus: make bench-anomaly ARGS=path/to/NAB/data
 	$(PY) bench/anomaly.py $(ARGS)

@@ -312,7 +312,7 @@ def _read_event(stack: Stack, function: str, event: dict[str, Any], default_auth
                 function=function,
                 table=table,
                 batch_size=int(props.get("BatchSize", 100)),
-                window_seconds=float(props.get("MaximumBatchingWindowInSeconds", 0)),
+                window_seconds=float(stack.resolve(props.get("MaximumBatchingWindowInSeconds", 0))),
                 max_retries=int(props.get("MaximumRetryAttempts", -1)),
                 bisect=bool(props.get("BisectBatchOnFunctionError", False)),
                 partial_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
