@@ -73,7 +73,8 @@ def main(argv: list[str] | None = None) -> int:
     if stack.demo:
         print(demo.usage(stack.base_url, stack.demo, stack.live_url), flush=True)
     print("  Ctrl-C stops it.", flush=True)
-    stopping.wait()
+    while not stopping.wait(1):  # wakes each second, so a signal's handler is never left waiting
+        pass
     print("stopping...", flush=True)
     stack.stop()
     print("stopped", flush=True)

@@ -283,6 +283,9 @@ class _Handler(BaseHTTPRequestHandler):
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     allow_reuse_address = True
+    # A push to many sockets opens up to 32 management connections at once; the default backlog of
+    # 5 lets the kernel drop some, and each dropped one costs a second-long SYN retry.
+    request_queue_size = 128
 
     def __init__(self, address: tuple[str, int], gateway: Gateway) -> None:
         super().__init__(address, _Handler)
