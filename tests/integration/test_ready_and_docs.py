@@ -11,8 +11,8 @@ from typing import Any
 
 import boto3
 import pytest
-from swagger_ui_bundle import swagger_ui_path
 
+from apimeter.api import docs
 from offline.template import Stack
 from tests.builders import body, http_event, invoke, sample
 from tests.integration.conftest import Api
@@ -89,7 +89,7 @@ def test_the_docs_page_and_every_file_it_loads_are_served_without_credentials(ap
             continue
         assert headers["content-type"].startswith(TYPES[Path(path).suffix]), path
         assert headers["cache-control"] == "public, max-age=31536000, immutable"
-        shipped = Path(str(swagger_ui_path)) / Path(path).name
+        shipped = docs._ui_dir() / Path(path).name
         if shipped.exists():  # byte for byte, icons included (base64 on the wire)
             assert content == shipped.read_bytes(), path
 
@@ -120,7 +120,7 @@ def test_an_asset_event_answers_gzip_as_base64(aws: dict[str, Any]) -> None:
     assert response["isBase64Encoded"] is True
     assert response["headers"]["Content-Encoding"] == "gzip"
     css = gzip.decompress(base64.b64decode(response["body"]))
-    assert css == (Path(str(swagger_ui_path)) / "swagger-ui.css").read_bytes()
+    assert css == (docs._ui_dir() / "swagger-ui.css").read_bytes()
 
 
 def test_ready_sample_on_the_template_stack(aws: dict[str, Any]) -> None:

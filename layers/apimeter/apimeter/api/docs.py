@@ -2,7 +2,8 @@
 loads served by the docs function itself (no CDN), so the page works offline and under a
 Content-Security-Policy that allows nothing from elsewhere and no inline script.
 
-Swagger UI's files come from the swagger-ui-bundle package, a dependency of the docs function only.
+Swagger UI's files (5.x: it renders OpenAPI 3.1) come from the swagger-ui-py package's static folder, a
+dependency of the docs function only; the package itself is never imported.
 The page names each asset with a hash of its content (``?v=...``), so a browser keeps an asset for a
 year without asking again and a new version is a new address; the page and the documents are
 revalidated on each visit (ETag, 304).
@@ -13,6 +14,7 @@ from __future__ import annotations
 import base64
 import gzip
 import hashlib
+import importlib.util
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cache
@@ -21,7 +23,7 @@ from pathlib import Path
 from aws_lambda_powertools.event_handler import Response
 
 from apimeter import __version__
-from apimeter.errors import NotFound
+from apimeter.errors import ConfigurationError, NotFound
 
 IMMUTABLE = "public, max-age=31536000, immutable"
 REVALIDATE = "no-cache"
@@ -83,9 +85,10 @@ class StaticFile:
 
 @cache
 def _ui_dir() -> Path:
-    from swagger_ui_bundle import swagger_ui_path
-
-    return Path(str(swagger_ui_path))
+    spec = importlib.util.find_spec("swagger_ui")  # finds the folder without running the package
+    if spec is None or not spec.submodule_search_locations:
+        raise ConfigurationError("the docs function needs the swagger-ui-py package (functions/docs/requirements.txt)")
+    return Path(spec.submodule_search_locations[0]) / "static"
 
 
 @cache
