@@ -22,6 +22,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from offline import priority
 from offline.lambdas import Lambda
 from offline.schedules import Scheduler
 from offline.template import ACCOUNT, REGION, Route, Stack
@@ -244,7 +245,8 @@ class _Handler(BaseHTTPRequestHandler):
         if self.server.closing:
             self._closing()
             return
-        live.serve(self)
+        with priority.foreground():
+            live.serve(self)
 
     def _closing(self) -> None:
         """Stopping: a request on a kept-alive connection is turned away, as a gateway restart would."""
@@ -256,11 +258,11 @@ class _Handler(BaseHTTPRequestHandler):
         for key, value in self.headers.items():
             name = key.lower()
             headers[name] = f"{headers[name]},{value}" if name in headers else value
-        self._write(
-            *self.server.gateway.handle(
+        with priority.foreground():
+            answer = self.server.gateway.handle(
                 self.command, self.path, headers, body, self.client_address[0], headers.get("host", "127.0.0.1")
             )
-        )
+        self._write(*answer)
 
     def _write(self, status: int, out_headers: dict[str, str], cookies: list[str], payload: bytes) -> None:
         self.send_response(status)

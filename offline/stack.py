@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from offline import demo, resources, state, stepfunctions
+from offline import demo, priority, resources, state, stepfunctions
 from offline.gateway import Gateway, serve
 from offline.lambdas import load_all
 from offline.queues import QueuePump
@@ -65,6 +65,7 @@ class OfflineStack:
         from offline.moto import AtomicMotoServer
 
         logging.getLogger("werkzeug").setLevel(logging.ERROR)
+        priority.install()  # before any function makes a client
         moto_port = free_port()
         self._moto = AtomicMotoServer(ip_address="127.0.0.1", port=moto_port, verbose=False)
         self._moto.start()

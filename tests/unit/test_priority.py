@@ -1,0 +1,90 @@
+"""Offline, requests made for a person go before background work at moto (offline/priority.py)."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Iterator
+from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+import boto3
+import pytest
+
+from offline import priority
+
+WAIT = 30.0
+
+
+def wait_for(condition: Callable[[], bool]) -> None:
+    deadline = time.monotonic() + WAIT
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met"
+        time.sleep(0.005)
+
+
+def test_a_waiting_foreground_request_goes_before_waiting_background_ones() -> None:
+    lock = priority.PriorityLock()
+    order: list[str] = []
+    release = threading.Event()
+
+    def holder() -> None:
+        with lock.hold(first=False):
+            release.wait(WAIT)
+
+    def request(name: str, first: bool) -> None:
+        with lock.hold(first=first):
+            order.append(name)
+
+    threads = [threading.Thread(target=holder)]
+    threads[0].start()
+    wait_for(lambda: lock._held)
+    for count, (name, first) in enumerate([("stream-1", False), ("stream-2", False), ("api", True)], start=1):
+        threads.append(threading.Thread(target=request, args=(name, first)))
+        threads[-1].start()
+        wait_for(lambda count=count: lock.waiting == count)  # type: ignore[misc]
+    release.set()
+    for thread in threads:
+        thread.join(WAIT)
+    assert order[0] == "api"
+    assert sorted(order[1:]) == ["stream-1", "stream-2"]
+
+
+@pytest.fixture
+def seen() -> Iterator[tuple[str, list[dict[str, str]]]]:
+    """A stand-in AWS endpoint that keeps each request's headers."""
+    headers: list[dict[str, str]] = []
+
+    class Endpoint(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            self.rfile.read(int(self.headers.get("content-length") or 0))
+            headers.append({k.lower(): v for k, v in self.headers.items()})
+            payload = b'{"TableNames": []}'
+            self.send_response(200)
+            self.send_header("content-type", "application/x-amz-json-1.0")
+            self.send_header("content-length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            pass
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Endpoint)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{server.server_address[1]}", headers
+    server.shutdown()
+    server.server_close()
+
+
+def test_requests_made_while_serving_are_marked_in_every_worker_thread(seen: tuple[str, list[dict[str, str]]]) -> None:
+    url, headers = seen
+    priority.install()
+    client = boto3.client("dynamodb", endpoint_url=url, region_name="us-east-1")
+    client.list_tables()
+    with priority.foreground():
+        client.list_tables()
+        with ThreadPoolExecutor(max_workers=2) as pool:
+            list(pool.map(lambda _: client.list_tables(), range(2)))
+    marks = [h.get(priority.HEADER) for h in headers]
+    assert marks == [None, "1", "1", "1"]
