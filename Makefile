@@ -18,7 +18,7 @@ ADMIN_EMAILS ?= demo@apimeter.local
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install dev watch dev-reset rollup pipeline recompute test test-fast test-client lint build bench bench-client bench-forecast bench-anomaly bench-pipeline bench-live openapi clean
+.PHONY: help install browser dev watch dev-reset rollup pipeline recompute test test-fast test-client lint build bench bench-client bench-forecast bench-anomaly bench-pipeline bench-live openapi clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -52,7 +52,16 @@ watch: $(STAMP) ## print the demo project's live messages (WebSocket) from the r
 dev-reset: ## wipe the offline stack's saved data
 	rm -rf .offline
 
-test: $(STAMP) ## lint, template checks and every test (unit, integration, e2e, then the slow proofs; the client on 3.11 too)
+SUDO := $(if $(filter 0,$(shell id -u)),,sudo)
+
+browser: ## Debian's chromium and chromium-driver, for the browser tests (installed with apt-get when missing)
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/chromedriver ]; then \
+		echo "installing chromium and chromium-driver with apt-get"; \
+		$(SUDO) apt-get update -qq && \
+		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
+	fi
+
+test: $(STAMP) browser ## lint, template checks and every test (unit, integration, e2e and browser, then the slow proofs; the client on 3.11 too)
 	$(MAKE) --no-print-directory lint
 	$(VENV)/bin/sam validate --lint
 	$(PY) -m pytest -m "not slow"
