@@ -16,6 +16,8 @@ from __future__ import annotations
 import concurrent.futures
 import contextvars
 import threading
+import time
+from collections import deque
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from functools import cache
@@ -59,33 +61,55 @@ def install() -> None:
     concurrent.futures.ThreadPoolExecutor.submit = submit_in_context  # type: ignore[method-assign]
 
 
-class PriorityLock:
-    """One holder at a time; when it lets go, a waiting foreground request goes before any
-    background one (background requests keep their order among themselves only loosely)."""
+PATIENCE_SECONDS = 0.5
 
-    def __init__(self) -> None:
-        self._changed = threading.Condition()
+
+class PriorityLock:
+    """One holder at a time, handed on in order when it lets go: the background request that has
+    waited ``patience`` seconds first, else the longest-waiting foreground one, else the longest-
+    waiting background one. The bound matters: under a flood of API requests a stream write would
+    otherwise wait past its client's read timeout, and the retried write would add its counts twice.
+    The lock is handed to the next waiter, never left for whoever asks first, so a thread that lets
+    go and asks again at once cannot jump the queue."""
+
+    def __init__(self, patience: float = PATIENCE_SECONDS) -> None:
+        self._patience = patience
+        self._mutex = threading.Lock()
         self._held = False
-        self._first_waiting = 0
-        self.waiting = 0  # requests waiting, of either kind
+        self._first: deque[threading.Event] = deque()
+        self._rest: deque[tuple[float, threading.Event]] = deque()
+
+    @property
+    def waiting(self) -> int:
+        with self._mutex:
+            return len(self._first) + len(self._rest)
 
     @contextmanager
     def hold(self, first: bool) -> Iterator[None]:
-        with self._changed:
-            self.waiting += 1
-            if first:
-                self._first_waiting += 1
-            try:
-                while self._held or (not first and self._first_waiting):
-                    self._changed.wait()
-            finally:
-                self.waiting -= 1
+        turn: threading.Event | None = None
+        with self._mutex:
+            if not self._held and not self._first and not self._rest:
+                self._held = True
+            else:
+                turn = threading.Event()
                 if first:
-                    self._first_waiting -= 1
-            self._held = True
+                    self._first.append(turn)
+                else:
+                    self._rest.append((time.monotonic(), turn))
+        if turn is not None:
+            turn.wait()  # handed over: the lock never became free in between
         try:
             yield
         finally:
-            with self._changed:
+            self._hand_on()
+
+    def _hand_on(self) -> None:
+        with self._mutex:
+            if self._rest and time.monotonic() - self._rest[0][0] >= self._patience:
+                self._rest.popleft()[1].set()
+            elif self._first:
+                self._first.popleft().set()
+            elif self._rest:
+                self._rest.popleft()[1].set()
+            else:
                 self._held = False
-                self._changed.notify_all()

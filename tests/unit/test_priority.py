@@ -25,7 +25,7 @@ def wait_for(condition: Callable[[], bool]) -> None:
 
 
 def test_a_waiting_foreground_request_goes_before_waiting_background_ones() -> None:
-    lock = priority.PriorityLock()
+    lock = priority.PriorityLock(patience=WAIT)
     order: list[str] = []
     release = threading.Event()
 
@@ -49,6 +49,34 @@ def test_a_waiting_foreground_request_goes_before_waiting_background_ones() -> N
         thread.join(WAIT)
     assert order[0] == "api"
     assert sorted(order[1:]) == ["stream-1", "stream-2"]
+
+
+def test_a_background_request_is_not_held_back_for_ever_by_a_flood_of_foreground_ones() -> None:
+    lock = priority.PriorityLock(patience=0.05)
+    flood = 400
+    order: list[str] = []
+    started = threading.Event()
+
+    def foreground() -> None:
+        for i in range(flood):
+            with lock.hold(first=True):
+                order.append(f"api-{i}")
+                started.set()
+                time.sleep(0.001)
+
+    def background() -> None:
+        with lock.hold(first=False):
+            order.append("stream")
+
+    threads = [threading.Thread(target=foreground) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    started.wait(WAIT)
+    late = threading.Thread(target=background)
+    late.start()
+    for thread in [*threads, late]:
+        thread.join(WAIT)
+    assert order.index("stream") < len(order) - 1  # it got in while the flood went on
 
 
 @pytest.fixture
