@@ -25,12 +25,11 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from offline import priority
 from offline.lambdas import Lambda
 from offline.schedules import Scheduler
-from offline.template import ACCOUNT, REGION, Route, Stack
-from offline.websocket import MANAGEMENT_PREFIX, LiveGateway
+from offline.template import ACCOUNT, HTTP_API_ID, REGION, Route, Stack
+from offline.websocket import MANAGEMENT_PREFIX, LiveGateway, merged_headers
 
 log = logging.getLogger("offline.gateway")
 
-API_ID = "offline"
 MAX_BODY = 10 * 1024 * 1024
 _TEXT_TYPES = ("application/json", "text/", "application/xml", "application/x-www-form-urlencoded")
 
@@ -96,7 +95,7 @@ def build_event(
         "headers": headers,
         "requestContext": {
             "accountId": ACCOUNT,
-            "apiId": API_ID,
+            "apiId": HTTP_API_ID,
             "domainName": host,
             "domainPrefix": host.split(".", maxsplit=1)[0],
             "http": {
@@ -133,7 +132,7 @@ def authorizer_event(event: dict[str, Any], route: Route) -> dict[str, Any]:
     request.update(
         {
             "type": "REQUEST",
-            "routeArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/$default/{method}{path}",
+            "routeArn": f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{HTTP_API_ID}/$default/{method}{path}",
             "identitySource": [],
         }
     )
@@ -254,10 +253,7 @@ class _Handler(BaseHTTPRequestHandler):
         self.close_connection = True
 
     def _answer(self, body: bytes) -> None:
-        headers: dict[str, str] = {}
-        for key, value in self.headers.items():
-            name = key.lower()
-            headers[name] = f"{headers[name]},{value}" if name in headers else value
+        headers = merged_headers(self.headers.items())
         with priority.foreground():
             answer = self.server.gateway.handle(
                 self.command, self.path, headers, body, self.client_address[0], headers.get("host", "127.0.0.1")

@@ -16,7 +16,7 @@ import yaml
 ACCOUNT = "123456789012"
 REGION = "us-east-1"
 STACK = "apimeter-offline"
-HTTP_API_ID = "offline"  # the apiId offline/gateway.py puts in the events it makes
+HTTP_API_ID = "offline"  # what Ref gives for the HTTP API, and the apiId of the events offline/gateway.py makes
 
 
 class _Loader(yaml.SafeLoader):
@@ -107,6 +107,7 @@ class SocketRoute:
 @dataclass(frozen=True, slots=True)
 class WebSocketApi:
     logical_id: str
+    api_id: str  # what Ref gives, as in the functions' environment
     stage: str
     selection: str  # the route selection expression, $request.body.<field>
     routes: dict[str, SocketRoute]
@@ -360,4 +361,6 @@ def _websocket_api(stack: Stack, api_id: str) -> WebSocketApi:
         )
     stage = next(iter(of_api("AWS::ApiGatewayV2::Stage").values()), {"StageName": "$default"})
     selection = stack.resources[api_id]["Properties"]["RouteSelectionExpression"]
-    return WebSocketApi(api_id, str(stack.resolve(stage["StageName"])), selection, routes)
+    return WebSocketApi(
+        api_id, str(stack.resolve({"Ref": api_id})), str(stack.resolve(stage["StageName"])), selection, routes
+    )

@@ -39,7 +39,6 @@ from offline.template import ACCOUNT, REGION, SocketRoute, WebSocketApi
 
 log = logging.getLogger("offline.websocket")
 
-API_ID = "offline"
 PATH = "/ws"
 MANAGEMENT_PREFIX = "/_offline/live"
 MAX_MESSAGE_BYTES = 128 * 1024
@@ -73,11 +72,7 @@ class _Socket:
 
     def flush(self) -> None:
         """Write what the protocol has queued (called with ``lock`` held)."""
-        for chunk in self.protocol.data_to_send():
-            if chunk:
-                self.sock.sendall(chunk)
-            else:  # the protocol asks for the write side to be shut: the close handshake is done
-                _shutdown(self.sock, socket.SHUT_WR)
+        _flush(self.sock, self.protocol)
 
     def send(self, data: bytes) -> None:
         with self.lock:
@@ -114,7 +109,7 @@ class LiveGateway:
 
     def serve(self, handler: BaseHTTPRequestHandler) -> None:
         """Answer the upgrade; if accepted, run the connection on this thread until it ends."""
-        headers = _merged(handler.headers.items())
+        headers = merged_headers(handler.headers.items())
         query = urlsplit(handler.path).query
         protocol = ServerProtocol(max_size=MAX_MESSAGE_BYTES, logger=log)
         # The HTTP server has read the request; the protocol parses it again from its bytes, as it
@@ -127,7 +122,7 @@ class LiveGateway:
         response = protocol.accept(parsed[0])
         if response.status_code != 101:  # not a valid WebSocket handshake: API Gateway never calls $connect
             protocol.send_response(response)
-            _write_all(handler.connection, protocol)
+            _flush(handler.connection, protocol)
             return
         connection = _Socket(
             connection_id=_connection_id(),
@@ -142,7 +137,7 @@ class LiveGateway:
         if refusal is not None:
             status, text = refusal
             protocol.send_response(protocol.reject(status, text))
-            _write_all(handler.connection, protocol)
+            _flush(handler.connection, protocol)
             return
         with connection.lock:
             protocol.send_response(response)
@@ -310,14 +305,14 @@ class LiveGateway:
             "requestId": request_id,
             "domainName": connection.host,
             "connectionId": connection.connection_id,
-            "apiId": API_ID,
+            "apiId": self.api.api_id,
         }
         if connection.authorizer and kind == "MESSAGE":
             context["authorizer"] = connection.authorizer
         return {"requestContext": context, "isBase64Encoded": False}
 
     def _arn(self, route_key: str) -> str:
-        return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{API_ID}/{self.api.stage}/{route_key}"
+        return f"arn:aws:execute-api:{REGION}:{ACCOUNT}:{self.api.api_id}/{self.api.stage}/{route_key}"
 
     # the management API (@connections)
 
@@ -393,7 +388,8 @@ class _Message:
         return data
 
 
-def _merged(items: Any) -> dict[str, str]:
+def merged_headers(items: Any) -> dict[str, str]:
+    """Request headers as API Gateway passes them: lower-case names, repeats joined by commas."""
     headers: dict[str, str] = {}
     for key, value in items:
         name = key.lower()
@@ -426,10 +422,13 @@ def _shutdown(sock: socket.socket, how: int) -> None:
         sock.shutdown(how)
 
 
-def _write_all(sock: socket.socket, protocol: ServerProtocol) -> None:
+def _flush(sock: socket.socket, protocol: ServerProtocol) -> None:
+    """Write what the protocol has queued."""
     for chunk in protocol.data_to_send():
         if chunk:
             sock.sendall(chunk)
+        else:  # the protocol asks for the write side to be shut: the exchange is over
+            _shutdown(sock, socket.SHUT_WR)
 
 
 def _error(status: int, kind: str, message: str) -> Answer:

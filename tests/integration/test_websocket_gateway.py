@@ -90,6 +90,7 @@ def live() -> Iterator[Live]:
     responding = {"$default", "echo", "crash"}
     api = WebSocketApi(
         "LiveApi",
+        "apimeter-offline-LiveApi",
         "dev",
         "$request.body.action",
         {
@@ -147,7 +148,7 @@ def test_events_carry_what_api_gateway_sends(live: Live) -> None:
         assert answer(socket) == {"route": "echo", "body": json.dumps({"action": "echo", "n": 1})}
     (checked,) = live.authorizer.events
     assert checked["type"] == "REQUEST"
-    assert checked["methodArn"].endswith("/dev/$connect")
+    assert checked["methodArn"].endswith(":apimeter-offline-LiveApi/dev/$connect")
     assert checked["queryStringParameters"] == {"token": "good", "x": "1"}
     connected = live.function.events[0]
     assert connected["requestContext"]["eventType"] == "CONNECT"
