@@ -79,9 +79,11 @@ class _Socket:
             if self.protocol.state is not State.OPEN:
                 raise ConnectionError("connection is closing")
             try:
-                self.protocol.send_text(data)
+                data.decode("utf-8")  # the protocol sends whatever it is given as text
             except UnicodeDecodeError:
                 self.protocol.send_binary(data)
+            else:
+                self.protocol.send_text(data)
             self.flush()
             self.last_active_ms = _now()[1]
 

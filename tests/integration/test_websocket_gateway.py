@@ -182,6 +182,8 @@ def test_the_management_api_reaches_open_sockets_and_says_gone_for_others(live: 
         connection_id = live.connection_id()
         assert live.manage("POST", connection_id, b'{"pushed": true}') == (200, b"")
         assert answer(socket) == {"pushed": True}
+        assert live.manage("POST", connection_id, b"\xff\xfe") == (200, b"")
+        assert socket.recv(timeout=WAIT) == b"\xff\xfe"  # not UTF-8: a binary frame, not a broken text one
         status, info = live.manage("GET", connection_id)
         assert status == 200
         assert set(json.loads(info)) == {"ConnectedAt", "LastActiveAt", "Identity"}
