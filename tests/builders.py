@@ -7,6 +7,7 @@ import importlib.util
 import json
 import time
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -129,3 +130,33 @@ class WebhookReceiver:
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+    """Until ``condition()`` holds; fails after a timeout generous enough for a busy machine."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "condition not met"
+        time.sleep(0.005)
+
+
+# the live WebSocket API
+
+
+def key_token(caller: Any, key: str) -> str:
+    """A key's exchanged token (POST /v1/auth/token) through any client with ``call``."""
+    reply = caller.call("POST", "/v1/auth/token", key=key)
+    assert reply.status == 200, reply.body
+    return str(reply.body["access_token"])
+
+
+def received(socket: Any, timeout: float = 30.0) -> dict[str, Any]:
+    """The next message on a live socket."""
+    message: dict[str, Any] = json.loads(socket.recv(timeout=timeout))
+    return message
+
+
+def subscribe(socket: Any, project_id: str, timeout: float = 30.0) -> dict[str, Any]:
+    """Subscribe to a project; the server's answer."""
+    socket.send(json.dumps({"action": "subscribe", "project_id": project_id}))
+    return received(socket, timeout)

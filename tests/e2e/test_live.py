@@ -21,6 +21,7 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from apimeter.api.live import AlertMessage, AnomalyMessage, MinuteMessage
+from tests.builders import key_token, subscribe
 from tests.conftest import reset_caches
 from tests.e2e.conftest import AUTH_CACHE_SECONDS, Stack
 from tests.e2e.test_offline_stack import setup_project
@@ -35,12 +36,6 @@ def live_url(stack: Stack, token: str) -> str:
     return f"ws://127.0.0.1:{stack.port}/ws?token={token}"
 
 
-def key_token(stack: Stack, key: str) -> str:
-    reply = stack.client.call("POST", "/v1/auth/token", key=key)
-    assert reply.status == 200, reply.body
-    return str(reply.body["access_token"])
-
-
 def next_of(socket: ClientConnection, kind: str) -> dict[str, Any]:
     """The next message of ``kind``; minute figures may come in between any others."""
     deadline = time.monotonic() + WAIT
@@ -48,12 +43,6 @@ def next_of(socket: ClientConnection, kind: str) -> dict[str, Any]:
         message: dict[str, Any] = json.loads(socket.recv(timeout=max(0.1, deadline - time.monotonic())))
         if message["type"] == kind:
             return message
-
-
-def subscribe(socket: ClientConnection, project_id: str) -> dict[str, Any]:
-    socket.send(json.dumps({"action": "subscribe", "project_id": project_id}))
-    answer: dict[str, Any] = json.loads(socket.recv(timeout=WAIT))
-    return answer
 
 
 def track(stack: Stack, key: str, events: list[dict[str, Any]]) -> None:
@@ -64,11 +53,11 @@ def test_minute_figures_follow_tracked_events_and_other_tenants_get_nothing(stac
     _, project_id, key = setup_project(stack.client, "live-owner@example.com")
     stranger, _, _ = setup_project(stack.client, "live-stranger@example.com")
     with (
-        connect(live_url(stack, key_token(stack, key)), open_timeout=WAIT) as mine,
+        connect(live_url(stack, key_token(stack.client, key)), open_timeout=WAIT) as mine,
         connect(live_url(stack, stranger), open_timeout=WAIT) as theirs,
     ):
-        assert subscribe(mine, project_id) == {"type": "subscribed", "project_id": project_id}
-        refused = subscribe(theirs, project_id)
+        assert subscribe(mine, project_id, WAIT) == {"type": "subscribed", "project_id": project_id}
+        refused = subscribe(theirs, project_id, WAIT)
         assert (refused["type"], refused["code"]) == ("error", "NOT_FOUND")
 
         now = int(time.time() * 1000)
@@ -92,7 +81,7 @@ def test_a_budget_crossing_arrives_as_an_alert(stack: Stack) -> None:
                                {"name": "launch", "amount": 1, "period": "daily", "thresholds": [{"percent": 50}]},
                                token=token).body  # fmt: skip
     with connect(live_url(stack, token), open_timeout=WAIT) as socket:
-        assert subscribe(socket, project_id)["type"] == "subscribed"
+        assert subscribe(socket, project_id, WAIT)["type"] == "subscribed"
         track(stack, key, [{"event_id": f"b{i}", "method": "POST", "endpoint": "/generate", "status": 200,
                             "cost": 0.3} for i in range(2)])  # fmt: skip
         alert = AlertMessage.model_validate(next_of(socket, "alert"))
@@ -146,7 +135,7 @@ def test_an_anomaly_the_pipeline_finds_arrives_as_an_anomaly(stack: Stack) -> No
         rollups.replace_all(spike, run="e2e", computed_at="2026-01-01T00:00:00Z")  # the hour: three times as busy
 
     with connect(live_url(stack, token), open_timeout=WAIT) as socket:
-        assert subscribe(socket, project_id)["type"] == "subscribed"
+        assert subscribe(socket, project_id, WAIT)["type"] == "subscribed"
         ran = stack.client.call("POST", "/_offline/schedules/HourlyPipeline", {"hour": hour})
         assert (ran.status, ran.body["status"]) == (200, "SUCCEEDED"), ran.body
         anomaly = AnomalyMessage.model_validate(next_of(socket, "anomaly"))

@@ -23,6 +23,7 @@ from apimeter.logic import live
 from offline.gateway import serve
 from offline.stack import free_port
 from offline.websocket import MANAGEMENT_PREFIX
+from tests.builders import key_token, received, subscribe
 from tests.integration.conftest import Api
 
 WAIT = 30.0  # generous: the machine may be busy; nothing here is a latency bound
@@ -48,25 +49,9 @@ def live_url(api: Api, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     sockets._client.cache_clear()
 
 
-def received(socket: ClientConnection, timeout: float = WAIT) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(socket.recv(timeout=timeout))
-    return message
-
-
 def nothing_more(socket: ClientConnection, seconds: float = 1.5) -> None:
     with pytest.raises(TimeoutError):
         socket.recv(timeout=seconds)
-
-
-def key_token(api: Api, key: str) -> str:
-    reply = api.call("POST", "/v1/auth/token", key=key)
-    assert reply.status == 200, reply.body
-    return str(reply.body["access_token"])
-
-
-def subscribe(socket: ClientConnection, project_id: str) -> dict[str, Any]:
-    socket.send(json.dumps({"action": "subscribe", "project_id": project_id}))
-    return received(socket)
 
 
 def track(api: Api, key: str, events: list[dict[str, Any]]) -> None:

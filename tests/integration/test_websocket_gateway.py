@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Iterator
@@ -16,12 +15,13 @@ from typing import Any
 
 import pytest
 from websockets.exceptions import ConnectionClosed, InvalidStatus
-from websockets.sync.client import ClientConnection, connect
+from websockets.sync.client import connect
 
 from offline import websocket
 from offline.gateway import Gateway, serve
 from offline.stack import free_port
 from offline.template import SocketRoute, Stack, WebSocketApi
+from tests.builders import received, wait_for
 
 WAIT = 30.0
 
@@ -111,18 +111,6 @@ def live() -> Iterator[Live]:
     server.server_close()
 
 
-def answer(socket: ClientConnection) -> dict[str, Any]:
-    message: dict[str, Any] = json.loads(socket.recv(timeout=WAIT))
-    return message
-
-
-def wait_for(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met"
-        time.sleep(0.02)
-
-
 @pytest.mark.parametrize(
     ("token", "status", "authorizer_called"),
     [
@@ -145,7 +133,7 @@ def test_refused_upgrades(live: Live, token: str | None, status: int, authorizer
 def test_events_carry_what_api_gateway_sends(live: Live) -> None:
     with connect(live.url() + "&x=1", open_timeout=WAIT, user_agent_header="probe/1") as socket:
         socket.send(json.dumps({"action": "echo", "n": 1}))
-        assert answer(socket) == {"route": "echo", "body": json.dumps({"action": "echo", "n": 1})}
+        assert received(socket) == {"route": "echo", "body": json.dumps({"action": "echo", "n": 1})}
     (checked,) = live.authorizer.events
     assert checked["type"] == "REQUEST"
     assert checked["methodArn"].endswith(":apimeter-offline-LiveApi/dev/$connect")
@@ -164,13 +152,13 @@ def test_events_carry_what_api_gateway_sends(live: Live) -> None:
 def test_route_selection_fragments_and_failures(live: Live) -> None:
     with connect(live.url(), open_timeout=WAIT) as socket:
         socket.send("not json")
-        assert answer(socket)["route"] == "$default"
+        assert received(socket)["route"] == "$default"
         socket.send(json.dumps({"action": "unknown"}))
-        assert answer(socket)["route"] == "$default"
+        assert received(socket)["route"] == "$default"
         socket.send(['{"action": ', '"echo", "parts": ', "3}"])  # one message in three frames
-        assert answer(socket) == {"route": "echo", "body": '{"action": "echo", "parts": 3}'}
+        assert received(socket) == {"route": "echo", "body": '{"action": "echo", "parts": 3}'}
         socket.send(json.dumps({"action": "crash"}))
-        assert answer(socket)["message"] == "Internal server error"
+        assert received(socket)["message"] == "Internal server error"
         socket.send(json.dumps({"action": "quiet"}))  # no route response: nothing comes back
         socket.ping().wait(WAIT)  # answered by the protocol
         with pytest.raises(TimeoutError):
@@ -181,7 +169,7 @@ def test_the_management_api_reaches_open_sockets_and_says_gone_for_others(live: 
     with connect(live.url(), open_timeout=WAIT) as socket:
         connection_id = live.connection_id()
         assert live.manage("POST", connection_id, b'{"pushed": true}') == (200, b"")
-        assert answer(socket) == {"pushed": True}
+        assert received(socket) == {"pushed": True}
         assert live.manage("POST", connection_id, b"\xff\xfe") == (200, b"")
         assert socket.recv(timeout=WAIT) == b"\xff\xfe"  # not UTF-8: a binary frame, not a broken text one
         status, info = live.manage("GET", connection_id)

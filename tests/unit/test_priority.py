@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -13,15 +13,9 @@ import boto3
 import pytest
 
 from offline import priority
+from tests.builders import wait_for
 
 WAIT = 30.0
-
-
-def wait_for(condition: Callable[[], bool]) -> None:
-    deadline = time.monotonic() + WAIT
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met"
-        time.sleep(0.005)
 
 
 def test_a_waiting_foreground_request_goes_before_waiting_background_ones() -> None:
