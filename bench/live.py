@@ -25,12 +25,9 @@ import contextlib
 import json
 import os
 import random
-import signal
 import statistics
-import subprocess
 import sys
 import tempfile
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -42,7 +39,7 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 
 from apimeter.domain.live import PUSH_SPACING_MS
-from offline.stack import free_port
+from offline.process import OfflineProcess
 from offline.streams import POLL_SECONDS
 from offline.template import read_stack
 
@@ -59,50 +56,22 @@ CONNECTS_AT_ONCE = 8  # each connect runs the authorizer and $connect in the sta
 GAP_JITTER = 0.1
 
 
-class Stack:
-    """``python -m offline`` as a subprocess: started, waited for, stopped with SIGTERM."""
+class Stack(OfflineProcess):
+    """``python -m offline`` as a subprocess, with a throwaway state: killed, not waited for, if it
+    does not stop."""
 
     def __init__(self, state_dir: Path, parameters: list[str]) -> None:
-        self.parameters = parameters
-        self.port = free_port()
+        super().__init__(state_dir, ["--no-demo", *(f"--parameter={p}" for p in parameters)])
         self.base = f"http://127.0.0.1:{self.port}"
         self.live = f"ws://127.0.0.1:{self.port}/ws"
-        self.state_dir = state_dir
-        self.process: subprocess.Popen[str] | None = None
-        self.output: list[str] = []
-
-    def start(self) -> float:
-        started = time.monotonic()
-        command = [sys.executable, "-m", "offline", "--port", str(self.port), "--state-dir", str(self.state_dir),
-                   "--no-demo"] + [f"--parameter={p}" for p in self.parameters]  # fmt: skip
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ)
-        )
-        ready = threading.Event()
-
-        def read(stream: Any) -> None:
-            for line in stream:
-                self.output.append(line)
-                if "ready in" in line:
-                    ready.set()
-
-        threading.Thread(target=read, args=(self.process.stdout,), daemon=True).start()
-        if not ready.wait(START_TIMEOUT):
-            self.stop()
-            raise RuntimeError("offline stack did not start:\n" + "".join(self.output))
-        return time.monotonic() - started
 
     def stop(self) -> str:
-        """How it ended. Its state is thrown away, so a stack that does not stop is killed, not waited for."""
+        """How it ended."""
         if self.process is None or self.process.poll() is not None:
             return "already ended"
         for attempt in ("stopped", "stopped on a second SIGTERM"):
-            self.process.send_signal(signal.SIGTERM)
-            try:
-                self.process.wait(STOP_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                continue
-            return attempt
+            if self.terminate(STOP_TIMEOUT):
+                return attempt
         self.process.kill()
         self.process.wait()
         return f"killed: no stop within {STOP_TIMEOUT:.0f} s of each of two SIGTERMs"
@@ -354,7 +323,7 @@ def main(argv: list[str] | None = None) -> int:
     with tempfile.TemporaryDirectory(prefix="apimeter-live-") as state:
         stack = Stack(Path(state), args.parameter)
         try:
-            print(f"offline stack on {stack.base} ready in {stack.start():.1f} s")
+            print(f"offline stack on {stack.base} ready in {stack.start(START_TIMEOUT):.1f} s")
             asyncio.run(run(stack, args))
         finally:
             stopping = time.monotonic()

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 import json
-import os
-import signal
 import subprocess
-import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -17,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from offline.stack import free_port
+from offline.process import OfflineProcess
 from tests.builders import Reply
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -47,39 +43,17 @@ class Client:
         return Reply(status, {k.lower(): v for k, v in headers.items()}, json.loads(raw) if raw else None)
 
 
-class Stack:
+class Stack(OfflineProcess):
     """One ``make dev`` process: started, stopped with SIGTERM, restarted on the same data."""
 
     def __init__(self, state_dir: Path) -> None:
-        self.state_dir = state_dir
-        self.port = free_port()
+        arguments = ["--parameter", f"AuthCacheSeconds={AUTH_CACHE_SECONDS}", "--ttl-every", "1",
+                     "--parameter", f"PlatformAdminEmails={PLATFORM_ADMIN}"]  # fmt: skip
+        super().__init__(state_dir, arguments)
         self.client = Client(f"http://127.0.0.1:{self.port}")
-        self.process: subprocess.Popen[str] | None = None
-        self.output: list[str] = []
 
     def start(self, timeout: float = 60) -> float:
-        started = time.monotonic()
-        command = [
-            sys.executable, "-m", "offline", "--port", str(self.port), "--state-dir", str(self.state_dir),
-            "--parameter", f"AuthCacheSeconds={AUTH_CACHE_SECONDS}", "--ttl-every", "1",
-            "--parameter", f"PlatformAdminEmails={PLATFORM_ADMIN}",
-        ]  # fmt: skip
-        self.process = subprocess.Popen(
-            command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ)
-        )
-        ready = threading.Event()
-
-        def read(stream: Any) -> None:
-            for line in stream:
-                self.output.append(line)
-                if "ready in" in line:
-                    ready.set()
-
-        threading.Thread(target=read, args=(self.process.stdout,), daemon=True).start()
-        if not ready.wait(timeout):
-            self.stop()
-            raise RuntimeError("offline stack did not start:\n" + "".join(self.output))
-        return time.monotonic() - started
+        return super().start(timeout)
 
     def purge_state(self, project_id: str) -> str:
         """'purged' once no item of the project is left in any table (read through moto directly)."""
@@ -101,12 +75,9 @@ class Stack:
     def stop(self, timeout: float = 90) -> float:  # it saves its data first; slow on a loaded machine
         assert self.process is not None
         started = time.monotonic()
-        self.process.send_signal(signal.SIGTERM)
-        try:
-            self.process.wait(timeout)
-        except subprocess.TimeoutExpired:
+        if not self.terminate(timeout):
             self.process.kill()
-            raise
+            raise subprocess.TimeoutExpired(self.process.args, timeout)
         return time.monotonic() - started
 
 
