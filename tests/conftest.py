@@ -41,13 +41,14 @@ def reset_caches() -> None:
     from aws_lambda_powertools.utilities import parameters
 
     from apimeter import secrets
-    from apimeter.dal import dynamo, notifications
+    from apimeter.dal import dynamo, notifications, sockets
     from apimeter.logic import authorization, dimensions, ingest, spend
     from apimeter.settings import settings
 
     settings.cache_clear()
     dynamo.client.cache_clear()
     dynamo._probe_client.cache_clear()
+    sockets._client.cache_clear()
     parameters.clear_caches()
     secrets._previous_versions.cache_clear()
     authorization.cache.clear()

@@ -16,10 +16,11 @@ from websockets.exceptions import InvalidStatus
 from websockets.sync.client import ClientConnection, connect
 
 from apimeter.api.live import AlertMessage, AnomalyMessage, MinuteMessage
-from apimeter.dal import connections
+from apimeter.dal import connections, sockets
 from apimeter.domain.events import TrackedEvent
 from apimeter.domain.live import PUSH_SPACING_MS
 from apimeter.logic import live
+from apimeter.settings import settings
 from offline.gateway import serve
 from offline.stack import free_port
 from offline.websocket import MANAGEMENT_PREFIX
@@ -29,24 +30,25 @@ from tests.integration.conftest import Api
 WAIT = 30.0  # generous: the machine may be busy; nothing here is a latency bound
 
 
+def push_to(monkeypatch: pytest.MonkeyPatch, endpoint: str) -> None:
+    """Point the functions' post_to_connection calls at ``endpoint``."""
+    monkeypatch.setenv("LIVE_ENDPOINT", endpoint)
+    settings.cache_clear()
+    sockets._client.cache_clear()
+
+
 @pytest.fixture
 def live_url(api: Api, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     """The gateway served on a loopback port, and the functions' pushes pointed at it."""
-    from apimeter.dal import sockets
-    from apimeter.settings import settings
-
     server = serve(api.gateway, free_port())
     port = server.server_address[1]
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("LIVE_ENDPOINT", f"http://127.0.0.1:{port}{MANAGEMENT_PREFIX}")
-    settings.cache_clear()
-    sockets._client.cache_clear()
+    push_to(monkeypatch, f"http://127.0.0.1:{port}{MANAGEMENT_PREFIX}")
     yield f"ws://127.0.0.1:{port}/ws"
     assert api.gateway.live is not None
     api.gateway.live.close_all()
     server.shutdown()
     server.server_close()
-    sockets._client.cache_clear()
 
 
 def nothing_more(socket: ClientConnection, seconds: float = 1.5) -> None:
@@ -202,12 +204,7 @@ def test_a_gone_connection_is_forgotten_and_a_failed_push_never_fails_the_batch(
     # the management API does not answer at all: figures are still counted, the batch succeeds
     connections.open_connection(ghost.connection_id, {}, 0, ghost.expires_at)
     assert connections.add_subscription(ghost, project_id, 5)
-    from apimeter.dal import sockets
-    from apimeter.settings import settings
-
-    monkeypatch.setenv("LIVE_ENDPOINT", f"http://127.0.0.1:{free_port()}/dev")
-    settings.cache_clear()
-    sockets._client.cache_clear()
+    push_to(monkeypatch, f"http://127.0.0.1:{free_port()}/dev")
     track(api, key, [{"event_id": f"h{i}", "method": "GET", "endpoint": "/", "status": 200} for i in range(3)])
     summary = api.call("GET", f"/v1/projects/{project_id}/metrics/summary?window=1h", key=key).body
     assert summary["requests"] == 4
@@ -274,9 +271,6 @@ def test_a_tenant_wide_alert_reaches_each_subscriber_of_the_tenant_once(api: Api
 def test_posts_that_do_not_finish_in_time_count_as_failed(monkeypatch: pytest.MonkeyPatch) -> None:
     from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
-    from apimeter.dal import sockets
-    from apimeter.settings import settings
-
     release = threading.Event()
 
     class Stuck(BaseHTTPRequestHandler):
@@ -290,9 +284,7 @@ def test_posts_that_do_not_finish_in_time_count_as_failed(monkeypatch: pytest.Mo
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Stuck)
     threading.Thread(target=server.serve_forever, daemon=True).start()
-    monkeypatch.setenv("LIVE_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}/dev")
-    settings.cache_clear()
-    sockets._client.cache_clear()
+    push_to(monkeypatch, f"http://127.0.0.1:{server.server_address[1]}/dev")
     try:
         delivery = sockets.post([f"slow{i}" for i in range(3)], b"{}", within=0.2)
         assert (delivery.sent, delivery.failed, delivery.gone) == (0, 3, [])
