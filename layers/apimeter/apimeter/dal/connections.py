@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from apimeter.dal.dynamo import client, deserialize, error_code, serialize
+from apimeter.dal.dynamo import client, delete_keys, deserialize, error_code, serialize
 from apimeter.settings import settings
 
 GATE_SECONDS = 86_400  # an idle project's slot item goes away after a day
@@ -110,9 +110,7 @@ def close_connection(connection_id: str) -> int:
     response = client().delete_item(TableName=_table(), Key=_connection_key(connection_id), ReturnValues="ALL_OLD")
     old = deserialize(response.get("Attributes") or {})
     projects = sorted(old.get("projects") or ())
-    for project_id in projects:
-        client().delete_item(TableName=_table(), Key=_subscription_key(project_id, connection_id))
-    return len(projects)
+    return delete_keys(_table(), [_subscription_key(project_id, connection_id) for project_id in projects])
 
 
 def subscribers(project_id: str) -> list[str]:
