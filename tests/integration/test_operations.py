@@ -13,9 +13,8 @@ import pytest
 from moto import mock_aws
 
 from apimeter.logic.aggregate import aggregate
-from offline import gateway
 from offline.stack import OfflineStack, Options
-from offline.template import Stack
+from offline.template import HTTP_API_ID, Stack
 from tests.builders import invoke, sample
 
 ROOT = Path(__file__).resolve().parent.parent.parent
@@ -36,7 +35,7 @@ def test_the_offline_stack_starts_with_the_dashboard_and_the_alarms(stack: Stack
         assert {"Events per minute", "HTTP API requests and errors", "Function errors", "Alarms"} <= titles
         lines = [row[:4] for w in body["widgets"] if w["type"] == "metric" for row in w["properties"]["metrics"]]
         assert ["apimeter", "EventsAccepted", "service", "ingest"] in lines
-        assert ["AWS/ApiGateway", "5xx", "ApiId", gateway.API_ID] in lines  # the id the gateway's events carry
+        assert ["AWS/ApiGateway", "5xx", "ApiId", HTTP_API_ID] in lines  # the id the gateway's events carry
         assert ["AWS/Lambda", "Errors", "FunctionName", stack.physical_name("AggregateFunction")] in lines
         assert ["AWS/States", "ExecutionsFailed", "StateMachineArn", stack.arn("HourlyPipeline")] in lines
 
