@@ -21,9 +21,9 @@ def test_summary_compares_with_the_previous_window(api: Api) -> None:
     key = api.key(token, project_id)["key"]
     now = int(time.time() * 1000)
     current = [{"method": "GET", "endpoint": "/a", "status": 200, "timestamp": now - i * 60_000, "cost": 0.5,
-                "latency_ms": 100} for i in range(30)]  # fmt: skip
+                "latency_ms": 100, "response_bytes": 300, "consumer": f"c{i % 3}"} for i in range(30)]  # fmt: skip
     before = [{"method": "POST", "endpoint": "/a", "status": 503, "timestamp": now - 30 * HOUR - i * 60_000,
-               "cost": 0.5, "latency_ms": 50} for i in range(20)]  # fmt: skip
+               "cost": 0.5, "latency_ms": 50, "response_bytes": 100, "consumer": "c0"} for i in range(20)]  # fmt: skip
     track(api, key, current + before)
     api.pump()
     summary = api.call("GET", f"/v1/projects/{project_id}/metrics/summary", key=key).body
@@ -33,6 +33,13 @@ def test_summary_compares_with_the_previous_window(api: Api) -> None:
     assert summary["previous"]["errors"] == 20
     assert summary["change"]["latency_p95"] == pytest.approx(1.0, abs=0.03)
     assert summary["throughput_rps"] == round(30 / 86_400, 6)
+    # every card's figure has its previous value and change, so a dashboard computes none of them
+    previous, change = summary["previous"], summary["change"]
+    assert (previous["bytes_out"], change["bytes_out"]) == (2_000, 3.5)
+    assert (previous["unique_consumers"], change["unique_consumers"]) == (1, 2.0)
+    assert (previous["throughput_rps"], change["throughput"]) == (round(20 / 86_400, 6), 0.5)
+    assert summary["change"]["latency_p50"] == pytest.approx(1.0, abs=0.03)
+    assert summary["previous"]["latency_p99_ms"] == pytest.approx(50, rel=0.02)
 
     custom = api.call(
         "GET", f"/v1/projects/{project_id}/metrics/summary?from={now - 31 * HOUR}&to={now - 29 * HOUR}", key=key

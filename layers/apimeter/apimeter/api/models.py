@@ -389,6 +389,13 @@ class PreviousOut(BaseModel):
     error_rate: float
     cost: float
     latency_p95_ms: float | None
+    latency_p50_ms: float | None = None
+    latency_p99_ms: float | None = None
+    throughput_rps: float = 0.0
+    bytes_in: int = 0
+    bytes_out: int = 0
+    units: float = 0.0
+    unique_consumers: int | None = None
 
 
 class ChangeOut(BaseModel):
@@ -399,6 +406,13 @@ class ChangeOut(BaseModel):
     cost: float | None
     latency_p95: float | None
     error_rate: float = Field(..., description="Absolute difference of the error rates.")
+    latency_p50: float | None = None
+    latency_p99: float | None = None
+    throughput: float | None = None
+    bytes_in: float | None = None
+    bytes_out: float | None = None
+    units: float | None = None
+    unique_consumers: float | None = None
 
 
 def _relative(now: float | None, before: float | None) -> float | None:
@@ -459,6 +473,13 @@ class SummaryOut(BaseModel):
                     "error_rate": before.error_rate,
                     "cost": float(before.cost),
                     "latency_p95_ms": latency_before["p95"],
+                    "latency_p50_ms": latency_before["p50"],
+                    "latency_p99_ms": latency_before["p99"],
+                    "throughput_rps": round(before.requests / seconds, 6),
+                    "bytes_in": before.bytes_in,
+                    "bytes_out": before.bytes_out,
+                    "units": float(before.units),
+                    "unique_consumers": before.unique_consumers if with_consumers else None,
                 },
                 "change": {
                     "requests": _relative(totals.requests, before.requests),
@@ -466,6 +487,15 @@ class SummaryOut(BaseModel):
                     "cost": _relative(float(totals.cost), float(before.cost)),
                     "latency_p95": _relative(latency["p95"], latency_before["p95"]),
                     "error_rate": round(totals.error_rate - before.error_rate, 6),
+                    "latency_p50": _relative(latency["p50"], latency_before["p50"]),
+                    "latency_p99": _relative(latency["p99"], latency_before["p99"]),
+                    "throughput": _relative(totals.requests, before.requests),  # windows of equal length
+                    "bytes_in": _relative(totals.bytes_in, before.bytes_in),
+                    "bytes_out": _relative(totals.bytes_out, before.bytes_out),
+                    "units": _relative(float(totals.units), float(before.units)),
+                    "unique_consumers": (
+                        _relative(totals.unique_consumers, before.unique_consumers) if with_consumers else None
+                    ),
                 },
             }
         )
