@@ -18,7 +18,7 @@ ADMIN_EMAILS ?= demo@apimeter.local
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install browser dev watch dev-reset rollup pipeline recompute test test-fast test-client lint build bench bench-client bench-forecast bench-anomaly bench-pipeline bench-live openapi clean
+.PHONY: help install browser dashboard dev watch dev-reset rollup pipeline recompute test test-fast test-client lint build bench bench-client bench-forecast bench-anomaly bench-pipeline bench-live openapi clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -33,7 +33,19 @@ $(STAMP): requirements-dev.txt layers/apimeter/requirements.txt constraints.txt 
 
 install: $(STAMP) ## create the virtualenv with every pinned dependency
 
-dev: $(STAMP) ## start the whole stack offline on 127.0.0.1:$(PORT)
+# The dashboard has no build step; npm only fetches its pinned chart library (uPlot), copied into
+# dashboard/vendor/ (git-ignored) beside its licence, and served from the project like the rest.
+UPLOT := dashboard/vendor/uPlot.iife.min.js
+$(UPLOT): dashboard/package.json
+	cd dashboard && npm install --no-package-lock --ignore-scripts --no-audit --no-fund --loglevel=error
+	mkdir -p dashboard/vendor
+	cp dashboard/node_modules/uplot/dist/uPlot.iife.min.js dashboard/node_modules/uplot/dist/uPlot.min.css \
+		dashboard/node_modules/uplot/LICENSE dashboard/vendor/
+	@touch $(UPLOT)
+
+dashboard: $(UPLOT) ## the web dashboard's pinned chart library (npm), for make dev and sam build
+
+dev: $(STAMP) $(UPLOT) ## start the whole stack offline on 127.0.0.1:$(PORT)
 	$(PY) -m offline --port $(PORT) --parameter PlatformAdminEmails=$(ADMIN_EMAILS)
 
 rollup: ## run the rollup schedule now on the running offline stack (finalize finished hours)
@@ -61,7 +73,7 @@ browser: ## Debian's chromium and chromium-driver, for the browser tests (instal
 		$(SUDO) env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null; \
 	fi
 
-test: $(STAMP) browser ## lint, template checks and every test (unit, integration, e2e and browser, then the slow proofs; the client on 3.11 too)
+test: $(STAMP) $(UPLOT) browser ## lint, template checks and every test (unit, integration, e2e and browser, then the slow proofs; the client on 3.11 too)
 	$(MAKE) --no-print-directory lint
 	$(VENV)/bin/sam validate --lint
 	$(PY) -m pytest -m "not slow"
@@ -91,7 +103,7 @@ lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
 
-build: $(STAMP) ## sam build (arm64, python3.13)
+build: $(STAMP) $(UPLOT) ## sam build (arm64, python3.13)
 	@test -n "$(PY313)" || { echo "sam build needs Python 3.13 (pyenv install 3.13.0)"; exit 1; }
 	PATH="$(PY313)/bin:$$PATH" $(VENV)/bin/sam build
 

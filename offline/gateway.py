@@ -25,6 +25,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from offline import priority
 from offline.lambdas import Lambda
 from offline.schedules import Scheduler
+from offline.site import Site
 from offline.template import ACCOUNT, HTTP_API_ID, REGION, Route, Stack
 from offline.websocket import MANAGEMENT_PREFIX, LiveGateway, merged_headers
 
@@ -140,8 +141,11 @@ def authorizer_event(event: dict[str, Any], route: Route) -> dict[str, Any]:
 
 
 class Gateway:
-    def __init__(self, stack: Stack, functions: dict[str, Lambda], scheduler: Scheduler | None = None) -> None:
+    def __init__(
+        self, stack: Stack, functions: dict[str, Lambda], scheduler: Scheduler | None = None, site: Site | None = None
+    ) -> None:
         self.router = Router(stack.routes)
+        self.site = site
         self.functions = functions
         self.authorizer = functions[stack.authorizer_function] if stack.authorizer_function else None
         self.scheduler = scheduler
@@ -176,6 +180,10 @@ class Gateway:
         if split.path.startswith("/_offline/"):
             return self._offline(method, split.path, body)
         matched = self.router.match(method, split.path)
+        if (matched is None or matched[0].path == "$default") and self.site is not None:
+            static = self.site.answer(method, split.path)  # what no API route takes, the dashboard may
+            if static is not None:
+                return static
         if matched is None:
             return _gateway_error(404, "Not Found")
         route, path_parameters = matched

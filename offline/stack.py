@@ -17,6 +17,7 @@ from offline.gateway import Gateway, serve
 from offline.lambdas import load_all
 from offline.queues import QueuePump
 from offline.schedules import Scheduler
+from offline.site import Site
 from offline.streams import StreamPump
 from offline.template import Stack, read_stack
 from offline.ttl import Sweeper
@@ -93,7 +94,8 @@ class OfflineStack:
         machines = stepfunctions.StateMachines(self.stack, self._clients["stepfunctions"])
         self._scheduler = Scheduler(self.stack.schedules, functions, machines)
         self._scheduler.start()
-        self._server = serve(Gateway(self.stack, functions, self._scheduler), self.options.port)
+        site = Site(self.options.root / "dashboard", self.base_url, self.live_url)
+        self._server = serve(Gateway(self.stack, functions, self._scheduler, site), self.options.port)
         threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True).start()
         self._write_endpoints()
         self._demo()
