@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import math
+import os
+import random
 import subprocess
 import time
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from contextlib import contextmanager
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -15,10 +20,12 @@ import pytest
 
 from offline.process import OfflineProcess
 from tests.builders import Reply
+from tests.conftest import reset_caches
 
 ROOT = Path(__file__).resolve().parent.parent.parent
 AUTH_CACHE_SECONDS = 1
 PLATFORM_ADMIN = "root@e2e.test"
+HOUR = 3_600_000
 
 
 class Client:
@@ -79,6 +86,58 @@ class Stack(OfflineProcess):
             self.process.kill()
             raise subprocess.TimeoutExpired(self.process.args, timeout)
         return time.monotonic() - started
+
+
+@contextmanager
+def tables_of(stack: Stack) -> Iterator[None]:
+    """The data-access modules pointed at the running stack's moto (to plant history the API
+    cannot make: three weeks of hours)."""
+    endpoints = json.loads((stack.state_dir / "endpoints.json").read_text())
+    saved = {name: os.environ.get(name) for name in endpoints}
+    os.environ.update(endpoints)
+    reset_caches()
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+        reset_caches()
+
+
+def plant_spike(stack: Stack, project_id: str, endpoint: str | None = None) -> str:
+    """Three weeks of ordinary hours, already judged (the detectors' saved state), then a last
+    finished hour three times as busy, for the project (and ``endpoint``, "METHOD /route", when
+    given). The hour is returned: ``POST /_offline/schedules/HourlyPipeline {"hour": ...}`` judges
+    it with the real pipeline, which finds the spike."""
+    from apimeter.dal import rollups
+    from apimeter.domain.anomaly import Detector
+    from apimeter.domain.rollups import ENDPOINT, PROJECT_TOTAL, RollupKey
+    from apimeter.domain.windows import bucket_key
+
+    now = int(time.time() * 1000)
+    hour_ms = now - now % HOUR - HOUR
+    hour = bucket_key(hour_ms, "hour")
+    rng = random.Random(4)
+
+    def usual(start: int) -> int:
+        return round(200 + 80 * math.sin(2 * math.pi * (start // HOUR % 24) / 24) + rng.gauss(0, 5))
+
+    detector = Detector(3600)
+    for h in range(21 * 24, 0, -1):
+        detector.update((hour_ms - h * HOUR) / 1000, usual(hour_ms - h * HOUR))
+    series = [(PROJECT_TOTAL, "")] + ([(ENDPOINT, endpoint)] if endpoint else [])
+    spike = 3 * usual(hour_ms)
+    with tables_of(stack):
+        rollups.save_detector_states(project_id, {s: {"requests": detector.state()} for s in series})
+        rollups.replace_all(
+            {RollupKey(project_id, "hour", dimension, hour, value): {"requests": spike, "cost": Decimal(0)}
+             for dimension, value in series},
+            run="e2e", computed_at="2026-01-01T00:00:00Z",
+        )  # fmt: skip
+    return hour
 
 
 @pytest.fixture(scope="module")

@@ -7,13 +7,7 @@ nothing else; a signed-out token cannot connect."""
 from __future__ import annotations
 
 import json
-import math
-import os
-import random
 import time
-from collections.abc import Iterator
-from contextlib import contextmanager
-from decimal import Decimal
 from typing import Any
 
 import pytest
@@ -22,8 +16,7 @@ from websockets.sync.client import ClientConnection, connect
 
 from apimeter.api.live import AlertMessage, AnomalyMessage, MinuteMessage
 from tests.builders import key_token, subscribe
-from tests.conftest import reset_caches
-from tests.e2e.conftest import AUTH_CACHE_SECONDS, Stack
+from tests.e2e.conftest import AUTH_CACHE_SECONDS, Stack, plant_spike
 from tests.e2e.test_offline_stack import setup_project
 
 pytestmark = pytest.mark.e2e
@@ -90,50 +83,9 @@ def test_a_budget_crossing_arrives_as_an_alert(stack: Stack) -> None:
     assert [a["id"] for a in listed["alerts"]] == [alert.alert.id]
 
 
-@contextmanager
-def tables_of(stack: Stack) -> Iterator[None]:
-    """The data-access modules pointed at the running stack's moto (to plant history the API
-    cannot make: three weeks of hours)."""
-    endpoints = json.loads((stack.state_dir / "endpoints.json").read_text())
-    saved = {name: os.environ.get(name) for name in endpoints}
-    os.environ.update(endpoints)
-    reset_caches()
-    try:
-        yield
-    finally:
-        for name, value in saved.items():
-            if value is None:
-                os.environ.pop(name, None)
-            else:
-                os.environ[name] = value
-        reset_caches()
-
-
 def test_an_anomaly_the_pipeline_finds_arrives_as_an_anomaly(stack: Stack) -> None:
-    from apimeter.dal import rollups
-    from apimeter.domain.anomaly import Detector
-    from apimeter.domain.rollups import PROJECT_TOTAL, RollupKey
-    from apimeter.domain.windows import bucket_key
-
     token, project_id, _ = setup_project(stack.client, "live-anomaly@example.com")
-    now = int(time.time() * 1000)
-    hour_ms = now - now % HOUR - HOUR
-    hour = bucket_key(hour_ms, "hour")
-    rng = random.Random(4)
-
-    def usual(start: int) -> int:
-        return round(200 + 80 * math.sin(2 * math.pi * (start // HOUR % 24) / 24) + rng.gauss(0, 5))
-
-    detector = Detector(3600)  # three weeks of ordinary hours, judged before
-    for h in range(21 * 24, 0, -1):
-        detector.update((hour_ms - h * HOUR) / 1000, usual(hour_ms - h * HOUR))
-    with tables_of(stack):
-        rollups.save_detector_states(project_id, {(PROJECT_TOTAL, ""): {"requests": detector.state()}})
-        spike = {
-            RollupKey(project_id, "hour", PROJECT_TOTAL, hour): {"requests": 3 * usual(hour_ms), "cost": Decimal(0)}
-        }
-        rollups.replace_all(spike, run="e2e", computed_at="2026-01-01T00:00:00Z")  # the hour: three times as busy
-
+    hour = plant_spike(stack, project_id)
     with connect(live_url(stack, token), open_timeout=WAIT) as socket:
         assert subscribe(socket, project_id, WAIT)["type"] == "subscribed"
         ran = stack.client.call("POST", "/_offline/schedules/HourlyPipeline", {"hour": hour})
