@@ -21,7 +21,7 @@ export class ApiError extends Error {
 }
 
 export async function configure() {
-  const response = await fetch("config.json", { cache: "no-store" });
+  const response = await fetch("config.json"); // preloaded by index.html; served with no-cache
   if (!response.ok) throw new ApiError(response.status, "CONFIG", "The dashboard's config.json could not be read.");
   config = await response.json();
   return config;
@@ -50,7 +50,13 @@ async function errorFrom(response) {
     // not JSON: the gateway's or a proxy's answer
   }
   const error = body && body.error;
-  if (error) return new ApiError(response.status, error.code, error.message, error.details, error.request_id);
+  if (error) {
+    // A validation error names its fields in details: say which, not only that the request was bad.
+    const fields = Array.isArray(error.details) ? error.details.filter((d) => d && d.message) : [];
+    const said = fields.map((d) => (d.field ? `${d.field}: ${d.message}` : d.message)).join("; ");
+    const message = said ? `${error.message}: ${said}` : error.message;
+    return new ApiError(response.status, error.code, message, error.details, error.request_id);
+  }
   const message = (body && body.message) || response.statusText || "The request failed";
   // No envelope: the gateway answered (its authorizer denied an expired or revoked token, 403).
   return new ApiError(response.status, "GATEWAY", message);
@@ -72,7 +78,8 @@ async function send(method, path, { body, params, token } = {}) {
     throw new ApiError(0, "NETWORK", "The API cannot be reached. Check your connection and try again.");
   }
   if (!response.ok) throw await errorFrom(response);
-  return response.status === 204 ? null : response.json();
+  const text = await response.text(); // 202 and 204 answers may have no body
+  return text ? JSON.parse(text) : null;
 }
 
 function startSession(answer) {

@@ -20,7 +20,10 @@ function setAttribute(element, name, value) {
   if (name === "class") element.className = Array.isArray(value) ? value.filter(Boolean).join(" ") : value;
   else if (name === "dataset") Object.assign(element.dataset, value);
   else if (name.startsWith("on") && typeof value === "function") element.addEventListener(name.slice(2), value);
-  else if (name === "value" || name === "checked" || name === "selected" || name === "disabled") element[name] = value;
+  else if (name === "checked" || name === "selected") {
+    element[name] = value; // and as the default, so a form's reset() comes back to it
+    element[name === "checked" ? "defaultChecked" : "defaultSelected"] = value;
+  } else if (name === "value" || name === "disabled") element[name] = value;
   else if (name === "style" || name === "innerHTML" || name === "outerHTML" || name.startsWith("on")) {
     throw new Error(`h(): ${name} is not allowed`);
   } else element.setAttribute(name, URL_ATTRIBUTES.has(name) ? safeUrl(value) : value === true ? "" : String(value));

@@ -142,6 +142,8 @@ async function render() {
     document.title = "Sign in · apimeter";
     return;
   }
+  // The overview's summary is what its first paint waits for: ask for it beside the session.
+  const early = parts[0] === "p" && (parts[2] || "overview") === "overview" ? overview.prefetch(parts[1], params) : null;
   try {
     await loadSession();
   } catch (error) {
@@ -193,6 +195,7 @@ async function render() {
     },
     reloadProjects,
     args: parts.slice(3),
+    early,
   };
   try {
     const module = await LOADERS[page]();

@@ -34,7 +34,7 @@ export function cards(summary, currency) {
     return h("div", { class: "card" },
       h("span", { class: "card-label" }, label),
       h("span", { class: "card-value", "data-metric": metric, title: figure === null ? null : String(figure) }, text),
-      h("span", { class: ["card-change", tone] }, shown ? shown + " vs previous" : "no change data"));
+      h("span", { class: ["card-change", tone] }, shown ? shown + " vs previous" : delta === 0 ? "no change" : "none in the previous window"));
   }));
 }
 
@@ -119,6 +119,14 @@ function liveStrip(ctx, onMinute) {
   return strip;
 }
 
+/** The summary request, started before the page knows its project (main.js, for a fast paint). */
+export function prefetch(projectId, params) {
+  const window = windows.fromParams(params);
+  const summary = get(`/v1/projects/${projectId}/metrics/summary`, windows.query(window));
+  summary.catch(() => {}); // the page asks again if this one failed
+  return { projectId, window: JSON.stringify(window), summary };
+}
+
 export async function render(ctx, main) {
   const { project, timeZone } = ctx;
   const currency = project.pricing.currency;
@@ -129,8 +137,11 @@ export async function render(ctx, main) {
   let refreshing = false;
   let again = false;
 
+  let early = ctx.early && ctx.early.projectId === project.id && ctx.early.window === JSON.stringify(ctx.window) ? ctx.early.summary : null;
   const showSummary = async () => {
-    const summary = await get(`/v1/projects/${project.id}/metrics/summary`, windows.query(ctx.window));
+    const pending = early || get(`/v1/projects/${project.id}/metrics/summary`, windows.query(ctx.window));
+    early = null;
+    const summary = await pending;
     if (summary.requests === 0 && summary.previous.requests === 0) {
       mount(summaryBox, cards(summary, currency), await gettingStarted(ctx));
     } else {
@@ -171,28 +182,38 @@ export async function render(ctx, main) {
   const summaryDone = showSummary()
     .then(() => requestAnimationFrame(() => performance.mark("apimeter:overview-data")))
     .catch((error) => mount(summaryBox, errorBox(error)));
+  mount(chartsBox, loading());
+  await summaryDone; // the cards first; the rest of the page follows
   fill(chartsBox, async () => {
     const series = await get(`/v1/projects/${project.id}/metrics/timeseries`, windows.series(ctx.window));
     return seriesCharts(series.points, timeZone);
   });
   const statusBox = h("div", null, loading());
+  const codesBox = h("div", null, loading());
   const methodBox = h("div", null, loading());
   mount(breakdowns,
     panel("Status classes", statusBox),
+    panel("Status codes", codesBox),
     panel("Methods", methodBox),
     panel("Top endpoints", ranked(ctx, "endpoints", endpointTable), { wide: true }),
     panel("Top consumers", ranked(ctx, "consumers", consumerTable), { wide: true }));
+  const codes = get(`/v1/projects/${project.id}/metrics/status-codes`, windows.query(ctx.window));
+  const none = () => h("p", { class: "muted" }, "No requests in this window.");
+  const tones = { "2xx": "#2f9e6e", "3xx": "#3a6df0", "4xx": "#e39b1b", "5xx": "#d4493b" };
   fill(statusBox, async () => {
-    const answer = await get(`/v1/projects/${project.id}/metrics/status-codes`, windows.query(ctx.window));
-    if (!answer.requests) return h("p", { class: "muted" }, "No requests in this window.");
+    const answer = await codes;
     const classes = Object.entries(answer.status_classes).map(([label, value]) => ({ label, value }));
-    return [shareBars(classes, { format: f.integer, colors: { "2xx": "#2f9e6e", "3xx": "#3a6df0", "4xx": "#e39b1b", "5xx": "#d4493b" } }),
-      h("p", { class: "muted small" }, "Top codes: ", answer.items.slice(0, 6).map((i) => `${i.key} (${f.integer(i.count)})`).join(", "))];
+    return answer.requests ? shareBars(classes, { format: f.integer, colors: tones }) : none();
+  });
+  fill(codesBox, async () => {
+    const answer = await codes;
+    const items = answer.items.slice(0, 8).map((i) => ({ label: i.key, value: i.count }));
+    const colors = Object.fromEntries(items.map((i) => [i.label, tones[i.label[0] + "xx"]]));
+    return answer.requests ? shareBars(items, { format: f.integer, colors }) : none();
   });
   fill(methodBox, async () => {
     const answer = await get(`/v1/projects/${project.id}/metrics/methods`, windows.query(ctx.window));
     if (!answer.requests) return h("p", { class: "muted" }, "No requests in this window.");
     return shareBars(answer.items.map((i) => ({ label: i.key, value: i.count })), { format: f.integer });
   });
-  await summaryDone;
 }
