@@ -29,7 +29,8 @@ def create(project_id: str, body: ExportIn) -> ExportOut:
 def list_recent(
     project_id: str, limit: Annotated[int, Query(ge=1, le=100, description="Newest first")] = 20
 ) -> ExportListOut:
-    return ExportListOut(exports=[ExportOut.of(e) for e in exports.list_recent(principal(app), project_id, limit)])
+    recent = exports.list_recent(principal(app), project_id, limit)
+    return ExportListOut(exports=[ExportOut.of(export, link) for export, link in recent])
 
 
 @app.get(

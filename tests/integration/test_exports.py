@@ -65,6 +65,7 @@ def test_a_filtered_csv_export_is_written_and_linked(api: Api, tracked: tuple[st
     assert json.loads(rows[0]["properties"]) == {"plan": "pro"}
     listed = api.call("GET", f"/v1/projects/{project_id}/exports", key=key).body["exports"]
     assert [e["id"] for e in listed] == [created.body["id"]]
+    assert listed[0]["download_url"]  # a list is enough to download from: no call per export
 
 
 def test_a_large_export_goes_in_parts_and_resumes(

@@ -24,7 +24,7 @@ function downloadCell(exp) {
   if (pending(exp)) {
     return h("span", { class: "muted", role: "status" }, exp.status === "queued" ? "Waiting to start…" : "Writing…");
   }
-  if (!exp.download_url) return h("span", { class: "muted" }, "Getting the link…");
+  if (!exp.download_url) return h("span", { class: "muted" }, "No link: reload the page for a fresh one.");
   return h("a", { href: exp.download_url, download: "", class: "btn small", "data-action": "download", "data-export-id": exp.id,
     rel: "noopener" }, `Download ${exp.format.toUpperCase()}`);
 }
@@ -149,7 +149,6 @@ export async function render(ctx, main) {
     if (left) return element;
     answer.exports.forEach((exp) => {
       if (pending(exp)) following.add(exp.id);
-      else if (exp.status === "ready") fetchOne(exp.id); // the list leaves the link out; the export itself has it
     });
     schedule();
     return element;

@@ -61,13 +61,17 @@ def get(principal: Principal, project_id: str, export_id: str) -> tuple[Export, 
     """An export and, once it is ready, a download link valid for an hour."""
     projects.get(principal, project_id, "analytics.read")
     export = entities.get_export(principal.tenant_id, project_id, export_id)
-    link = files.download_link(export.object_key, export.file_name, LINK_SECONDS) if export.status == "ready" else None
-    return export, link
+    return export, _link(export)
 
 
-def list_recent(principal: Principal, project_id: str, limit: int) -> list[Export]:
+def list_recent(principal: Principal, project_id: str, limit: int) -> list[tuple[Export, str | None]]:
+    """The newest exports, each with its download link once ready (signing one is local: no call)."""
     projects.get(principal, project_id, "analytics.read")
-    return entities.list_exports(principal.tenant_id, project_id, limit)
+    return [(export, _link(export)) for export in entities.list_exports(principal.tenant_id, project_id, limit)]
+
+
+def _link(export: Export) -> str | None:
+    return files.download_link(export.object_key, export.file_name, LINK_SECONDS) if export.status == "ready" else None
 
 
 def run(tenant_id: str, project_id: str, export_id: str, seconds_left: Callable[[], float]) -> bool:
