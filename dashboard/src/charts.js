@@ -52,7 +52,7 @@ export function timeChart({ ts, series, timeZone = "UTC", height = 220, format =
       ...series.map((s) => ({
         label: s.label,
         stroke: s.color,
-        width: s.width || (s.kind === "bars" ? 0 : 2),
+        width: s.width ?? (s.kind === "bars" ? 0 : 2),
         fill: s.fill || (s.kind === "bars" ? s.color : undefined),
         dash: s.dash,
         paths: s.kind === "bars" ? bars : undefined,

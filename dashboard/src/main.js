@@ -5,6 +5,7 @@ import * as api from "./api.js";
 import { h, mount } from "./dom.js";
 import { destroyCharts } from "./charts.js";
 import { LiveFeed } from "./live.js";
+import { short } from "./format.js";
 import { errorBox, loading, notify } from "./ui.js";
 import { fromParams } from "./window.js";
 import * as overview from "./pages/overview.js";
@@ -80,7 +81,8 @@ function liveFeed() {
     feed.on("anomaly", (message) => {
       const a = message.anomaly;
       const where = a.value ? `${a.dimension} ${a.value}` : "the project";
-      notify("Anomaly", `${a.metric} of ${where}: ${a.severity} (observed ${a.observed}, expected ${a.lower}–${a.upper})`, "warning");
+      const band = `${short(a.lower)}–${short(a.upper)}`;
+      notify(`Anomaly: ${a.severity}`, `${a.metric.replace("_", " ")} of ${where}: ${short(a.observed)}, expected ${band}`, "warning");
     });
     feed.on("status", (status) => {
       const dot = document.getElementById("live-status");
