@@ -7,16 +7,12 @@ DashboardHeaders policy); here the gateway answers a GET that no API route takes
 from __future__ import annotations
 
 import json
-import mimetypes
 from pathlib import Path
 from urllib.parse import urlsplit
 
-Answer = tuple[int, dict[str, str], list[str], bytes]
+from apimeter.domain import site
 
-# What may be served: the app, never its package manager's files.
-_HIDDEN = ("node_modules", "package.json", "package-lock.json")
-_TYPES = {".js": "text/javascript; charset=utf-8", ".css": "text/css; charset=utf-8",
-          ".html": "text/html; charset=utf-8", ".svg": "image/svg+xml", ".json": "application/json"}  # fmt: skip
+Answer = tuple[int, dict[str, str], list[str], bytes]
 
 
 def content_security_policy(api_url: str, live_url: str | None) -> str:
@@ -42,25 +38,27 @@ class Site:
             "referrer-policy": "no-referrer",
         }
 
-    def _file(self, path: str) -> Path | None:
-        relative = path.lstrip("/") or "index.html"
-        if any(part.startswith(".") or part in _HIDDEN for part in relative.split("/")):
+    def _file(self, path: str) -> tuple[str, Path] | None:
+        """The file a path names, if it is one a release publishes (the same rules as on AWS)."""
+        key = path.lstrip("/") or site.ENTRY_POINT
+        if not site.is_published(key):
             return None
-        candidate = (self.root / relative).resolve()
+        candidate = (self.root / key).resolve()
         if not candidate.is_relative_to(self.root) or not candidate.is_file():
             return None
-        return candidate
+        return key, candidate
 
     def answer(self, method: str, path: str) -> Answer | None:
         """The file for a GET or HEAD, or None when there is none (the caller answers 404)."""
         if method not in ("GET", "HEAD"):
             return None
-        if path == "/config.json":
+        if path == "/" + site.CONFIG:
             headers = {**self.headers, "content-type": "application/json", "cache-control": "no-cache"}
             return 200, headers, [], self.config
         found = self._file(path)
         if found is None:
             return None
-        kind = _TYPES.get(found.suffix) or mimetypes.guess_type(found.name)[0] or "application/octet-stream"
+        key, file = found
         # Revalidated every time: offline, an edited file shows on the next reload.
-        return 200, {**self.headers, "content-type": kind, "cache-control": "no-cache"}, [], found.read_bytes()
+        headers = {**self.headers, "content-type": site.content_type(key), "cache-control": site.REVALIDATE}
+        return 200, headers, [], file.read_bytes()

@@ -142,7 +142,8 @@ export async function accessToken() {
 
 /** An authenticated call; a 401 refreshes the session once and retries. */
 export async function api(method, path, options = {}) {
-  if (!access) await refresh().catch(() => {});
+  // Never send a token about to expire: a gateway's denial may come without CORS headers, unreadable.
+  if (!access || access.expiresAt - Date.now() < 10_000) await refresh().catch(() => {});
   if (!access) {
     endSession();
     throw new ApiError(401, "UNAUTHORIZED", "Your session has ended; sign in again.");
