@@ -54,41 +54,34 @@ export function seriesCharts(points, timeZone, { title = "" } = {}) {
   return [panel("Requests and errors", requests, { wide: true }), panel("Latency percentiles", latency, { wide: true })];
 }
 
+/** The figures both ranked tables show after their first column. */
+function figureColumns(ctx) {
+  return [
+    { label: "Requests", sort: "requests", numeric: true, value: (r) => f.integer(r.requests) },
+    { label: "Errors", sort: "errors", numeric: true, value: (r) => f.integer(r.errors) },
+    { label: "Error rate", sort: "error_rate", numeric: true, value: (r) => f.percent(r.error_rate) },
+    { label: "p95", sort: "latency_p95", numeric: true, value: (r) => f.ms(r.latency_ms.p95) },
+    { label: "Cost", numeric: true, value: (r) => f.money(r.cost, ctx.project.pricing.currency) },
+  ];
+}
+
 export function endpointTable(ctx, rows, sort, onSort) {
-  const base = `#/p/${ctx.project.id}/endpoint`;
   const keep = windows.query(ctx.window);
-  return table(
-    [
-      { label: "Endpoint", value: (r) => [h("span", { class: "method" }, r.method), " ", r.endpoint] },
-      { label: "Requests", sort: "requests", numeric: true, value: (r) => f.integer(r.requests) },
-      { label: "Errors", sort: "errors", numeric: true, value: (r) => f.integer(r.errors) },
-      { label: "Error rate", sort: "error_rate", numeric: true, value: (r) => f.percent(r.error_rate) },
-      { label: "p95", sort: "latency_p95", numeric: true, value: (r) => f.ms(r.latency_ms.p95) },
-      { label: "Cost", numeric: true, value: (r) => f.money(r.cost, ctx.project.pricing.currency) },
-    ],
-    rows,
-    { caption: "Top endpoints", sorted: sort, onSort,
-      onRow: (r) => base + "?" + new URLSearchParams({ method: r.method, endpoint: r.endpoint, ...keep }).toString(),
-      rowLabel: (r) => `${r.method} ${r.endpoint}: details` },
-  );
+  const first = { label: "Endpoint", value: (r) => [h("span", { class: "method" }, r.method), " ", r.endpoint] };
+  return table([first, ...figureColumns(ctx)], rows, {
+    caption: "Top endpoints", sorted: sort, onSort,
+    onRow: (r) => `#/p/${ctx.project.id}/endpoint?` + new URLSearchParams({ method: r.method, endpoint: r.endpoint, ...keep }),
+    rowLabel: (r) => `${r.method} ${r.endpoint}: details`,
+  });
 }
 
 export function consumerTable(ctx, rows, sort, onSort) {
   const keep = windows.query(ctx.window);
-  return table(
-    [
-      { label: "Consumer", key: "consumer" },
-      { label: "Requests", sort: "requests", numeric: true, value: (r) => f.integer(r.requests) },
-      { label: "Errors", sort: "errors", numeric: true, value: (r) => f.integer(r.errors) },
-      { label: "Error rate", sort: "error_rate", numeric: true, value: (r) => f.percent(r.error_rate) },
-      { label: "p95", sort: "latency_p95", numeric: true, value: (r) => f.ms(r.latency_ms.p95) },
-      { label: "Cost", numeric: true, value: (r) => f.money(r.cost, ctx.project.pricing.currency) },
-    ],
-    rows,
-    { caption: "Top consumers", sorted: sort, onSort,
-      onRow: (r) => `#/p/${ctx.project.id}/consumer?` + new URLSearchParams({ consumer: r.consumer, ...keep }).toString(),
-      rowLabel: (r) => `${r.consumer}: details` },
-  );
+  return table([{ label: "Consumer", key: "consumer" }, ...figureColumns(ctx)], rows, {
+    caption: "Top consumers", sorted: sort, onSort,
+    onRow: (r) => `#/p/${ctx.project.id}/consumer?` + new URLSearchParams({ consumer: r.consumer, ...keep }),
+    rowLabel: (r) => `${r.consumer}: details`,
+  });
 }
 
 /** A ranked table whose header sorts it on the server (the top 10 by that column). */
