@@ -69,8 +69,10 @@ class PriorityLock:
     waited ``patience`` seconds first, else the longest-waiting foreground one, else the longest-
     waiting background one. The bound matters: under a flood of API requests a stream write would
     otherwise wait past its client's read timeout, and the retried write would add its counts twice.
-    The lock is handed to the next waiter, never left for whoever asks first, so a thread that lets
-    go and asks again at once cannot jump the queue."""
+    But an overdue background request never goes twice in a row while a foreground one waits: under
+    a replay's backlog every background request is overdue, and the API would wait behind all of
+    them again; this way the two take turns. The lock is handed to the next waiter, never left for
+    whoever asks first, so a thread that lets go and asks again at once cannot jump the queue."""
 
     def __init__(self, patience: float = PATIENCE_SECONDS) -> None:
         self._patience = patience
@@ -78,6 +80,7 @@ class PriorityLock:
         self._held = False
         self._first: deque[threading.Event] = deque()
         self._rest: deque[tuple[float, threading.Event]] = deque()
+        self._overdue_went = False  # the last hand-on was to an overdue background request
 
     @property
     def waiting(self) -> int:
@@ -105,9 +108,13 @@ class PriorityLock:
 
     def _hand_on(self) -> None:
         with self._mutex:
-            if self._rest and time.monotonic() - self._rest[0][0] >= self._patience:
+            overdue = bool(self._rest) and time.monotonic() - self._rest[0][0] >= self._patience
+            if overdue and not (self._overdue_went and self._first):
+                self._overdue_went = True
                 self._rest.popleft()[1].set()
-            elif self._first:
+                return
+            self._overdue_went = False
+            if self._first:
                 self._first.popleft().set()
             elif self._rest:
                 self._rest.popleft()[1].set()

@@ -73,6 +73,33 @@ def test_a_background_request_is_not_held_back_for_ever_by_a_flood_of_foreground
     assert order.index("stream") < len(order) - 1  # it got in while the flood went on
 
 
+def test_under_a_backlog_of_overdue_background_requests_the_two_kinds_take_turns() -> None:
+    lock = priority.PriorityLock(patience=0.0)  # every background request is overdue at once
+    order: list[str] = []
+    release = threading.Event()
+
+    def holder() -> None:
+        with lock.hold(first=False):
+            release.wait(WAIT)
+
+    def request(name: str, first: bool) -> None:
+        with lock.hold(first=first):
+            order.append(name)
+
+    threads = [threading.Thread(target=holder)]
+    threads[0].start()
+    wait_for(lambda: lock._held)
+    waiting = [(f"stream-{i}", False) for i in range(4)] + [("api-0", True), ("api-1", True)]
+    for count, (name, first) in enumerate(waiting, start=1):
+        threads.append(threading.Thread(target=request, args=(name, first)))
+        threads[-1].start()
+        wait_for(lambda count=count: lock.waiting == count)  # type: ignore[misc]
+    release.set()
+    for thread in threads:
+        thread.join(WAIT)
+    assert order == ["stream-0", "api-0", "stream-1", "api-1", "stream-2", "stream-3"]
+
+
 @pytest.fixture
 def seen() -> Iterator[tuple[str, list[dict[str, str]]]]:
     """A stand-in AWS endpoint that keeps each request's headers."""
