@@ -1,0 +1,105 @@
+"""moto's DynamoDB reads made proportional to what they read (offline/moto.py) answer exactly as
+moto does: queries on a table's key and on an index, both orders, ranges, pages, after puts and
+deletes, on the template's own tables."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from offline.moto import install_shortcuts
+
+
+def _keys(items: list[dict[str, Any]], *names: str) -> list[tuple[str, ...]]:
+    return [tuple(item[name]["S"] for name in names) for item in items]
+
+
+def _query_all(client: Any, **kwargs: Any) -> list[dict[str, Any]]:
+    items: list[dict[str, Any]] = []
+    while True:
+        page = client.query(**kwargs)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def test_queries_on_a_tables_key_read_their_partition_and_answer_as_before(aws: dict[str, Any]) -> None:
+    from moto.dynamodb.models.table import Table
+
+    install_shortcuts()
+    assert Table.query.__name__ == "partition_query"  # the shortcuts are what is tested here
+    client, table = aws["dynamodb"], aws["stack"].physical_name("RollupsTable")
+    for partition in ("a", "b", "c"):
+        for n in (5, 1, 3, 2, 4):
+            client.put_item(TableName=table, Item={"pk": {"S": partition}, "sk": {"S": f"{n:02d}"}})
+
+    def query(partition: str, condition: str = "", values: dict[str, Any] | None = None, **kwargs: Any) -> list[Any]:
+        values = {":p": {"S": partition}, **(values or {})}
+        found = _query_all(client, TableName=table, KeyConditionExpression="pk = :p" + condition,
+                           ExpressionAttributeValues=values, **kwargs)  # fmt: skip
+        return _keys(found, "pk", "sk")
+
+    assert query("b") == [("b", f"{n:02d}") for n in range(1, 6)]
+    assert query("b", ScanIndexForward=False, Limit=2) == [("b", f"{n:02d}") for n in range(5, 0, -1)]
+    assert query("c", " AND sk BETWEEN :x AND :y", {":x": {"S": "02"}, ":y": {"S": "04"}}) == [
+        ("c", "02"), ("c", "03"), ("c", "04")]  # fmt: skip
+    assert client.get_item(TableName=table, Key={"pk": {"S": "z"}, "sk": {"S": "1"}}).get("Item") is None
+    assert query("z") == []
+    client.delete_item(TableName=table, Key={"pk": {"S": "a"}, "sk": {"S": "03"}})
+    client.put_item(TableName=table, Item={"pk": {"S": "a"}, "sk": {"S": "00"}})
+    assert query("a") == [("a", n) for n in ("00", "01", "02", "04", "05")]
+    assert len(client.scan(TableName=table)["Items"]) == 15
+
+
+def test_index_queries_see_every_put_and_delete(aws: dict[str, Any]) -> None:
+    install_shortcuts()
+    client, table = aws["dynamodb"], aws["stack"].physical_name("EventsTable")
+
+    def put(event: str, day: str, at: str) -> None:
+        client.put_item(TableName=table, Item={"pk": {"S": f"prj#{event}"}, "tpk": {"S": f"prj#{day}#0"},
+                                               "tsk": {"S": f"{at}#{event}"}})  # fmt: skip
+
+    def by_time(day: str) -> list[tuple[str, ...]]:
+        found = _query_all(client, TableName=table, IndexName="by_time", KeyConditionExpression="tpk = :t",
+                           ExpressionAttributeValues={":t": {"S": f"prj#{day}#0"}}, Limit=2)  # fmt: skip
+        return _keys(found, "tsk")
+
+    for n, at in enumerate(("10:02", "10:00", "10:01")):
+        put(f"e{n}", "d1", at)
+    put("e9", "d2", "09:00")
+    assert by_time("d1") == [("10:00#e1",), ("10:01#e2",), ("10:02#e0",)]
+    put("e3", "d1", "09:59")
+    client.delete_item(TableName=table, Key={"pk": {"S": "prj#e2"}})
+    assert by_time("d1") == [("09:59#e3",), ("10:00#e1",), ("10:02#e0",)]
+    assert by_time("d2") == [("09:00#e9",)]
+    assert by_time("d3") == []
+
+
+def test_updates_add_and_refuse_as_moto_does(aws: dict[str, Any]) -> None:
+    import botocore.exceptions
+
+    install_shortcuts()
+    client, table = aws["dynamodb"], aws["stack"].physical_name("RollupsTable")
+    key = {"pk": {"S": "p"}, "sk": {"S": "s"}}
+    names = {"#s": "codes", "#n": "n", "#e": "expires_at"}
+    for codes, n, expires in ((["1", "2"], "2", "9"), (["2", "3"], "3", "10")):  # the same text, parsed once
+        client.update_item(TableName=table, Key=key, UpdateExpression="ADD #s :s, #n :n SET #e = if_not_exists(#e, :e)",
+                           ExpressionAttributeNames=names, ExpressionAttributeValues={":s": {"NS": codes},
+                           ":n": {"N": n}, ":e": {"N": expires}})  # fmt: skip
+    item = client.get_item(TableName=table, Key=key)["Item"]
+    assert (sorted(item["codes"]["NS"]), item["n"], item["expires_at"]) == (["1", "2", "3"], {"N": "5"}, {"N": "9"})
+    refused = []
+    for expression in ("ADD #n :n ADD #e :n", "SET #n = :n SET #e = :n", "ADD #n :n SET #e = :n ADD #s :n"):
+        used = {name: value for name, value in names.items() if name in expression}
+        with pytest.raises(botocore.exceptions.ClientError) as raised:
+            client.update_item(TableName=table, Key=key, UpdateExpression=expression, ExpressionAttributeNames=used,
+                               ExpressionAttributeValues={":n": {"N": "1"}})  # fmt: skip
+        refused.append(raised.value.response["Error"]["Message"].split("UpdateExpression: ")[1])
+    assert refused == [f'The "{kind}" section can only be used once in an update expression;'
+                       for kind in ("ADD", "SET", "ADD")]  # fmt: skip
+    with pytest.raises(botocore.exceptions.ClientError, match="ConditionalCheckFailed"):
+        client.update_item(TableName=table, Key=key, UpdateExpression="ADD #n :n",
+                           ConditionExpression="attribute_not_exists(#n)", ExpressionAttributeNames={"#n": "n"},
+                           ExpressionAttributeValues={":n": {"N": "1"}})  # fmt: skip
