@@ -18,7 +18,7 @@ ADMIN_EMAILS ?= demo@apimeter.local
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install browser dashboard dev watch dev-reset rollup pipeline recompute test test-fast test-client lint build bench bench-client bench-forecast bench-anomaly bench-pipeline bench-live openapi clean
+.PHONY: help install browser dashboard dev demo watch dev-reset rollup pipeline recompute test test-fast test-client lint build bench bench-client bench-forecast bench-anomaly bench-pipeline bench-live bench-dashboard openapi clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -47,6 +47,9 @@ dashboard: $(UPLOT) ## the web dashboard's pinned chart library (npm), for make 
 
 dev: $(STAMP) $(UPLOT) ## start the whole stack offline on 127.0.0.1:$(PORT)
 	$(PY) -m offline --port $(PORT) --parameter PlatformAdminEmails=$(ADMIN_EMAILS)
+
+demo: $(STAMP) ## replay real traffic (../shared/data: a web server's log, LLM calls) into the running offline stack's demo project through the Python client; ARGS="--limit 500" or "--data DIR"
+	$(PY) -m offline.replay --url http://127.0.0.1:$(PORT) $(ARGS)
 
 rollup: ## run the rollup schedule now on the running offline stack (finalize finished hours)
 	@curl -sf -X POST http://127.0.0.1:$(PORT)/_offline/schedules/RollupFunction && echo
@@ -122,6 +125,9 @@ bench-pipeline: $(STAMP) ## the hourly pipeline's fan-out offline over N project
 
 bench-live: $(STAMP) ## live figures offline: POST answer to WebSocket minute message, 1 and 200 sockets (ARGS="--posts 20 --parameter AggregationWindowSeconds=0")
 	$(PY) bench/live.py $(ARGS)
+
+bench-dashboard: $(STAMP) $(UPLOT) browser ## the dashboard: JavaScript and CSS sizes (gzip), and the overview's first paint with data in Chromium on the running stack (after make dev, make demo)
+	$(PY) bench/dashboard.py --url http://127.0.0.1:$(PORT) $(ARGS)
 
 bench-anomaly: $(STAMP) ## NAB scores of the anomaly detector; another corpus: make bench-anomaly ARGS=path/to/NAB/data
 	$(PY) bench/anomaly.py $(ARGS)

@@ -39,6 +39,24 @@ def create(base: str, target: Path) -> dict[str, str]:
     return demo
 
 
+def is_empty(base: str, demo: dict[str, str]) -> bool:
+    """True when the demo project has no events in the last 30 days (asked with its key); False when
+    it has some or the API cannot say."""
+    request = urllib.request.Request(  # noqa: S310 - our own loopback URL
+        f"{base}/v1/projects/{demo['project_id']}/metrics/summary?window=30d", headers={"x-api-key": demo["api_key"]}
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own loopback URL
+            return bool(json.loads(response.read()).get("requests") == 0)
+    except (OSError, ValueError, AttributeError):
+        return False
+
+
+def fill_hint(base: str) -> str:
+    port = "" if base.endswith(":3000") else f" PORT={base.rsplit(':', 1)[1]}"
+    return f"  no traffic yet: `make demo{port}` in another terminal replays real traffic into the demo project"
+
+
 def load(target: Path) -> dict[str, str] | None:
     return dict(json.loads(target.read_text())) if target.exists() else None
 
