@@ -57,6 +57,8 @@ def main(argv: list[str] | None = None) -> int:
         stack.stop(save=False)
         return 1
     print(f"apimeter offline stack ready in {time.monotonic() - started:.1f} s", flush=True)
+    signin = "   (sign in with the demo login below)" if stack.demo else ""
+    print(f"  dashboard    {stack.base_url}/{signin}", flush=True)
     print(f"  API          {stack.base_url}   (try {stack.base_url}/health, /ready)", flush=True)
     print(f"  docs         {stack.base_url}/docs   (documents: /openapi.json, /asyncapi.json)", flush=True)
     if stack.live_url:
@@ -72,6 +74,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"  alerts       SNS {topic}, EventBridge bus {bus}", flush=True)
     if stack.demo:
         print(demo.usage(stack.base_url, stack.demo, stack.live_url), flush=True)
+        if demo.is_empty(stack.base_url, stack.demo):
+            print(demo.fill_hint(stack.base_url), flush=True)
     print("  Ctrl-C stops it.", flush=True)
     while not stopping.wait(1):  # wakes each second, so a signal's handler is never left waiting
         pass

@@ -136,6 +136,12 @@ def anomaly(stack: Stack, owner: dict[str, str]) -> dict[str, Any]:
     return dict(found)
 
 
+def test_the_stack_says_first_where_the_dashboard_is(stack: Stack) -> None:
+    ready = next(n for n, line in enumerate(stack.output) if "ready in" in line)
+    wait_for(lambda: len(stack.output) > ready + 1, WAIT)  # its output is read as it comes
+    assert stack.output[ready + 1].split()[:2] == ["dashboard", f"http://127.0.0.1:{stack.port}/"]
+
+
 def test_the_overview_shows_the_apis_figures_and_follows_new_events(
     stack: Stack, owner: dict[str, str], browser: Browser
 ) -> None:
