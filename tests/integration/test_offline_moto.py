@@ -45,6 +45,9 @@ def test_queries_on_a_tables_key_read_their_partition_and_answer_as_before(aws: 
     assert query("b", ScanIndexForward=False, Limit=2) == [("b", f"{n:02d}") for n in range(5, 0, -1)]
     assert query("c", " AND sk BETWEEN :x AND :y", {":x": {"S": "02"}, ":y": {"S": "04"}}) == [
         ("c", "02"), ("c", "03"), ("c", "04")]  # fmt: skip
+    assert query("c", " AND sk > :x", {":x": {"S": "03"}}, Limit=1) == [("c", "04"), ("c", "05")]  # paged in range
+    assert query("c", " AND begins_with(sk, :x)", {":x": {"S": "0"}}, ScanIndexForward=False, Limit=2) == [
+        ("c", f"{n:02d}") for n in range(5, 0, -1)]  # fmt: skip
     assert client.get_item(TableName=table, Key={"pk": {"S": "z"}, "sk": {"S": "1"}}).get("Item") is None
     assert query("z") == []
     client.delete_item(TableName=table, Key={"pk": {"S": "a"}, "sk": {"S": "03"}})
