@@ -7,38 +7,46 @@ import argparse
 import sys
 from pathlib import Path
 
-from offline.replay.flow import DATA, ROOT, Options, ReplayError, replay
+from offline.replay.flow import Options, ReplayError, replay
 from offline.replay.sources import Prices
 
 
 def parse(argv: list[str] | None = None) -> Options:
     parser = argparse.ArgumentParser(prog="python -m offline.replay", description=__doc__)
     parser.add_argument("--url", default="http://127.0.0.1:3000", help="the running offline stack")
-    parser.add_argument("--data", type=Path, default=DATA, help="the shared data folder (default ../shared/data)")
+    parser.add_argument(
+        "--data", type=Path, default=Options.data, help="the shared data folder (default ../shared/data)"
+    )
     parser.add_argument(
         "--state-dir",
         type=Path,
-        default=ROOT / ".offline",
+        default=Options.state_dir,
         help="the stack's state directory: demo.json, endpoints.json; replay.json is kept there",
     )
     parser.add_argument(
         "--stretch",
         type=float,
-        default=2.0,
+        default=Options.stretch,
         help="hours of replay per hour of the access log (it samples one minute an hour)",
     )
-    parser.add_argument("--llm-every", type=int, default=20, help="send one LLM call in this many")
-    parser.add_argument("--price-context", type=float, default=0.50, help="USD per million context tokens")
-    parser.add_argument("--price-generated", type=float, default=1.50, help="USD per million generated tokens")
+    parser.add_argument("--llm-every", type=int, default=Options.llm_every, help="send one LLM call in this many")
+    parser.add_argument("--price-context", type=float, default=Prices().context, help="USD per million context tokens")
+    parser.add_argument(
+        "--price-generated", type=float, default=Prices().generated, help="USD per million generated tokens"
+    )
     parser.add_argument("--limit", type=int, help="only the last N calls of each source (a quick replay)")
-    parser.add_argument("--batch-size", type=int, default=250, help="events per request (the client's batch_size)")
+    parser.add_argument(
+        "--batch-size", type=int, default=Options.batch_size, help="events per request (the client's batch_size)"
+    )
     parser.add_argument(
         "--round-size",
         type=int,
-        default=1_500,
+        default=Options.round_size,
         help="events sent, then counted and finalized by the stack, before the next round",
     )
-    parser.add_argument("--judge-hours", type=int, default=8, help="at most this many pipeline runs (0: none)")
+    parser.add_argument(
+        "--judge-hours", type=int, default=Options.judge_hours, help="at most this many pipeline runs (0: none)"
+    )
     args = parser.parse_args(argv)
     if min(args.stretch, args.llm_every, args.round_size, args.batch_size) < 1 or (args.limit or 1) < 1:
         parser.error("--stretch, --llm-every, --limit, --round-size and --batch-size must be at least 1")

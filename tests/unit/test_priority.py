@@ -18,8 +18,9 @@ from tests.builders import wait_for
 WAIT = 30.0
 
 
-def test_a_waiting_foreground_request_goes_before_waiting_background_ones() -> None:
-    lock = priority.PriorityLock(patience=WAIT)
+def order_of_waiters(lock: priority.PriorityLock, waiters: list[tuple[str, bool]]) -> list[str]:
+    """The order in which ``waiters`` (name, foreground?) get a held lock, each queued after the one
+    before it, once its holder lets go."""
     order: list[str] = []
     release = threading.Event()
 
@@ -34,13 +35,19 @@ def test_a_waiting_foreground_request_goes_before_waiting_background_ones() -> N
     threads = [threading.Thread(target=holder)]
     threads[0].start()
     wait_for(lambda: lock._held)
-    for count, (name, first) in enumerate([("stream-1", False), ("stream-2", False), ("api", True)], start=1):
+    for count, (name, first) in enumerate(waiters, start=1):
         threads.append(threading.Thread(target=request, args=(name, first)))
         threads[-1].start()
         wait_for(lambda count=count: lock.waiting == count)  # type: ignore[misc]
     release.set()
     for thread in threads:
         thread.join(WAIT)
+    return order
+
+
+def test_a_waiting_foreground_request_goes_before_waiting_background_ones() -> None:
+    lock = priority.PriorityLock(patience=WAIT)
+    order = order_of_waiters(lock, [("stream-1", False), ("stream-2", False), ("api", True)])
     assert order[0] == "api"
     assert sorted(order[1:]) == ["stream-1", "stream-2"]
 
@@ -75,29 +82,8 @@ def test_a_background_request_is_not_held_back_for_ever_by_a_flood_of_foreground
 
 def test_under_a_backlog_of_overdue_background_requests_the_two_kinds_take_turns() -> None:
     lock = priority.PriorityLock(patience=0.0)  # every background request is overdue at once
-    order: list[str] = []
-    release = threading.Event()
-
-    def holder() -> None:
-        with lock.hold(first=False):
-            release.wait(WAIT)
-
-    def request(name: str, first: bool) -> None:
-        with lock.hold(first=first):
-            order.append(name)
-
-    threads = [threading.Thread(target=holder)]
-    threads[0].start()
-    wait_for(lambda: lock._held)
     waiting = [(f"stream-{i}", False) for i in range(4)] + [("api-0", True), ("api-1", True)]
-    for count, (name, first) in enumerate(waiting, start=1):
-        threads.append(threading.Thread(target=request, args=(name, first)))
-        threads[-1].start()
-        wait_for(lambda count=count: lock.waiting == count)  # type: ignore[misc]
-    release.set()
-    for thread in threads:
-        thread.join(WAIT)
-    assert order == ["stream-0", "api-0", "stream-1", "api-1", "stream-2", "stream-3"]
+    assert order_of_waiters(lock, waiting) == ["stream-0", "api-0", "stream-1", "api-1", "stream-2", "stream-3"]
 
 
 @pytest.fixture
