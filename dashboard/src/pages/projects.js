@@ -5,7 +5,7 @@ import { patch, post } from "../api.js";
 import { h, mount } from "../dom.js";
 import * as f from "../format.js";
 import { empty, field, fill, notify, panel, submitting } from "../ui.js";
-import { whoMay, withDetails, zoneSelect } from "./settings.js";
+import { whoMay, zoneSelect } from "./settings.js";
 
 function card(project) {
   return h("article", { class: "card project-card", "data-project-id": project.id },
@@ -25,9 +25,7 @@ function createForm(ctx) {
       field("Time zone", zoneSelect({ name: "timezone", id: "new-project-timezone" }, browserZone), "Days and charts use it")),
     h("button", { type: "submit", class: "btn primary", id: "create-project" }, "Create project"));
   submitting(form, async (data) => {
-    const project = await post("/v1/projects", { name: String(data.get("name")).trim() }).catch((e) => {
-      throw withDetails(e);
-    });
+    const project = await post("/v1/projects", { name: String(data.get("name")).trim() });
     const timezone = data.get("timezone");
     if (timezone && timezone !== project.timezone) {
       // POST /v1/projects takes only a name; the zone is a setting of the project made.

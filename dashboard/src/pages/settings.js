@@ -2,7 +2,7 @@
 // is shown once and never stored) and its own settings (name, retention, IP privacy, time zone,
 // pricing), with deleting the project in a danger zone. Controls only for those who may use them.
 
-import { ApiError, del, get, patch, post } from "../api.js";
+import { del, get, patch, post } from "../api.js";
 import { h, mount } from "../dom.js";
 import * as f from "../format.js";
 import { badge, button, copyButton, empty, field, fill, notify, panel, submitting, table } from "../ui.js";
@@ -23,14 +23,6 @@ const IP_PRIVACY = [
   ["none", "None", "No IP address is kept at all."],
 ];
 
-/** The API's field errors ("pricing.currency: …") added to its message, so a form says what to fix. */
-export function withDetails(error) {
-  const details = error instanceof ApiError && Array.isArray(error.details) ? error.details.filter((d) => d && d.message) : [];
-  if (!details.length) return error;
-  const text = details.map((d) => (d.field ? `${d.field}: ${d.message}` : d.message)).join("; ");
-  return new ApiError(error.status, error.code, `${error.message}: ${text}`, error.details, error.requestId);
-}
-
 /** Roles allowed an action, for "ask an owner or admin" hints. */
 export function whoMay(ctx, action) {
   const roles = (ctx.session.permissions && ctx.session.permissions.get(action)) || [];
@@ -47,13 +39,6 @@ export function secretBox(id, title, secret, note) {
     button("Dismiss", () => box.remove(), { kind: "small ghost", label: "Dismiss the secret" }));
   box.querySelector("button.ghost").dataset.action = "dismiss-secret";
   return box;
-}
-
-/** Makes a form's reset() return to the choices it was built with (h() sets them as properties). */
-export function keepDefaults(form) {
-  form.querySelectorAll("input[type=checkbox], input[type=radio]").forEach((input) => (input.defaultChecked = input.checked));
-  form.querySelectorAll("option").forEach((option) => (option.defaultSelected = option.selected));
-  return form;
 }
 
 export function zones(current) {
@@ -102,9 +87,7 @@ function rotateForm(ctx, state, key, cell, restore) {
     const seconds = Number(data.get("grace_seconds"));
     const warning = `Rotate "${key.name}" with no grace period? Its current secret stops working now.`;
     if (seconds === 0 && !window.confirm(warning)) return;
-    const rotated = await post(`/v1/projects/${ctx.project.id}/keys/${key.id}/rotate`, { grace_seconds: seconds }).catch((e) => {
-      throw withDetails(e);
-    });
+    const rotated = await post(`/v1/projects/${ctx.project.id}/keys/${key.id}/rotate`, { grace_seconds: seconds });
     const until = seconds ? `The previous secret works until ${f.dateTime(rotated.previous_valid_until, state.tz)}.` : "";
     state.showSecret(`New secret for "${rotated.name}"`, rotated.key, until);
     notify("Key rotated", `"${rotated.name}" has a new secret.`, "success");
@@ -156,14 +139,11 @@ function keyForm(ctx, state) {
       field("Expires (optional)", expires, `At the start of that day, ${state.tz}. Empty: never.`)),
     scopes,
     h("button", { type: "submit", class: "btn primary", id: "create-key" }, "Create key"));
-  keepDefaults(form);
   submitting(form, async (data) => {
     const body = { name: String(data.get("name")).trim(), scopes: data.getAll("scopes") };
     if (!body.scopes.length) throw new Error("Choose at least one scope.");
     if (data.get("expires")) body.expires_at = f.zonedToUtc(data.get("expires") + "T00:00", state.tz);
-    const key = await post(`/v1/projects/${ctx.project.id}/keys`, body).catch((e) => {
-      throw withDetails(e);
-    });
+    const key = await post(`/v1/projects/${ctx.project.id}/keys`, body);
     form.reset();
     state.showSecret(`Secret of the new key "${key.name}"`, key.key, "");
     notify("Key created", `"${key.name}" (${key.prefix}) is ready.`, "success");
@@ -273,9 +253,7 @@ function projectForm(ctx, state, onSaved) {
   submitting(form, async (data) => {
     const body = changes(readBody(data), state.project);
     if (!Object.keys(body).length) return void notify("Nothing to save", "No setting was changed.");
-    const updated = await patch(`/v1/projects/${state.project.id}`, body).catch((e) => {
-      throw withDetails(e);
-    });
+    const updated = await patch(`/v1/projects/${state.project.id}`, body);
     await ctx.reloadProjects();
     notify("Settings saved", `"${updated.name}" is up to date.`, "success");
     onSaved(updated);
@@ -309,15 +287,6 @@ function readOnly(ctx, p) {
     h("p", { class: "muted small" }, `Only an ${whoMay(ctx, "projects.manage")} can change these settings.`));
 }
 
-/** DELETE answers 202 with an empty body, which api.js (JSON for all but 204) cannot parse: only its errors count. */
-async function deleteProject(id) {
-  try {
-    await del(`/v1/projects/${id}`);
-  } catch (error) {
-    if (error instanceof ApiError) throw error;
-  }
-}
-
 function dangerZone(ctx, state) {
   const body = h("div");
   const open = () => {
@@ -334,7 +303,7 @@ function dangerZone(ctx, state) {
     submitting(form, async () => {
       if (input.value !== state.project.name) return;
       if (!window.confirm(`Delete "${state.project.name}" and all its data? This cannot be undone.`)) return;
-      await deleteProject(state.project.id);
+      await del(`/v1/projects/${state.project.id}`);
       await ctx.reloadProjects().catch(() => {});
       notify("Project deleted", `"${state.project.name}" and its keys no longer work; its data is removed shortly.`, "success");
       ctx.go("/projects");

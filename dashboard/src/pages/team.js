@@ -6,7 +6,7 @@ import { del, get, patch, post } from "../api.js";
 import { h, mount } from "../dom.js";
 import * as f from "../format.js";
 import { badge, empty, errorBox, field, fill, loading, notify, panel, submitting, table } from "../ui.js";
-import { keepDefaults, secretBox, withDetails } from "./settings.js";
+import { secretBox } from "./settings.js";
 
 const ALPHABET = "ABCDEFGHJKLMNPQRSTUVWXYZabcdefghijkmnopqrstuvwxyz23456789";
 const ACTIONS = {
@@ -60,15 +60,11 @@ function inviteForm(ctx, state) {
     h("label", { class: "check" }, generate, " Generate an initial password (shown once, after adding)"),
     own,
     h("button", { type: "submit", class: "btn primary", id: "invite-submit" }, "Add user"));
-  keepDefaults(form);
   submitting(form, async (data) => {
     const generated = generate.checked;
     const secret = generated ? generatePassword() : String(data.get("password") || "");
     if (secret.length < 10) throw new Error("The initial password needs at least 10 characters.");
-    const user = await post("/v1/users", { email: String(data.get("email")).trim(), role: data.get("role"), password: secret })
-      .catch((e) => {
-        throw withDetails(e);
-      });
+    const user = await post("/v1/users", { email: String(data.get("email")).trim(), role: data.get("role"), password: secret });
     form.reset();
     sync();
     if (generated) state.showSecret(`Initial password of ${user.email}`, secret);
