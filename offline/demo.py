@@ -11,13 +11,15 @@ from typing import Any
 DEMO_EMAIL = "demo@apimeter.local"
 
 
-def _call(base: str, method: str, path: str, body: Any = None, token: str | None = None) -> Any:
+def _call(base: str, method: str, path: str, body: Any = None, token: str | None = None, key: str | None = None) -> Any:
     request = urllib.request.Request(  # noqa: S310 - our own loopback URL
         base + path, method=method, data=json.dumps(body).encode() if body else None
     )
     request.add_header("content-type", "application/json")
     if token:
         request.add_header("authorization", f"Bearer {token}")
+    if key:
+        request.add_header("x-api-key", key)
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own loopback URL
         return json.loads(response.read())
 
@@ -42,12 +44,9 @@ def create(base: str, target: Path) -> dict[str, str]:
 def is_empty(base: str, demo: dict[str, str]) -> bool:
     """True when the demo project has no events in the last 30 days (asked with its key); False when
     it has some or the API cannot say."""
-    request = urllib.request.Request(  # noqa: S310 - our own loopback URL
-        f"{base}/v1/projects/{demo['project_id']}/metrics/summary?window=30d", headers={"x-api-key": demo["api_key"]}
-    )
+    path = f"/v1/projects/{demo['project_id']}/metrics/summary?window=30d"
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own loopback URL
-            return bool(json.loads(response.read()).get("requests") == 0)
+        return bool(_call(base, "GET", path, key=demo["api_key"]).get("requests") == 0)
     except (OSError, ValueError, AttributeError):
         return False
 
