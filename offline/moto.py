@@ -12,19 +12,24 @@ filtering it (an empty Query took 300 ms, finalizing an hour 4 s), and every Upd
 expression twice and checked its clause counts at every node of the parsed tree (20 ms for the
 stream's 25-counter additions). ``install_shortcuts`` makes exact shortcuts, each giving the answer
 moto gives: a Query on a table's own key reads its partition only (moto re-sorts it by range key
-anyway); the sorted list of a table's items is kept until an item is put or deleted (an update
-cannot change an item's key, so not its place); an update expression is parsed once per text (the
-tree is only read, or copied before it is changed); and clause counts are checked once at the root
-when the root is valid (no part of a valid whole can have more clauses; otherwise moto's own check
-runs, and raises as it would).
+anyway), and within it only the key range, found by bisection (moto compares and sizes every item of
+the partition: 110 ms for an empty minute of a week's 10,000); the sorted list of a table's items,
+and of each queried partition's keys, is kept until an item is put or deleted (an update cannot
+change an item's key, so not its place); an update expression is parsed once per text (the tree is
+only read, or copied before it is changed); clause counts are checked once at the root when the
+root is valid (no part of a valid whole can have more clauses; otherwise moto's own check runs, and
+raises as it would); and an answer's attribute values are serialized without moto's search for
+aliases of their type tags (a Query of 47 hour rollups: 250 ms, now 45 ms).
 """
 
 from __future__ import annotations
 
 import contextvars
 import inspect
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Iterable
 from functools import cache, lru_cache
+from itertools import takewhile
 from typing import Any
 
 from moto.moto_server.werkzeug_app import DomainDispatcherApplication, MotoRequestHandler, create_backend_app
@@ -51,6 +56,7 @@ _partition: contextvars.ContextVar[tuple[Any, list[Any]] | None] = contextvars.C
 def install_shortcuts() -> None:
     _install_query_shortcuts()
     _install_update_shortcuts()
+    _install_serializer_shortcut()
 
 
 def _install_update_shortcuts() -> None:
@@ -111,10 +117,12 @@ def _install_query_shortcuts() -> None:
         found = self.items.get(hash_key)  # .get: the dict is a defaultdict, and a read must not add to it
         items = [] if found is None else list(found.values()) if self.range_key_attr else [found]
         comparison, bounds = bound.arguments.get("range_comparison"), bound.arguments.get("range_objs")
-        if comparison and self.range_key_attr and not bound.arguments.get("range_key_conditions"):
+        conditions = bound.arguments.get("range_key_conditions") or []
+        on_the_key = len(conditions) <= 1 and all(condition[0] == self.range_key_attr for condition in conditions)
+        if comparison and self.range_key_attr and on_the_key and found:
             # Only the key range is read, as on DynamoDB; moto would size every item of the partition
             # against the 1 MB page limit, even those outside the range (a day's summary: 1 s).
-            items = [item for item in items if item.range_key.compare(comparison, bounds)]
+            items = _in_range(self, hash_key, found, comparison, bounds or [])
         token = _partition.set((self, items))
         try:
             return query(self, *args, **kwargs)
@@ -125,6 +133,71 @@ def _install_query_shortcuts() -> None:
     Table.put_item = changed(put_item)  # type: ignore[method-assign]
     Table.delete_item = changed(delete_item)  # type: ignore[method-assign]
     Table.query = partition_query  # type: ignore[method-assign]
+
+
+def _install_serializer_shortcut() -> None:
+    from moto.core.serialize import BaseJSONSerializer
+
+    serializer: Any = BaseJSONSerializer
+    serialize_structure = serializer._serialize_type_structure
+
+    def attribute_value(self: Any, serialized: Any, value: Any, shape: Any, key: str) -> None:
+        if shape.name != "AttributeValue" or not key or type(value) is not dict:
+            serialize_structure(self, serialized, value, shape, key)
+            return
+        # moto's answer items are dicts keyed by type tag ({"S": ...}); its attribute picker tries
+        # half a dozen aliases of every member of every value before finding that key (90 % of a
+        # Query's time). Looked up directly, each member is then serialized by moto as before.
+        wrapper: dict[str, Any] = {}
+        for member_key, member_shape in shape.members.items():
+            member = value.get(member_key)
+            if member is not None:
+                self._serialize(wrapper, member, member_shape, member_key)
+        self._default_serialize(serialized, wrapper, shape, key)
+
+    attribute_value.__wrapped__ = serialize_structure  # type: ignore[attr-defined]
+    serializer._serialize_type_structure = attribute_value
+
+
+_BISECTED = {"=": "EQ", "EQ": "EQ", "<": "LT", "LT": "LT", "<=": "LE", "LE": "LE", ">": "GT", "GT": "GT",
+             ">=": "GE", "GE": "GE", "BETWEEN": "BETWEEN", "BEGINS_WITH": "BEGINS_WITH"}  # fmt: skip
+
+
+def _in_range(table: Any, hash_key: Any, partition: dict[Any, Any], comparison: str, bounds: list[Any]) -> list[Any]:
+    """The items of one partition whose range key meets a key condition, found by bisection in the
+    partition's keys sorted by the values moto compares (kept until the table's next put or delete);
+    by moto's own comparison of every key where bisection might not answer as it does."""
+    version = getattr(table, "_offline_version", 0)
+    kept: dict[Any, Any] = table.__dict__.setdefault("_offline_ranges", {})
+    ordered = kept.get(hash_key)
+    if ordered is None or ordered[0] != version:
+        kinds = {key.type for key in partition}
+        pairs = sorted(((key.cast_value, key) for key in partition), key=lambda pair: pair[0]) if (
+            len(kinds) == 1 and kinds <= {"S", "N"}) else []  # fmt: skip
+        ordered = kept[hash_key] = (version, kinds, [value for value, _ in pairs], [key for _, key in pairs])
+    _, kinds, values, keys = ordered
+    operator = _BISECTED.get(comparison.upper())
+    if (
+        operator is None
+        or not values
+        or {bound.type for bound in bounds} != kinds
+        or (operator == "BEGINS_WITH" and kinds != {"S"})
+    ):
+        return [item for item in partition.values() if item.range_key.compare(comparison, bounds)]
+    low, high = bounds[0].cast_value, bounds[-1].cast_value
+    start, end = {
+        "EQ": (bisect_left(values, low), bisect_right(values, low)),
+        "LT": (0, bisect_left(values, low)),
+        "LE": (0, bisect_right(values, low)),
+        "GT": (bisect_right(values, low), len(values)),
+        "GE": (bisect_left(values, low), len(values)),
+        "BETWEEN": (bisect_left(values, low), bisect_right(values, high)),
+        "BEGINS_WITH": (bisect_left(values, low), len(values)),
+    }[operator]
+    chosen = keys[start:end]
+    if operator == "BEGINS_WITH":
+        chosen = list(takewhile(lambda key: key.cast_value.startswith(low), chosen))
+    return [partition[key] for key in chosen]
 
 
 class AtomicMotoServer(ThreadedMotoServer):

@@ -4,6 +4,8 @@ deletes, on the template's own tables."""
 
 from __future__ import annotations
 
+import operator
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -106,3 +108,80 @@ def test_updates_add_and_refuse_as_moto_does(aws: dict[str, Any]) -> None:
         client.update_item(TableName=table, Key=key, UpdateExpression="ADD #n :n",
                            ConditionExpression="attribute_not_exists(#n)", ExpressionAttributeNames={"#n": "n"},
                            ExpressionAttributeValues={":n": {"N": "1"}})  # fmt: skip
+
+
+@pytest.mark.parametrize("kind", ["S", "N", "B"])
+def test_key_conditions_of_every_operator_find_what_moto_finds(aws: dict[str, Any], kind: str) -> None:
+    install_shortcuts()
+    client = aws["dynamodb"]
+    table = f"ranges-{kind}"
+    client.create_table(
+        TableName=table,
+        BillingMode="PAY_PER_REQUEST",
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}, {"AttributeName": "sk", "KeyType": "RANGE"}],
+        AttributeDefinitions=[
+            {"AttributeName": "pk", "AttributeType": "S"},
+            {"AttributeName": "sk", "AttributeType": kind},
+        ],
+    )
+    numbers = ["-10", "-2.5", "0", "1", "10", "100", "11", "2", "20"]
+    raw = numbers if kind == "N" else ["0", "a", "ab", "abc", "b", "b0", "ba", "c"]
+    value = {"S": str, "N": str, "B": str.encode}[kind]
+    order = {"S": str, "N": float, "B": str.encode}[kind]  # as DynamoDB orders each type
+    present = set(raw[1:])
+    for sk in present:
+        client.put_item(TableName=table, Item={"pk": {"S": "p"}, "sk": {kind: value(sk)}})
+    tests: dict[str, Callable[[Any, Any], bool]] = {
+        "sk = :v0": operator.eq, "sk < :v0": operator.lt, "sk <= :v0": operator.le, "sk > :v0": operator.gt,
+        "sk >= :v0": operator.ge, "sk BETWEEN :v0 AND :v1": lambda v, low: low <= v <= order(raw[-2]),
+    }  # fmt: skip
+    if kind != "N":
+        tests["begins_with(sk, :v0)"] = lambda v, prefix: v.startswith(prefix)
+    for probe in raw:
+        for condition, test in tests.items():
+            values = {":p": {"S": "p"}, ":v0": {kind: value(probe)}, ":v1": {kind: value(raw[-2])}}
+            used = {name: v for name, v in values.items() if name in condition or name == ":p"}
+            found = _query_all(client, TableName=table, KeyConditionExpression="pk = :p AND " + condition,
+                               ExpressionAttributeValues=used, Limit=3)  # fmt: skip
+            expected = [value(sk) for sk in sorted(present, key=order) if test(order(sk), order(probe))]
+            assert [item["sk"][kind] for item in found] == expected, (condition, probe)
+        client.delete_item(TableName=table, Key={"pk": {"S": "p"}, "sk": {kind: value(probe)}})  # the next
+        present.discard(probe)  # probe's answers see the deletion
+
+
+def test_items_of_every_type_are_answered_as_moto_serializes_them(aws: dict[str, Any]) -> None:
+    from moto.core.serialize import BaseJSONSerializer, JSONSerializer, XFormedAttributePicker
+    from moto.core.utils import get_service_model
+    from moto.dynamodb.models.dynamo_type import DynamoType
+    from moto.dynamodb.models.utilities import dynamo_to_dict
+
+    install_shortcuts()
+    client, table = aws["dynamodb"], aws["stack"].physical_name("RollupsTable")
+    item = {
+        "pk": {"S": "p"}, "sk": {"S": "every type"}, "empty": {"S": ""}, "n": {"N": "-1.50"}, "b": {"B": b"\x00\xff"},
+        "ss": {"SS": ["x", "y"]}, "ns": {"NS": ["1", "2.5"]}, "bs": {"BS": [b"a", b"\x01"]}, "null": {"NULL": True},
+        "yes": {"BOOL": True}, "no": {"BOOL": False},
+        "m": {"M": {"S": {"S": "a key named as a type"}, "l": {"L": [{"N": "1"}, {"M": {"deep": {"BS": [b"z"]}}}]}}},
+        "l": {"L": [{"S": "s"}, {"NULL": True}, {"L": []}, {"M": {}}]},
+    }  # fmt: skip
+    client.put_item(TableName=table, Item=item)
+    key = {"pk": {"S": "p"}, "sk": {"S": "every type"}}
+    assert client.get_item(TableName=table, Key=key)["Item"] == item
+    found = client.query(
+        TableName=table, KeyConditionExpression="pk = :p", ExpressionAttributeValues={":p": {"S": "p"}}
+    )
+    assert found["Items"] == [item]
+
+    shortcut = BaseJSONSerializer._serialize_type_structure
+    operation = get_service_model("dynamodb").operation_model("Query")
+    answer = dynamo_to_dict({"Items": [{name: DynamoType(value) for name, value in item.items()}], "Count": 1})
+    bodies = []
+    for structure in (shortcut.__wrapped__, shortcut):  # moto's own, then the shortcut
+        BaseJSONSerializer._serialize_type_structure = structure
+        try:
+            serializer = JSONSerializer(operation_model=operation, value_picker=XFormedAttributePicker())
+            bodies.append(serializer.serialize(answer)["body"])
+        finally:
+            BaseJSONSerializer._serialize_type_structure = shortcut
+    assert bodies[0] == bodies[1]
+    assert '"every type"' in bodies[0]
