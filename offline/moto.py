@@ -42,10 +42,10 @@ from offline.priority import ENVIRON_KEY, PriorityLock
 class _OneAtATime:
     def __init__(self, app: Callable[..., Iterable[bytes]]) -> None:
         self._app = app
-        self._lock = PriorityLock()
+        self.lock = PriorityLock()
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> list[bytes]:
-        with self._lock.hold(first=environ.get(ENVIRON_KEY) == "1"):
+        with self.lock.hold(first=environ.get(ENVIRON_KEY) == "1"):
             return list(self._app(environ, start_response))
 
 
@@ -201,9 +201,41 @@ def _in_range(table: Any, hash_key: Any, partition: dict[Any, Any], comparison: 
 
 
 class AtomicMotoServer(ThreadedMotoServer):
+    _app: _OneAtATime | None = None
+
     def _server_entry(self) -> None:
         install_shortcuts()
-        app = _OneAtATime(DomainDispatcherApplication(create_backend_app))
-        self._server = make_server(self._ip_address, self._port, app, True, request_handler=MotoRequestHandler)
+        self._app = _OneAtATime(DomainDispatcherApplication(create_backend_app))
+        self._server = make_server(self._ip_address, self._port, self._app, True, request_handler=MotoRequestHandler)
         self._server_ready_event.set()
         self._server.serve_forever()
+
+    def expired(self, table: str, attribute: str, cutoff: int) -> list[dict[str, Any]]:
+        """``expired_keys`` in one background turn of the server's lock."""
+        assert self._app is not None, "the server is not started"
+        with self._app.lock.hold(first=False):
+            return expired_keys(table, attribute, cutoff)
+
+
+def expired_keys(table: str, attribute: str, cutoff: int) -> list[dict[str, Any]]:
+    """The keys of ``table``'s items whose number ``attribute`` is below ``cutoff`` (what DynamoDB's
+    TTL deletes; offline/ttl.py), read from moto's memory."""
+    from moto.dynamodb.models import dynamodb_backends
+
+    tables = [backend.tables[table] for regions in dynamodb_backends.values()
+              for backend in regions.values() if table in backend.tables]  # fmt: skip
+    if not tables:
+        return []
+    found: Any = tables[0]
+    items: list[Any] = list(found.items.values())
+    if found.range_key_attr:
+        items = [item for partition in items for item in partition.values()]
+    keys = []
+    for item in items:
+        value = item.attrs.get(attribute)
+        if value is not None and value.type == "N" and value.cast_value < cutoff:
+            key = {found.hash_key_attr: item.hash_key.to_json()}
+            if found.range_key_attr:
+                key[found.range_key_attr] = item.range_key.to_json()
+            keys.append(key)
+    return keys

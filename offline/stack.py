@@ -87,7 +87,7 @@ class OfflineStack:
             pump.start()
             self._queue_pumps.append(pump)
         tables = resources.ttl_attributes(self.stack)
-        self._sweeper = Sweeper(self._clients["dynamodb"], tables, self.options.ttl_every_seconds)
+        self._sweeper = Sweeper(self._clients["dynamodb"], tables, self.options.ttl_every_seconds, self._moto.expired)
         self._sweeper.start()
         stepfunctions.enable_execution()
         stepfunctions.route_lambda_tasks(self.stack, functions)

@@ -6,20 +6,41 @@ from pathlib import Path
 from typing import Any
 
 import boto3
+import pytest
 
 from offline import resources, state, ttl
+from offline.moto import expired_keys
 
 
-def test_sweeper_deletes_only_expired_items(aws: dict[str, Any]) -> None:
+@pytest.mark.parametrize("finder", ["scan", "moto's memory"])
+def test_sweeper_deletes_only_expired_items(aws: dict[str, Any], finder: str) -> None:
+    stack = aws["stack"]
+    events, rollups = stack.physical_name("EventsTable"), stack.physical_name("RollupsTable")
+    client = aws["dynamodb"]
+    client.put_item(TableName=events, Item={"pk": {"S": "old"}, "expires_at": {"N": "100"}})
+    client.put_item(TableName=events, Item={"pk": {"S": "new"}, "expires_at": {"N": "9999999999"}})
+    client.put_item(TableName=events, Item={"pk": {"S": "forever"}})
+    if finder != "scan":  # moto's Scan cannot compare a string with the cutoff; DynamoDB's TTL ignores it
+        client.put_item(TableName=events, Item={"pk": {"S": "text"}, "expires_at": {"S": "100"}})
+    for sk, expires in (("a", "999"), ("b", "1000"), ("c", "5")):
+        client.put_item(TableName=rollups, Item={"pk": {"S": "p"}, "sk": {"S": sk}, "expires_at": {"N": expires}})
+    find = expired_keys if finder != "scan" else None
+    assert ttl.sweep(client, resources.ttl_attributes(stack), now=1000, find=find) == 3
+    assert {i["pk"]["S"] for i in client.scan(TableName=events)["Items"]} == {"new", "forever"} | (
+        {"text"} if find else set()
+    )
+    assert [i["sk"]["S"] for i in client.scan(TableName=rollups)["Items"]] == ["b"]
+
+
+def test_sweeper_keeps_an_item_whose_expiry_moved_after_it_was_found(aws: dict[str, Any]) -> None:
     stack = aws["stack"]
     table = stack.physical_name("EventsTable")
     client = aws["dynamodb"]
-    client.put_item(TableName=table, Item={"pk": {"S": "old"}, "expires_at": {"N": "100"}})
-    client.put_item(TableName=table, Item={"pk": {"S": "new"}, "expires_at": {"N": "9999999999"}})
-    client.put_item(TableName=table, Item={"pk": {"S": "forever"}})
-    assert ttl.sweep(client, resources.ttl_attributes(stack), now=1000) == 1
-    left = {i["pk"]["S"] for i in client.scan(TableName=table)["Items"]}
-    assert left == {"new", "forever"}
+    client.put_item(TableName=table, Item={"pk": {"S": "renewed"}, "expires_at": {"N": "100"}})
+    found = expired_keys(table, "expires_at", 1000)
+    client.put_item(TableName=table, Item={"pk": {"S": "renewed"}, "expires_at": {"N": "5000"}})
+    assert ttl.sweep(client, {table: "expires_at"}, now=1000, find=lambda *_: found) == 0
+    assert client.get_item(TableName=table, Key={"pk": {"S": "renewed"}})["Item"]["expires_at"] == {"N": "5000"}
 
 
 def test_save_and_restore_round_trip(aws: dict[str, Any], tmp_path: Path) -> None:
