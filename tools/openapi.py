@@ -39,8 +39,12 @@ def _ingest_body(components: dict[str, Any]) -> dict[str, Any]:
 
 
 def _with_errors(responses: dict[str, Any]) -> dict[str, Any]:
-    """Document errors with the envelope every route answers with (not Powertools' default shape)."""
+    """Document errors with the envelope every route answers with (not Powertools' default shape),
+    and an answer without a body (a route returning a bare ``Response``: 202, 204) as having none."""
     kept = {code: spec for code, spec in responses.items() if not code.startswith(("4", "5"))}
+    for spec in kept.values():
+        if spec.get("content", {}).get("application/json", {}).get("schema", {}).get("type") == "null":
+            del spec["content"]
     envelope = {"content": {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorEnvelope"}}}}
     kept["4XX"] = {"description": "Client error, in the error envelope", **envelope}
     kept["5XX"] = {"description": "Server error, in the error envelope", **envelope}

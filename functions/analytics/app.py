@@ -13,7 +13,6 @@ from apimeter.api.models import (
     ConsumerUsageOut,
     DailyOut,
     EndpointsOut,
-    EventOut,
     EventsPageOut,
     SummaryOut,
     TimeseriesOut,
@@ -204,7 +203,7 @@ def list_events(
         principal(app), project_id, start=start, end=end, filters=filters, limit=limit, cursor=cursor
     )
     metrics.add_metric(name="EventItemsRead", unit=MetricUnit.Count, value=page.items_read)
-    return EventsPageOut(events=[EventOut.of(e) for e in page.events], next_cursor=page.next_cursor)
+    return EventsPageOut.of(page)
 
 
 lambda_handler = handler(app)

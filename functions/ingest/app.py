@@ -41,4 +41,5 @@ def quota() -> QuotaOut:
     return QuotaOut.model_validate(limits.quota(caller, caller.require_key_scope_any()))
 
 
-lambda_handler = handler(app, self_metered_routes={"POST /v1/events"})
+# Events are JSON text whatever type they are declared as: a browser's sendBeacon sends text/plain.
+lambda_handler = handler(app, self_metered_routes={"POST /v1/events"}, any_body_type_routes={"POST /v1/events"})

@@ -73,4 +73,5 @@ def test_bad_requests_and_scopes(api: Api) -> None:
     assert api.call("GET", f"/v1/projects/{project_id}/events?limit=0", token=token).status == 422
     assert api.call("GET", f"/v1/projects/{project_id}/events", key=track_only).status == 403
     empty = api.call("GET", f"/v1/projects/{project_id}/events", token=token).body
-    assert empty == {"events": [], "next_cursor": None}
+    assert (empty["events"], empty["next_cursor"]) == ([], None)
+    assert empty["from"] < empty["to"]

@@ -47,6 +47,11 @@ class PayloadTooLarge(ApimeterError):
     status = 413
 
 
+class UnsupportedMediaType(ApimeterError):
+    code = "UNSUPPORTED_MEDIA_TYPE"
+    status = 415
+
+
 class RateLimited(ApimeterError):
     code = "RATE_LIMIT_EXCEEDED"
     status = 429

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from apimeter.domain.accounts import ApiKey, Pricing, Project, Tenant, User
 from apimeter.domain.budgets import Budget, Threshold
@@ -17,7 +17,7 @@ from apimeter.domain.plans import Plan
 from apimeter.domain.rollups import Totals
 from apimeter.domain.windows import iso, iso_ms
 from apimeter.logic.accounts import Session
-from apimeter.logic.analytics import Day, Ranking, Series, Summary
+from apimeter.logic.analytics import Day, EventsPage, Ranking, Series, Summary
 from apimeter.logic.ingest import IngestResult
 
 # inputs
@@ -25,6 +25,13 @@ from apimeter.logic.ingest import IngestResult
 
 class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+# DynamoDB keeps numbers from 1e-130 to 1e126: every number a caller sets is bounded, or rounded to
+# what is kept, so that none fails on its way in (5e-324 did, with a 500).
+Price = Annotated[
+    float, Field(ge=0, le=1000, description="Kept to 12 decimal places."), AfterValidator(lambda v: round(v, 12))
+]
 
 
 class RegisterIn(_Input):
@@ -42,13 +49,17 @@ class EndpointPrice(BaseModel):
     pattern: str = Field(
         ..., min_length=1, max_length=520, description='"METHOD /route/{template}", with * and ? wildcards'
     )
-    per_request: float = Field(..., ge=0, le=1000)
+    per_request: Price
 
 
 class PricingIn(_Input):
     currency: str = Field("USD", pattern=r"^[A-Z]{3}$")
-    per_request: float = Field(0.0, ge=0, le=1000, description="Price of a call no endpoint pattern matches.")
-    per_gb_out: float = Field(0.0, ge=0, le=10_000, description="Price per GB of response bytes.")
+    per_request: Annotated[Price, Field(description="Price of a call no endpoint pattern matches.")] = 0.0
+    per_gb_out: Annotated[
+        float,
+        Field(ge=0, le=10_000, description="Price per GB of response bytes, kept to 12 decimal places."),
+        AfterValidator(lambda v: round(v, 12)),
+    ] = 0.0
     per_endpoint: list[EndpointPrice] = Field(
         default_factory=list, max_length=100, description="Per-request prices by route; the first match wins."
     )
@@ -354,6 +365,13 @@ class EventOut(BaseModel):
 class EventsPageOut(BaseModel):
     events: list[EventOut]
     next_cursor: str | None = Field(None, description="Pass as ?cursor= for older events; null at the end.")
+    start: str = Field(..., alias="from", description="Searched from: 'from', or the oldest time retention keeps.")
+    end: str = Field(..., alias="to")
+
+    @classmethod
+    def of(cls, page: EventsPage) -> EventsPageOut:
+        return cls.model_validate({"events": [EventOut.of(e) for e in page.events], "next_cursor": page.next_cursor,
+                                   "from": iso_ms(page.span.start_ms), "to": iso_ms(page.span.end_ms)})  # fmt: skip
 
 
 class QuotaOut(BaseModel):
@@ -852,7 +870,7 @@ class ForecastOut(BaseModel):
 
 
 class ThresholdIn(_Input):
-    percent: float = Field(..., gt=0, le=1000, description="Of the budget's amount, e.g. 80.")
+    percent: float = Field(..., ge=0.001, le=1000, description="Of the budget's amount, e.g. 80.")
     on: Literal["actual", "forecast"] = Field("actual", description="Actual spend so far, or the forecast.")
     probability: float = Field(
         0.8, ge=0.5, le=0.975, description="Forecast thresholds: how likely the forecast must make the crossing."
@@ -875,7 +893,7 @@ class ChannelsIn(_Input):
 
 class BudgetIn(_Input):
     name: str = Field(..., min_length=1, max_length=100)
-    amount: float = Field(..., gt=0)
+    amount: float = Field(..., ge=1e-6, le=1e12, description="In the budget's currency, or requests.")
     period: Literal["daily", "weekly", "monthly"]
     metric: Literal["cost", "requests"] = "cost"
     timezone: str | None = Field(None, max_length=64, description="IANA; default: the project's (UTC tenant-wide).")
@@ -887,7 +905,7 @@ class BudgetIn(_Input):
 
 class BudgetPatch(_Input):
     name: str | None = Field(None, min_length=1, max_length=100)
-    amount: float | None = Field(None, gt=0)
+    amount: float | None = Field(None, ge=1e-6, le=1e12)
     period: Literal["daily", "weekly", "monthly"] | None = None
     metric: Literal["cost", "requests"] | None = None
     timezone: str | None = Field(None, max_length=64)

@@ -4,18 +4,29 @@ authentication check, body limit, correlation id, tracing and metrics."""
 from __future__ import annotations
 
 import base64
+import binascii
 from collections.abc import Callable, Iterable
 from typing import Any
 
+import orjson
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
-from aws_lambda_powertools.event_handler.openapi.exceptions import RequestValidationError
+from aws_lambda_powertools.event_handler.openapi.exceptions import (
+    RequestUnsupportedContentType,
+    RequestValidationError,
+)
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from apimeter.api.envelope import error_body, error_response
 from apimeter.domain.principal import Principal
-from apimeter.errors import ApimeterError, AuthenticationFailed, RateLimited
+from apimeter.errors import (
+    ApimeterError,
+    AuthenticationFailed,
+    RateLimited,
+    UnsupportedMediaType,
+    ValidationFailed,
+)
 from apimeter.logic import limits
 from apimeter.observability import logger, metrics, tracer
 from apimeter.settings import settings
@@ -33,7 +44,9 @@ def _request_id(app: APIGatewayHttpResolver) -> str:
 
 
 def build_resolver() -> APIGatewayHttpResolver:
-    app = APIGatewayHttpResolver(enable_validation=True)
+    # orjson refuses what json accepts but JSON is not (NaN, Infinity) and nesting past 1,024 levels
+    # (json raises RecursionError instead, a 500); its errors are json's JSONDecodeError: a 400 below.
+    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=orjson.loads)
 
     def envelope(status: int, code: str, message: str, details: Any = None) -> Response[str]:
         body = error_body(code, message, _request_id(app), details)
@@ -45,11 +58,20 @@ def build_resolver() -> APIGatewayHttpResolver:
 
     @app.exception_handler(RequestValidationError)
     def _invalid(exc: RequestValidationError) -> Response[str]:
+        malformed = [e for e in exc.errors() if e.get("type") == "json_invalid"]
+        if malformed:  # not JSON at all: a 400, where a body that breaks the schema is a 422
+            reason = malformed[0].get("ctx", {}).get("error") or "not JSON"
+            position = malformed[0].get("loc", ("",))[-1]
+            return envelope(400, "VALIDATION_ERROR", f"the body is not valid JSON: {reason} (at {position})")
         details = [
             {"field": ".".join(str(p) for p in e.get("loc", ()) if p != "body"), "message": e.get("msg")}
             for e in exc.errors()
         ]
         return envelope(422, "VALIDATION_ERROR", "request is not valid", details)
+
+    @app.exception_handler(RequestUnsupportedContentType)
+    def _unsupported(exc: RequestUnsupportedContentType) -> Response[str]:
+        return envelope(415, UnsupportedMediaType.code, _JSON_ONLY)
 
     @app.not_found
     def _no_route(_: NotFoundError) -> Response[str]:
@@ -69,17 +91,43 @@ def principal(app: APIGatewayHttpResolver) -> Principal:
     return Principal.from_context(context)
 
 
+_JSON_ONLY = "send the body as JSON, with Content-Type: application/json"
+
+
 def _body_bytes(event: dict[str, Any]) -> int:
     body = event.get("body") or ""
     return len(base64.b64decode(body)) if event.get("isBase64Encoded") else len(body.encode())
 
 
+def _refuse_body(event: dict[str, Any], any_type: bool) -> ApimeterError | None:
+    """Why the request's body cannot be read as JSON text, if it cannot: a declared type other than
+    JSON (415; routes reading ``any_type`` take any, as a browser's beacon sends text/plain), or
+    bytes that are not UTF-8 (400)."""
+    body = event.get("body")
+    if not body:
+        return None
+    headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
+    media = headers.get("content-type", "").split(";")[0].strip().lower()
+    if media and not any_type and media != "application/json" and not media.endswith("+json"):
+        return UnsupportedMediaType(f"{_JSON_ONLY} (not {media[:100]})")
+    if event.get("isBase64Encoded"):
+        try:
+            base64.b64decode(body, validate=True).decode("utf-8")
+        except (binascii.Error, UnicodeDecodeError):
+            return ValidationFailed("the body is not UTF-8 text")
+    return None
+
+
 def handler(
-    app: APIGatewayHttpResolver, public_routes: Iterable[str] = (), self_metered_routes: Iterable[str] = ()
+    app: APIGatewayHttpResolver,
+    public_routes: Iterable[str] = (),
+    self_metered_routes: Iterable[str] = (),
+    any_body_type_routes: Iterable[str] = (),
 ) -> Handler:
     """The Lambda entry point of an HTTP function.
 
-    Before routing: a body over ``MAX_BODY_BYTES`` gets 413; a call to a route outside
+    Before routing: a body over ``MAX_BODY_BYTES`` gets 413, one declared as anything but JSON 415
+    (except on ``any_body_type_routes``), one that is not UTF-8 400; a call to a route outside
     ``public_routes`` (route keys such as ``"POST /v1/auth/login"``) without a verified principal
     gets 401; and the caller's rate limits are charged one request (routes in
     ``self_metered_routes`` charge themselves, per event), 429 with ``Retry-After`` when over.
@@ -88,6 +136,7 @@ def handler(
     """
     public = frozenset(public_routes)
     self_metered = frozenset(self_metered_routes)
+    any_body_type = frozenset(any_body_type_routes)
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @tracer.capture_lambda_handler
@@ -98,6 +147,9 @@ def handler(
         if _body_bytes(event) > limit:
             return error_response(413, "PAYLOAD_TOO_LARGE", f"request body is over {limit} bytes", request_id)
         route = event.get("routeKey")
+        refused = _refuse_body(event, route in any_body_type)
+        if refused is not None:
+            return error_response(refused.status, refused.code, refused.message, request_id)
         limits.take_headers()
         if route not in public:
             context_values = event.get("requestContext", {}).get("authorizer", {}).get("lambda") or {}

@@ -156,16 +156,26 @@ def series_buckets(span: Range, granularity: Granularity) -> list[int]:
     return [first + i * STEP_MS[granularity] for i in range(count)]
 
 
+LAST_INSTANT_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+
+
 def parse_instant(value: str | None, name: str) -> int | None:
-    """ISO 8601 with an offset, or epoch milliseconds."""
+    """ISO 8601 with an offset, or epoch milliseconds, from 1970 to the end of 9999."""
     if value is None or value == "":
         return None
     if value.lstrip("-").isdigit():
-        return int(value)
-    try:
-        parsed = datetime.fromisoformat(value)
-    except ValueError as exc:
-        raise ValidationFailed(f"'{name}' must be ISO 8601 or epoch milliseconds") from exc
-    if parsed.tzinfo is None:
-        raise ValidationFailed(f"'{name}' needs a UTC offset (e.g. Z)")
-    return int(parsed.timestamp() * 1000)
+        instant = int(value) if len(value) <= 20 else -1
+    else:
+        try:
+            parsed = datetime.fromisoformat(value)
+        except ValueError as exc:
+            raise ValidationFailed(f"'{name}' must be ISO 8601 or epoch milliseconds") from exc
+        if parsed.tzinfo is None:
+            raise ValidationFailed(f"'{name}' needs a UTC offset (e.g. Z)")
+        try:
+            instant = int(parsed.timestamp() * 1000)
+        except (OverflowError, ValueError):  # 0001-01-01 with a positive offset is before year 1
+            instant = -1
+    if not 0 <= instant <= LAST_INSTANT_MS:
+        raise ValidationFailed(f"'{name}' must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z")
+    return instant

@@ -69,10 +69,14 @@ def _now_ms() -> int:
 MAX_SUMMARY_MS = 400 * 86_400_000
 
 
+def _or(instant: int | None, default: int) -> int:
+    return default if instant is None else instant  # 0, 1970-01-01, is an instant too
+
+
 def _span(window: str | None, start: str | None, end: str | None, now: int) -> tuple[str, Range]:
     if start is None and end is None:
         return (window or "24h"), window_range(window or "24h", now)
-    end_ms = parse_instant(end, "to") or now
+    end_ms = _or(parse_instant(end, "to"), now)
     start_ms = parse_instant(start, "from")
     if start_ms is None:
         raise ValidationFailed("'from' is required with 'to'")
@@ -296,8 +300,8 @@ def timeseries(
         raise ValidationFailed(f"metrics must be a comma-separated list of {', '.join(SERIES_METRICS)}")
     wanted.check(metrics)
     step = STEP_MS[granularity]
-    end_ms = parse_instant(end, "to") or _now_ms()
-    start_ms = parse_instant(start, "from") or end_ms - DEFAULT_SERIES_POINTS[granularity] * step
+    end_ms = _or(parse_instant(end, "to"), _now_ms())
+    start_ms = _or(parse_instant(start, "from"), end_ms - DEFAULT_SERIES_POINTS[granularity] * step)
     span = Range(start_ms, end_ms)
     starts = series_buckets(span, granularity)
     run = Run(granularity, bucket_key(starts[0], granularity), bucket_key(starts[-1], granularity), len(starts))
@@ -339,6 +343,7 @@ class EventsPage:
     events: list[TrackedEvent]
     next_cursor: str | None
     items_read: int
+    span: Range  # the range searched: 'from' is moved up to the oldest event retention keeps
 
 
 def _encode_cursor(day: str, before: str) -> str:
@@ -370,8 +375,10 @@ def list_events(
     if not 1 <= limit <= MAX_EVENTS_PAGE:
         raise ValidationFailed(f"limit must be between 1 and {MAX_EVENTS_PAGE}")
     now = _now_ms()
-    end_ms = parse_instant(end, "to") or now + settings().max_future_skew_seconds * 1000
-    start_ms = parse_instant(start, "from") or end_ms - 86_400_000
+    latest = now + settings().max_future_skew_seconds * 1000
+    end_ms = min(_or(parse_instant(end, "to"), latest), latest)
+    start_ms = _or(parse_instant(start, "from"), end_ms - 86_400_000)
+    # Nothing older than retention is kept, nothing later than the skew accepted; the answer says so.
     start_ms = max(start_ms, now - project.retention_days * 86_400_000)
     if end_ms <= start_ms:
         raise ValidationFailed("'to' must be after 'from'")
@@ -391,4 +398,4 @@ def list_events(
         filters={k: v for k, v in filters.items() if v is not None},
     )
     next_cursor = _encode_cursor(page.next_day, page.next_before) if page.next_day and page.next_before else None
-    return EventsPage(page.events, next_cursor, page.items_read)
+    return EventsPage(page.events, next_cursor, page.items_read, Range(start_ms, end_ms))
