@@ -4,7 +4,9 @@ Per request: match a route of the template (static segments before parameters, `
 call the route's authorizer with the REQUEST event when the route has one, pass its simple
 response's context as ``requestContext.authorizer.lambda``, invoke the route's function and turn its
 answer back into HTTP. A fresh request id per request; 10 MB body limit; errors in a function give
-API Gateway's own ``500 {"message": "Internal Server Error"}``.
+API Gateway's own ``500 {"message": "Internal Server Error"}``. What http.server itself refuses (a
+malformed or over-long request line, over-long headers, a method no route can name) is answered in
+the API's error envelope, never in http.server's HTML page.
 """
 
 from __future__ import annotations
@@ -18,10 +20,12 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
+from apimeter.api.envelope import error_body
 from offline import priority
 from offline.lambdas import Lambda
 from offline.schedules import Scheduler
@@ -33,6 +37,16 @@ log = logging.getLogger("offline.gateway")
 
 MAX_BODY = 10 * 1024 * 1024
 _TEXT_TYPES = ("application/json", "text/", "application/xml", "application/x-www-form-urlencoded")
+METHODS = ("DELETE", "GET", "HEAD", "OPTIONS", "PATCH", "POST", "PUT")  # all an HTTP API route can name
+# The envelope's codes for statuses PRODUCT.md names; any other status uses HTTP's own name.
+_ENVELOPE_CODES = {400: "VALIDATION_ERROR", 413: "PAYLOAD_TOO_LARGE"}
+# http.server's refusals, said without echoing the request (a request line can be 64 KB).
+_REFUSALS = {
+    400: "malformed request line: it must be a method, a target and HTTP/1.0 or HTTP/1.1",
+    414: "the request line is over 65,536 bytes",
+    431: "the request headers are too large: a line over 65,536 bytes or over 100 headers",
+    505: "HTTP/1.0 and HTTP/1.1 only",
+}
 
 
 @dataclass(frozen=True, slots=True)
@@ -214,6 +228,15 @@ def _gateway_error(status: int, message: str) -> tuple[int, dict[str, str], list
     return status, {"content-type": "application/json"}, [], json.dumps({"message": message}).encode()
 
 
+def _refusal(
+    status: int, message: str, details: Any = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], list[str], bytes]:
+    """An answer of the gateway itself in the API's error envelope, with a request id of its own."""
+    code = _ENVELOPE_CODES.get(status) or HTTPStatus(status).name
+    body = error_body(code, message, str(uuid.uuid4()), details).encode()
+    return status, {"content-type": "application/json", **(headers or {})}, [], body
+
+
 def _response(result: Any) -> tuple[int, dict[str, str], list[str], bytes]:
     """Payload 2.0 response rules: a dict with statusCode is a full response; anything else is JSON."""
     if not (isinstance(result, dict) and "statusCode" in result):
@@ -228,14 +251,47 @@ def _response(result: Any) -> tuple[int, dict[str, str], list[str], bytes]:
 
 class _Handler(BaseHTTPRequestHandler):
     server: _Server
+    raw_requestline: bytes  # set by http.server, which does not declare it
     protocol_version = "HTTP/1.1"
+
+    def parse_request(self) -> bool:
+        """Only HTTP/1.x requests with a method an HTTP API route can name get past here; the rest are
+        refused in the envelope (http.server would answer an unknown method with a 501 HTML page)."""
+        if not super().parse_request():
+            return False
+        if self.request_version == "HTTP/0.9":
+            self.send_error(HTTPStatus.BAD_REQUEST)
+            return False
+        if self.command not in METHODS:
+            allowed = ", ".join(METHODS)
+            message = f"{self.command} is not a method of this API; it takes {allowed}"
+            self._refuse(*_refusal(405, message, {"allowed": list(METHODS)}, {"allow": allowed}))
+            return False
+        return True
+
+    def send_error(self, code: int, message: str | None = None, explain: str | None = None) -> None:
+        """Every error http.server answers by itself, in the envelope instead of its HTML page."""
+        self.log_error("code %d, message %s", code, message)
+        self._refuse(*_refusal(code, _REFUSALS.get(code) or HTTPStatus(code).phrase))
+
+    def _refuse(self, status: int, out_headers: dict[str, str], cookies: list[str], payload: bytes) -> None:
+        """A request turned away before it was read whole: the connection closes after the answer."""
+        if self.request_version in ("", "HTTP/0.9"):
+            self.request_version = "HTTP/1.0"  # else http.server writes neither status line nor headers
+        if not self.command:  # a line refused unparsed (over-long) still says whether it is a HEAD
+            self.command = self.raw_requestline.split(b" ", 1)[0].decode("latin-1")
+        self.close_connection = True
+        self._write(status, {**out_headers, "connection": "close"}, cookies, payload)
 
     def _serve(self) -> None:
         live = self.server.gateway.live
         if live is not None and live.is_upgrade(self.command, self.path, self.headers):
             self._upgrade(live)
             return
-        length = int(self.headers.get("content-length") or 0)
+        length = _content_length(self.headers.get("content-length"))
+        if length is None:
+            self._refuse(*_refusal(400, "content-length must be a whole number of bytes"))
+            return
         body = self.rfile.read(length) if length else b""
         if not self.server.begin():
             self._closing()
@@ -275,6 +331,8 @@ class _Handler(BaseHTTPRequestHandler):
                 self.send_header(key, value)
         for cookie in cookies:
             self.send_header("set-cookie", cookie)
+        if out_headers.get("connection") == "close":
+            self.send_header("connection", "close")
         self.send_header("content-length", str(len(payload)))
         self.end_headers()
         if self.command != "HEAD":
@@ -284,6 +342,14 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug(format, *args)
+
+
+def _content_length(value: str | None) -> int | None:
+    """The body's length in bytes; None when the header is not a non-negative integer."""
+    if not value:
+        return 0
+    stripped = value.strip()
+    return int(stripped) if stripped.isascii() and stripped.isdigit() else None
 
 
 class _Server(ThreadingHTTPServer):
