@@ -44,7 +44,7 @@ def change_role(user_id: str, body: RoleIn) -> UserOut:
     status_code=204,
     tags=["users"],
     summary="Remove a user",
-    responses={204: {"description": "Removed; their tokens stop working within the authorizer's cache time."}},
+    responses={204: {"description": "Removed; their access tokens stop working at once."}},
 )
 def remove(user_id: str) -> Response[None]:
     users.remove(principal(app), user_id)

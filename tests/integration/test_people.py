@@ -73,7 +73,7 @@ def test_ranks_and_the_last_owner_are_protected(api: Api) -> None:
     )
     assert (
         api.call("POST", "/v1/users", {"email": "s@x.io", "role": "viewer", "password": "short"}, token=owner).status
-        == 400
+        == 422  # the document's minimum length
     )
 
     # a demoted or removed user's token changes with them, within the authorizer cache time
@@ -136,6 +136,24 @@ def test_platform_admins_manage_tenants(api: Api, platform_admin: str) -> None:
     assert api.call("GET", f"/v1/admin/tenants/{big}", token=platform_admin).status == 404
     me = api.call("GET", "/v1/auth/me", token=platform_admin).body
     assert api.call("DELETE", f"/v1/admin/tenants/{me['tenant']['id']}", token=platform_admin).status == 400
+
+
+def test_a_platform_admin_cannot_suspend_their_own_organization(api: Api, platform_admin: str) -> None:
+    own = api.call("GET", "/v1/auth/me", token=platform_admin).body["tenant"]["id"]
+
+    change = {"status": "suspended", "name": "Gone"}
+    refused = api.call("PATCH", f"/v1/admin/tenants/{own}", change, token=platform_admin)
+    assert refused.status == 400
+    assert refused.body["error"]["code"] == "VALIDATION_ERROR"
+    assert refused.body["error"]["message"] == "a platform admin cannot suspend their own organization"
+
+    authorization.cache.clear()  # whatever the cache: the organization was never suspended
+    kept = api.call("GET", f"/v1/admin/tenants/{own}", token=platform_admin)
+    assert (kept.status, kept.body["status"], kept.body["name"]) == (200, "active", "Platform")  # nothing applied
+    renamed = api.call("PATCH", f"/v1/admin/tenants/{own}", {"name": "Root", "status": "active"}, token=platform_admin)
+    assert (renamed.status, renamed.body["name"]) == (200, "Root")  # other changes to it are still allowed
+    other = api.register("cust@example.com", "Customer")["tenant"]["id"]
+    assert api.call("PATCH", f"/v1/admin/tenants/{other}", {"status": "suspended"}, token=platform_admin).status == 200
 
 
 def test_admin_sample_event_needs_a_platform_admin(aws: dict[str, Any]) -> None:

@@ -109,14 +109,17 @@ class Fetched:
     calls: int = 0
 
 
-def batch_get(table: str, keys: list[Item], projection: str | None = None) -> Fetched:
+def batch_get(table: str, keys: list[Item], projection: str | None = None, *, consistent: bool = False) -> Fetched:
     """Items by key, 100 per BatchGetItem, retrying what DynamoDB leaves unprocessed; missing keys
-    are simply absent. Items come back as attribute values."""
+    are simply absent. Items come back as attribute values. ``consistent`` reads strongly
+    consistently (twice the read cost): a write acknowledged before the call is seen."""
     fetched = Fetched()
     for start in range(0, len(keys), 100):
         request: dict[str, Any] = {"Keys": keys[start : start + 100]}
         if projection:
             request["ProjectionExpression"] = projection
+        if consistent:
+            request["ConsistentRead"] = True
         pending: dict[str, Any] = {table: request}
         for attempt in range(8):
             response = client().batch_get_item(RequestItems=pending)

@@ -276,7 +276,8 @@ class SessionState:
 
 
 def session_state(tenant_id: str, user_id: str, family: str, jti: str | None = None) -> SessionState:
-    """Tenant, user, family and (for an access token) whether its jti is revoked: one BatchGetItem."""
+    """Tenant, user, family and (for an access token) whether its jti is revoked: one strongly
+    consistent BatchGetItem, so a logout or revocation acknowledged a moment ago is already seen."""
     keys = [
         _key(f"TENANT#{tenant_id}", "TENANT"),
         _key(f"TENANT#{tenant_id}", f"USER#{user_id}"),
@@ -284,7 +285,7 @@ def session_state(tenant_id: str, user_id: str, family: str, jti: str | None = N
     ]
     if jti is not None:
         keys.append(_key(f"REVOKED#{jti}", "REVOKED"))
-    rows = _batch_get(keys)
+    rows = _batch_get(keys, consistent=True)
     by_key = {(row["pk"], row["sk"]): row for row in rows}
     family_row = by_key.get((f"FAMILY#{family}", "FAMILY"))
     return SessionState(
@@ -295,8 +296,8 @@ def session_state(tenant_id: str, user_id: str, family: str, jti: str | None = N
     )
 
 
-def _batch_get(keys: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    return [deserialize(item) for item in batch_get(_table(), keys).items]
+def _batch_get(keys: list[dict[str, Any]], consistent: bool = False) -> list[dict[str, Any]]:
+    return [deserialize(item) for item in batch_get(_table(), keys, consistent=consistent).items]
 
 
 # projects

@@ -1,11 +1,17 @@
-"""The authorizer's decision: who presents this credential, cached per credential.
+"""The authorizer's decision: who presents this credential, cached per API key.
 
 API Gateway HTTP APIs cache authorizer results only when every identity source is present, so one
 authorizer cannot accept ``X-API-Key`` *or* ``Authorization`` with gateway caching; and a gateway
-deny is a bare ``403 {"message": "Forbidden"}`` that cannot carry the error envelope. So the
-authorizer caches verified credentials itself (keyed by a hash of the credential, for
+deny is a bare ``403 {"message": "Forbidden"}`` that cannot carry the error envelope. So the gateway
+calls the authorizer on every request (``ReauthorizeEvery: 0``), the authorizer caches verified API
+keys and the tokens exchanged for them itself (keyed by a hash of the credential, for
 ``AUTH_CACHE_SECONDS``), and a failed check travels as context that the routes' resolver turns into
 a 401 in the envelope. A revoked key stops working within that cache time.
+
+A user's session can end at any moment (logout, a replayed refresh token, removal, suspension), and
+it must end at once; so a user's access token is never served from the cache: every request re-reads
+its session in one strongly consistent BatchGetItem. User traffic (the dashboard, the CLI) is small;
+the per-event traffic comes with API keys, which keep the cache.
 """
 
 from __future__ import annotations
@@ -184,6 +190,8 @@ def authenticate(headers: Mapping[str, str]) -> Principal:
     except AuthenticationFailed as exc:
         cache.put(key, exc.message, now + ttl)
         raise
+    if principal.kind == "user":
+        return principal  # its session may end before the next request: checked every time
     if valid_until is not None:
         ttl = min(ttl, valid_until - time.time())
     cache.put(key, principal, now + ttl)

@@ -1,7 +1,8 @@
 """Platform administration of tenants: list, create, read, change plan/limits/status, delete.
 
-A suspended or deleted tenant's keys and tokens stop working within the authorizer's cache time
-(the authorizer checks the tenant's status on every verification).
+A suspended or deleted tenant's users are refused at once (the authorizer checks a user's tenant on
+every request) and its API keys within the authorizer's cache time. A platform admin may neither
+suspend nor delete their own organization: that would lock them out of the platform.
 """
 
 from __future__ import annotations
@@ -64,6 +65,8 @@ def update(
     if status is not None:
         if status == "deleted":
             raise ValidationFailed("use DELETE to delete a tenant")
+        if status == "suspended" and tenant_id == principal.tenant_id:
+            raise ValidationFailed("a platform admin cannot suspend their own organization")
         changes["status"] = status
     if limits is not None:
         unknown = set(limits) - set(LIMIT_NAMES)
