@@ -18,7 +18,7 @@ ADMIN_EMAILS ?= demo@apimeter.local
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install browser dashboard dev demo watch dev-reset rollup pipeline recompute test test-fast test-client lint build bench bench-client bench-forecast bench-anomaly bench-pipeline bench-live bench-dashboard openapi clean
+.PHONY: help install browser dashboard dev demo watch dev-reset rollup pipeline recompute test test-fast test-client lint build fuzz bench bench-client bench-forecast bench-anomaly bench-pipeline bench-live bench-dashboard openapi clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -109,6 +109,9 @@ lint: $(STAMP) ## ruff (lint + format check) and mypy
 build: $(STAMP) $(UPLOT) ## sam build (arm64, python3.13)
 	@test -n "$(PY313)" || { echo "sam build needs Python 3.13 (pyenv install 3.13.0)"; exit 1; }
 	PATH="$(PY313)/bin:$$PATH" $(VENV)/bin/sam build
+
+fuzz: $(STAMP) ## fuzz every operation of the HTTP API with schemathesis on the running stack (make dev); ARGS=--max-examples 100
+	$(PY) -m tools.fuzz --url http://127.0.0.1:$(PORT) $(ARGS)
 
 bench: $(STAMP) ## benchmarks: ingest domain path, stream aggregation
 	$(PY) bench/ingest.py

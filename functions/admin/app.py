@@ -16,7 +16,8 @@ app = build_resolver()
 
 @app.get("/v1/admin/tenants", security=USER, tags=["admin"], summary="List tenants, a page at a time")
 def list_page(
-    limit: Annotated[int, Query(ge=1, le=100)] = 50, cursor: Annotated[str | None, Query()] = None
+    limit: Annotated[int, Query(ge=1, le=100)] = 50,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=1024)] = None,
 ) -> TenantListOut:
     found, next_cursor = tenants.list_page(principal(app), limit, cursor)
     return TenantListOut(tenants=[TenantOut.of(t) for t in found], next_cursor=next_cursor)

@@ -26,9 +26,11 @@ app = build_resolver()
 
 
 Window = Annotated[Literal["1h", "24h", "7d", "30d"] | None, Query(description="Default 24h, unless from/to")]
-From = Annotated[str | None, Query(alias="from", description="Custom range start: ISO 8601 or epoch ms")]
-To = Annotated[str | None, Query(alias="to", description="Custom range end (exclusive); default now")]
+From = Annotated[str | None, Query(alias="from", min_length=1, description="Custom range start: ISO 8601 or epoch ms")]
+To = Annotated[str | None, Query(alias="to", min_length=1, description="Custom range end (exclusive); default now")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="How many rows")]
+_ONE_METRIC = "|".join(analytics.SERIES_METRICS)
+_LIST_OF_METRICS = f"^ *({_ONE_METRIC}) *(, *({_ONE_METRIC}) *)*$"
 Sort = Annotated[Literal["requests", "errors", "latency_p95", "error_rate"], Query()]
 
 
@@ -155,17 +157,20 @@ def daily(
 def timeseries(
     project_id: str,
     granularity: Annotated[Literal["minute", "hour", "day"], Query()] = "hour",
-    start: Annotated[str | None, Query(alias="from", description="ISO 8601 or epoch ms")] = None,
-    end: Annotated[str | None, Query(alias="to", description="ISO 8601 or epoch ms; default now")] = None,
+    start: Annotated[str | None, Query(alias="from", min_length=1, description="ISO 8601 or epoch ms")] = None,
+    end: Annotated[str | None, Query(alias="to", min_length=1, description="ISO 8601 or epoch ms; default now")] = None,
     endpoint: Annotated[str | None, Query(max_length=512, description="Route template, e.g. /users/{id}")] = None,
     method: Annotated[str | None, Query(max_length=16)] = None,
     consumer: Annotated[str | None, Query(max_length=256)] = None,
-    status_class: Annotated[str | None, Query(description="1xx..5xx: counts of that class only")] = None,
+    status_class: Annotated[
+        Literal["1xx", "2xx", "3xx", "4xx", "5xx"] | None, Query(description="Counts of that class only")
+    ] = None,
     selected: Annotated[
         str | None,
         Query(
             alias="metrics",
             max_length=200,
+            pattern=_LIST_OF_METRICS,
             description=f"Comma-separated, of: {', '.join(analytics.SERIES_METRICS)}. "
             "Default requests,errors,latency (requests,errors with status_class).",
         ),
@@ -187,15 +192,17 @@ def timeseries(
 def list_events(
     project_id: str,
     start: Annotated[
-        str | None, Query(alias="from", description="ISO 8601 or epoch ms; default 24 h before 'to'")
+        str | None, Query(alias="from", min_length=1, description="ISO 8601 or epoch ms; default 24 h before 'to'")
     ] = None,
-    end: Annotated[str | None, Query(alias="to", description="ISO 8601 or epoch ms (exclusive); default now")] = None,
+    end: Annotated[
+        str | None, Query(alias="to", min_length=1, description="ISO 8601 or epoch ms (exclusive); default now")
+    ] = None,
     endpoint: Annotated[str | None, Query(max_length=512)] = None,
     method: Annotated[str | None, Query(max_length=16)] = None,
     status: Annotated[int | None, Query(ge=100, le=599)] = None,
     consumer: Annotated[str | None, Query(max_length=256)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(max_length=1024)] = None,
+    cursor: Annotated[str | None, Query(min_length=1, max_length=1024)] = None,
 ) -> EventsPageOut:
     filters = {"endpoint": endpoint, "method": method.upper() if method else None, "status": status,
                "consumer": consumer}  # fmt: skip

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Literal
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
@@ -19,7 +19,7 @@ app = build_resolver()
     tags=["anomalies"],
     summary="Anomalies in request rate, error rate and p95 latency, newest first",
 )
-def recent(project_id: str, window: Annotated[str, Query(description="1h, 24h, 7d or 30d")] = "7d") -> AnomalyListOut:
+def recent(project_id: str, window: Annotated[Literal["1h", "24h", "7d", "30d"], Query()] = "7d") -> AnomalyListOut:
     found = anomalies.recent(principal(app), project_id, window)
     return AnomalyListOut(anomalies=[AnomalyOut.model_validate(a) for a in found])
 

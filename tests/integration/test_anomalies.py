@@ -56,7 +56,7 @@ def test_a_spike_is_found_once_listed_and_taught_by_feedback(api: Api) -> None:
     assert found["observed"] == spike
     assert found["lower"] < found["expected"] < found["upper"] < spike
     assert found["severity"] in ("low", "medium", "high")
-    assert api.call("GET", f"/v1/projects/{project_id}/anomalies?window=2d", key=key).status == 400
+    assert api.call("GET", f"/v1/projects/{project_id}/anomalies?window=2d", key=key).status == 422
 
     url = f"/v1/projects/{project_id}/anomalies/{found['id']}"
     assert api.call("PATCH", url, {"feedback": "false"}, key=key).status == 403  # keys read; people judge

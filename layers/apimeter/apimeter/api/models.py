@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
@@ -12,6 +13,7 @@ from apimeter.domain.budgets import Budget, Threshold
 from apimeter.domain.distinct import RELATIVE_STANDARD_ERROR
 from apimeter.domain.events import Rejection, TrackedEvent, public
 from apimeter.domain.exports import Export
+from apimeter.domain.passwords import MIN_PASSWORD_LENGTH
 from apimeter.domain.permissions import Role
 from apimeter.domain.plans import Plan
 from apimeter.domain.rollups import Totals
@@ -27,6 +29,12 @@ class _Input(BaseModel):
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
+def _zones(schema: dict[str, Any]) -> None:
+    schema["enum"] = sorted(available_timezones())  # read when the document is made, not at cold start
+
+
+Zone = Annotated[str, Field(max_length=64, json_schema_extra=_zones, description="IANA time zone, e.g. Europe/Paris.")]
+
 # DynamoDB keeps numbers from 1e-130 to 1e126: every number a caller sets is bounded, or rounded to
 # what is kept, so that none fails on its way in (5e-324 did, with a 500).
 Price = Annotated[
@@ -36,7 +44,7 @@ Price = Annotated[
 
 class RegisterIn(_Input):
     email: str = Field(..., min_length=3, max_length=320)
-    password: str = Field(..., min_length=1, max_length=256)
+    password: str = Field(..., min_length=MIN_PASSWORD_LENGTH, max_length=256)
     organization: str = Field(..., min_length=1, max_length=200)
 
 
@@ -71,7 +79,7 @@ class ProjectPatch(_Input):
     ip_privacy: Literal["full", "hashed", "none"] | None = Field(
         None, description="Keep callers' IPs as sent, as a keyed hash (per project), or not at all."
     )
-    timezone: str | None = Field(None, max_length=64, description="IANA time zone, e.g. Europe/Paris.")
+    timezone: Zone | None = None
     pricing: PricingIn | None = None
     limits: dict[str, int] | None = Field(None, description="Lower the plan's limits for this project.")
 
@@ -84,15 +92,15 @@ class ExportFiltersIn(_Input):
 
 
 class ExportIn(_Input):
-    start: str = Field(..., alias="from", description="ISO 8601 or epoch ms")
-    end: str = Field(..., alias="to", description="ISO 8601 or epoch ms (exclusive)")
+    start: str = Field(..., alias="from", min_length=1, max_length=64, description="ISO 8601 or epoch ms")
+    end: str = Field(..., alias="to", min_length=1, max_length=64, description="ISO 8601 or epoch ms (exclusive)")
     format: Literal["csv", "jsonl"] = "csv"
     filters: ExportFiltersIn | None = None
 
 
 class RecomputeIn(_Input):
-    start: str = Field(..., alias="from", description="ISO 8601 or epoch ms")
-    end: str = Field(..., alias="to", description="ISO 8601 or epoch ms")
+    start: str = Field(..., alias="from", min_length=1, max_length=64, description="ISO 8601 or epoch ms")
+    end: str = Field(..., alias="to", min_length=1, max_length=64, description="ISO 8601 or epoch ms")
 
 
 class RecomputeOut(BaseModel):
@@ -120,7 +128,7 @@ class RotateIn(_Input):
 class UserIn(_Input):
     email: str = Field(..., min_length=3, max_length=320)
     role: Role
-    password: str = Field(..., min_length=1, max_length=256, description="Initial password (10+ characters).")
+    password: str = Field(..., min_length=MIN_PASSWORD_LENGTH, max_length=256, description="Initial password.")
 
 
 class RoleIn(_Input):
@@ -131,7 +139,7 @@ class TenantIn(_Input):
     name: str = Field(..., min_length=1, max_length=200)
     plan: Plan = "free"
     owner_email: str = Field(..., min_length=3, max_length=320)
-    owner_password: str = Field(..., min_length=1, max_length=256)
+    owner_password: str = Field(..., min_length=MIN_PASSWORD_LENGTH, max_length=256)
 
 
 class TenantPatch(_Input):
@@ -896,7 +904,7 @@ class BudgetIn(_Input):
     amount: float = Field(..., ge=1e-6, le=1e12, description="In the budget's currency, or requests.")
     period: Literal["daily", "weekly", "monthly"]
     metric: Literal["cost", "requests"] = "cost"
-    timezone: str | None = Field(None, max_length=64, description="IANA; default: the project's (UTC tenant-wide).")
+    timezone: Zone | None = Field(None, description="Default: the project's (UTC tenant-wide).")
     currency: str | None = Field(None, pattern=r"^[A-Z]{3}$", description="Default: the project's pricing currency.")
     thresholds: list[ThresholdIn] = Field(..., min_length=1, max_length=10)
     channels: ChannelsIn = Field(default_factory=ChannelsIn)
@@ -908,7 +916,7 @@ class BudgetPatch(_Input):
     amount: float | None = Field(None, ge=1e-6, le=1e12)
     period: Literal["daily", "weekly", "monthly"] | None = None
     metric: Literal["cost", "requests"] | None = None
-    timezone: str | None = Field(None, max_length=64)
+    timezone: Zone | None = None
     thresholds: list[ThresholdIn] | None = Field(None, min_length=1, max_length=10)
     channels: ChannelsIn | None = None
     key_id: str | None = Field(None, max_length=64)

@@ -1,0 +1,95 @@
+"""Fuzz the whole HTTP API with schemathesis, from its OpenAPI document, against a running stack.
+
+    python -m tools.fuzz --url http://127.0.0.1:3000 [--max-examples 20] [--max-time 600] [-- schemathesis args]
+
+Every run signs up a fresh organization, so nothing is left from the one before: its owner's access
+token answers the ``bearer`` scheme, and a key of a fresh project with both scopes the ``apiKey``
+one (tools/fuzz_auth.py makes them again when the fuzzer has signed itself out or deleted them).
+The run covers every operation of docs/openapi.json with schemathesis' checks of what the document
+promises (``CHECKS``; not those of undocumented methods, which API Gateway answers) in all its
+phases: the document's examples, the edges of every constraint, random data, and the stateful
+phase, which follows the document's links from a create to its read, update and delete.
+Exit status is schemathesis': 0 when nothing failed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import subprocess
+import sys
+import tempfile
+import urllib.error
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+DOCUMENT = ROOT / "docs" / "openapi.json"
+CHECKS = ("not_a_server_error", "response_schema_conformance", "status_code_conformance", "content_type_conformance",
+          "response_headers_conformance", "negative_data_rejection", "positive_data_acceptance", "ignored_auth",
+          "use_after_free", "ensure_resource_availability", "missing_required_header")  # fmt: skip
+
+
+def _call(url: str, method: str, path: str, body: Any = None, token: str | None = None, key: str | None = None) -> Any:
+    headers = {"content-type": "application/json"}
+    if token:
+        headers["authorization"] = f"Bearer {token}"
+    if key:
+        headers["x-api-key"] = key
+    data = json.dumps(body).encode() if body is not None else None
+    request = urllib.request.Request(url + path, data=data, headers=headers, method=method)  # noqa: S310 (http only)
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+        return json.loads(response.read() or b"null")
+
+
+def works(url: str, path: str, token: str | None = None, key: str | None = None) -> bool:
+    """Whether a credential is still accepted (a GET of ``path`` is not a 401)."""
+    try:
+        _call(url, "GET", path, token=token, key=key)
+    except urllib.error.HTTPError as error:
+        return error.code != 401
+    return True
+
+
+def sign_in(url: str, login: dict[str, str]) -> str:
+    return str(_call(url, "POST", "/v1/auth/login", login)["access_token"])
+
+
+def new_key(url: str, token: str) -> str:
+    """A key with both scopes, of a new project of the signed-in user's organization."""
+    project = _call(url, "POST", "/v1/projects", {"name": "fuzz"}, token)["id"]
+    key = _call(url, "POST", f"/v1/projects/{project}/keys", {"name": "fuzz", "scopes": ["track", "read"]}, token)
+    return str(key["key"])
+
+
+def run(url: str, max_examples: int, max_time: int | None, extra: list[str]) -> int:
+    login = {"email": f"fuzz-{uuid.uuid4().hex[:12]}@apimeter.test", "password": uuid.uuid4().hex}
+    token = _call(url, "POST", "/v1/auth/register", {**login, "organization": "fuzz"})["access_token"]
+    seed = str(uuid.uuid4().int % 2**31)
+    command = [sys.executable, "-m", "schemathesis.cli", "run", str(DOCUMENT), "--url", url,
+               "--checks", ",".join(CHECKS), "--max-examples", str(max_examples), "--workers", "2",
+               "--request-timeout", "60", "--seed", seed, "--no-color", *extra]  # fmt: skip
+    if max_time:
+        command += ["--max-time", str(max_time)]
+    environment = {**os.environ, "SCHEMATHESIS_HOOKS": "tools.fuzz_auth", "PYTHONPATH": str(ROOT),
+                   "APIMETER_FUZZ_URL": url, "APIMETER_FUZZ_TOKEN": token, "APIMETER_FUZZ_KEY": new_key(url, token),
+                   "APIMETER_FUZZ_EMAIL": login["email"], "APIMETER_FUZZ_PASSWORD": login["password"]}  # fmt: skip
+    with tempfile.TemporaryDirectory() as folder:  # schemathesis writes its cassettes and caches where it runs
+        return subprocess.call(command, env=environment, cwd=folder)  # noqa: S603 (our own arguments)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m tools.fuzz", description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)  # fmt: skip
+    parser.add_argument("--url", default="http://127.0.0.1:3000")
+    parser.add_argument("--max-examples", type=int, default=20, help="per operation and phase")
+    parser.add_argument("--max-time", type=int, default=None, help="seconds for the whole run")
+    args, extra = parser.parse_known_args(argv)
+    return run(args.url.rstrip("/"), args.max_examples, args.max_time, [a for a in extra if a != "--"])
+
+
+if __name__ == "__main__":
+    sys.exit(main())
