@@ -8,7 +8,7 @@ from zoneinfo import available_timezones
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from apimeter.domain.accounts import ApiKey, Pricing, Project, Tenant, User
+from apimeter.domain.accounts import EMAIL_PATTERN, ApiKey, Pricing, Project, Tenant, User
 from apimeter.domain.budgets import Budget, Threshold
 from apimeter.domain.distinct import RELATIVE_STANDARD_ERROR
 from apimeter.domain.events import Rejection, TrackedEvent, public
@@ -43,7 +43,7 @@ Price = Annotated[
 
 
 class RegisterIn(_Input):
-    email: str = Field(..., min_length=3, max_length=320)
+    email: str = Field(..., max_length=320, pattern=EMAIL_PATTERN)
     password: str = Field(..., min_length=MIN_PASSWORD_LENGTH, max_length=256)
     organization: str = Field(..., min_length=1, max_length=200)
 
@@ -126,7 +126,7 @@ class RotateIn(_Input):
 
 
 class UserIn(_Input):
-    email: str = Field(..., min_length=3, max_length=320)
+    email: str = Field(..., max_length=320, pattern=EMAIL_PATTERN)
     role: Role
     password: str = Field(..., min_length=MIN_PASSWORD_LENGTH, max_length=256, description="Initial password.")
 
@@ -138,7 +138,7 @@ class RoleIn(_Input):
 class TenantIn(_Input):
     name: str = Field(..., min_length=1, max_length=200)
     plan: Plan = "free"
-    owner_email: str = Field(..., min_length=3, max_length=320)
+    owner_email: str = Field(..., max_length=320, pattern=EMAIL_PATTERN)
     owner_password: str = Field(..., min_length=MIN_PASSWORD_LENGTH, max_length=256)
 
 

@@ -12,7 +12,8 @@ from apimeter.errors import ValidationFailed
 
 KeyStatus = Literal["active", "revoked"]
 
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$")
+EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$"  # the API's document states it too
+_EMAIL = re.compile(EMAIL_PATTERN)
 
 
 def normalize_email(email: str) -> str:
