@@ -72,6 +72,7 @@ class StreamMapping:
     partial_failures: bool
     on_failure_queue: str | None
     starting_position: str
+    max_age_seconds: int = -1  # -1: as long as the stream keeps records (24 h)
 
 
 @dataclass(frozen=True, slots=True)
@@ -315,6 +316,7 @@ def _read_event(stack: Stack, function: str, event: dict[str, Any], default_auth
                 batch_size=int(props.get("BatchSize", 100)),
                 window_seconds=float(stack.resolve(props.get("MaximumBatchingWindowInSeconds", 0))),
                 max_retries=int(props.get("MaximumRetryAttempts", -1)),
+                max_age_seconds=int(stack.resolve(props.get("MaximumRecordAgeInSeconds", -1))),
                 bisect=bool(props.get("BisectBatchOnFunctionError", False)),
                 partial_failures="ReportBatchItemFailures" in props.get("FunctionResponseTypes", []),
                 on_failure_queue=on_failure["Fn::GetAtt"][0] if on_failure else None,

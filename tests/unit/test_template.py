@@ -81,7 +81,11 @@ def test_stream_mappings_have_lambdas_failure_rules(stack: Stack) -> None:
         assert mapping.partial_failures
         assert mapping.bisect
         assert 0 < mapping.max_retries <= 10
-        assert mapping.on_failure_queue == "AggregateFailureQueue"
+        assert 0 < mapping.max_age_seconds < 86_400  # before the stream forgets the records
+        assert mapping.on_failure_queue == mapping.function.removesuffix("Function") + "FailureQueue"
+        policies = stack.resources[mapping.function]["Properties"]["Policies"]
+        send = {"SQSSendMessagePolicy": {"QueueName": {"Fn::GetAtt": [mapping.on_failure_queue, "QueueName"]}}}
+        assert send in policies
     events = stack.resources["EventsTable"]["Properties"]
     assert events["StreamSpecification"]["StreamViewType"] in ("NEW_IMAGE", "NEW_AND_OLD_IMAGES")
 
@@ -125,9 +129,12 @@ def test_every_function_logs_to_its_own_group_with_retention(stack: Stack) -> No
 
 
 def test_failed_stream_batches_raise_an_alarm(stack: Stack) -> None:
-    alarm = stack.resources["AggregateFailuresAlarm"]["Properties"]
-    assert alarm["Dimensions"][0]["Value"] == {"Fn::GetAtt": ["AggregateFailureQueue", "QueueName"]}
-    assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+    alarms = [a["Properties"] for a in stack.of_type("AWS::CloudWatch::Alarm").values()]
+    for mapping in stack.streams:
+        queue = {"Fn::GetAtt": [mapping.on_failure_queue, "QueueName"]}
+        (alarm,) = [a for a in alarms if a.get("Dimensions", [{}])[0].get("Value") == queue]
+        assert (alarm["Threshold"], alarm["ComparisonOperator"]) == (0, "GreaterThanThreshold")
+        assert alarm["AlarmActions"] == [{"Ref": "OpsTopic"}]
 
 
 def test_readme_roles_table_is_the_code_table() -> None:
