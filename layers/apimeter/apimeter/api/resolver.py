@@ -23,6 +23,7 @@ from apimeter.domain.principal import Principal
 from apimeter.errors import (
     ApimeterError,
     AuthenticationFailed,
+    PayloadTooLarge,
     RateLimited,
     UnsupportedMediaType,
     ValidationFailed,
@@ -94,26 +95,29 @@ def principal(app: APIGatewayHttpResolver) -> Principal:
 _JSON_ONLY = "send the body as JSON, with Content-Type: application/json"
 
 
-def _body_bytes(event: dict[str, Any]) -> int:
-    body = event.get("body") or ""
-    return len(base64.b64decode(body)) if event.get("isBase64Encoded") else len(body.encode())
-
-
 def _refuse_body(event: dict[str, Any], any_type: bool) -> ApimeterError | None:
-    """Why the request's body cannot be read as JSON text, if it cannot: a declared type other than
-    JSON (415; routes reading ``any_type`` take any, as a browser's beacon sends text/plain), or
-    bytes that are not UTF-8 (400)."""
-    body = event.get("body")
-    if not body:
+    """Why the request's body cannot be read as JSON text, if it cannot: over ``MAX_BODY_BYTES``
+    (413), declared as anything but JSON (415; routes reading ``any_type`` take any, as a browser's
+    beacon sends text/plain), or bytes that are not UTF-8 (400). A base64 body is decoded once."""
+    body = event.get("body") or ""
+    encoded = bool(event.get("isBase64Encoded"))
+    try:
+        raw = base64.b64decode(body, validate=True) if encoded else body.encode()
+    except binascii.Error:  # not what API Gateway sends
+        return ValidationFailed("the body is not UTF-8 text")
+    limit = settings().max_body_bytes
+    if len(raw) > limit:
+        return PayloadTooLarge(f"request body is over {limit} bytes")
+    if not raw:
         return None
     headers = {name.lower(): value for name, value in (event.get("headers") or {}).items()}
     media = headers.get("content-type", "").split(";")[0].strip().lower()
     if media and not any_type and media != "application/json" and not media.endswith("+json"):
         return UnsupportedMediaType(f"{_JSON_ONLY} (not {media[:100]})")
-    if event.get("isBase64Encoded"):
+    if encoded:
         try:
-            base64.b64decode(body, validate=True).decode("utf-8")
-        except (binascii.Error, UnicodeDecodeError):
+            raw.decode("utf-8")
+        except UnicodeDecodeError:
             return ValidationFailed("the body is not UTF-8 text")
     return None
 
@@ -127,7 +131,7 @@ def handler(
     """The Lambda entry point of an HTTP function.
 
     Before routing: a body over ``MAX_BODY_BYTES`` gets 413, one declared as anything but JSON 415
-    (except on ``any_body_type_routes``), one that is not UTF-8 400; a call to a route outside
+    (except on ``any_body_type_routes``), one that is not UTF-8 400 (``_refuse_body``); a call to a route outside
     ``public_routes`` (route keys such as ``"POST /v1/auth/login"``) without a verified principal
     gets 401; and the caller's rate limits are charged one request (routes in
     ``self_metered_routes`` charge themselves, per event), 429 with ``Retry-After`` when over.
@@ -143,9 +147,6 @@ def handler(
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request_id = str(event.get("requestContext", {}).get("requestId", ""))
-        limit = settings().max_body_bytes
-        if _body_bytes(event) > limit:
-            return error_response(413, "PAYLOAD_TOO_LARGE", f"request body is over {limit} bytes", request_id)
         route = event.get("routeKey")
         refused = _refuse_body(event, route in any_body_type)
         if refused is not None:
