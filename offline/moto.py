@@ -115,14 +115,19 @@ def _install_query_shortcuts() -> None:
         if bound.arguments.get("index_name") or hash_key is None:
             return query(self, *args, **kwargs)
         found = self.items.get(hash_key)  # .get: the dict is a defaultdict, and a read must not add to it
-        items = [] if found is None else list(found.values()) if self.range_key_attr else [found]
         comparison, bounds = bound.arguments.get("range_comparison"), bound.arguments.get("range_objs")
         conditions = bound.arguments.get("range_key_conditions") or []
         on_the_key = len(conditions) <= 1 and all(condition[0] == self.range_key_attr for condition in conditions)
-        if comparison and self.range_key_attr and on_the_key and found:
+        if found is None:
+            items = []
+        elif not self.range_key_attr:
+            items = [found]
+        elif comparison and on_the_key:
             # Only the key range is read, as on DynamoDB; moto would size every item of the partition
             # against the 1 MB page limit, even those outside the range (a day's summary: 1 s).
             items = _in_range(self, hash_key, found, comparison, bounds or [])
+        else:
+            items = list(found.values())
         token = _partition.set((self, items))
         try:
             return query(self, *args, **kwargs)
@@ -168,14 +173,15 @@ def _in_range(table: Any, hash_key: Any, partition: dict[Any, Any], comparison: 
     partition's keys sorted by the values moto compares (kept until the table's next put or delete);
     by moto's own comparison of every key where bisection might not answer as it does."""
     version = getattr(table, "_offline_version", 0)
-    kept: dict[Any, Any] = table.__dict__.setdefault("_offline_ranges", {})
-    ordered = kept.get(hash_key)
-    if ordered is None or ordered[0] != version:
+    if getattr(table, "_offline_ranges", (None,))[0] != version:
+        table._offline_ranges = (version, {})  # every partition's sorted keys are stale
+    kept: dict[Any, Any] = table._offline_ranges[1]
+    if hash_key not in kept:
         kinds = {key.type for key in partition}
         pairs = sorted(((key.cast_value, key) for key in partition), key=lambda pair: pair[0]) if (
             len(kinds) == 1 and kinds <= {"S", "N"}) else []  # fmt: skip
-        ordered = kept[hash_key] = (version, kinds, [value for value, _ in pairs], [key for _, key in pairs])
-    _, kinds, values, keys = ordered
+        kept[hash_key] = (kinds, [value for value, _ in pairs], [key for _, key in pairs])
+    kinds, values, keys = kept[hash_key]
     operator = _BISECTED.get(comparison.upper())
     if (
         operator is None

@@ -27,9 +27,10 @@ log = logging.getLogger("offline.ttl")
 def sweep(client: Any, tables: dict[str, str], now: float | None = None, find: Finder | None = None) -> int:
     """Delete every expired item of ``tables`` (name -> TTL attribute); returns how many."""
     cutoff = int(time.time() if now is None else now)
+    find = find or _scanner(client)
     deleted = 0
     for table, attribute in tables.items():
-        for key in (find or _scanner(client))(table, attribute, cutoff):
+        for key in find(table, attribute, cutoff):
             try:
                 client.delete_item(TableName=table, Key=key, ConditionExpression="#ttl < :now",
                                    ExpressionAttributeNames={"#ttl": attribute},
