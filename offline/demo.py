@@ -11,9 +11,10 @@ from typing import Any
 DEMO_EMAIL = "demo@apimeter.local"
 
 
-def _call(base: str, method: str, path: str, body: Any = None, token: str | None = None, key: str | None = None) -> Any:
+def call(base: str, method: str, path: str, body: Any = None, token: str | None = None, key: str | None = None) -> Any:
+    """One call of the API at ``base`` (our own loopback stack), its JSON answer (None when empty)."""
     request = urllib.request.Request(  # noqa: S310 - our own loopback URL
-        base + path, method=method, data=json.dumps(body).encode() if body else None
+        base + path, method=method, data=json.dumps(body).encode() if body is not None else None
     )
     request.add_header("content-type", "application/json")
     if token:
@@ -21,20 +22,23 @@ def _call(base: str, method: str, path: str, body: Any = None, token: str | None
     if key:
         request.add_header("x-api-key", key)
     with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own loopback URL
-        return json.loads(response.read())
+        return json.loads(response.read() or b"null")
+
+
+def project_key(base: str, token: str, name: str) -> tuple[str, str]:
+    """A new project of the signed-in user's organization, and a key of it with both scopes."""
+    project = call(base, "POST", "/v1/projects", {"name": name}, token)["id"]
+    key = call(base, "POST", f"/v1/projects/{project}/keys", {"name": name, "scopes": ["track", "read"]}, token)
+    return str(project), str(key["key"])
 
 
 def create(base: str, target: Path) -> dict[str, str]:
     password = secrets.token_urlsafe(12)
-    session = _call(
+    session = call(
         base, "POST", "/v1/auth/register", {"email": DEMO_EMAIL, "password": password, "organization": "Demo Org"}
     )
-    token = session["access_token"]
-    project = _call(base, "POST", "/v1/projects", {"name": "demo"}, token)
-    key = _call(
-        base, "POST", f"/v1/projects/{project['id']}/keys", {"name": "demo", "scopes": ["track", "read"]}, token
-    )
-    demo = {"email": DEMO_EMAIL, "password": password, "project_id": project["id"], "api_key": key["key"]}
+    project, key = project_key(base, session["access_token"], "demo")
+    demo = {"email": DEMO_EMAIL, "password": password, "project_id": project, "api_key": key}
     target.parent.mkdir(parents=True, exist_ok=True)
     target.write_text(json.dumps(demo, indent=2) + "\n")
     target.chmod(0o600)
@@ -46,7 +50,7 @@ def is_empty(base: str, demo: dict[str, str]) -> bool:
     it has some or the API cannot say."""
     path = f"/v1/projects/{demo['project_id']}/metrics/summary?window=30d"
     try:
-        return bool(_call(base, "GET", path, key=demo["api_key"]).get("requests") == 0)
+        return bool(call(base, "GET", path, key=demo["api_key"]).get("requests") == 0)
     except (OSError, ValueError, AttributeError):
         return False
 

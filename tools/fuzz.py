@@ -15,16 +15,15 @@ Exit status is schemathesis': 0 when nothing failed.
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import subprocess
 import sys
 import tempfile
 import urllib.error
-import urllib.request
 import uuid
 from pathlib import Path
-from typing import Any
+
+from offline.demo import call, project_key
 
 ROOT = Path(__file__).resolve().parent.parent
 DOCUMENT = ROOT / "docs" / "openapi.json"
@@ -33,41 +32,27 @@ CHECKS = ("not_a_server_error", "response_schema_conformance", "status_code_conf
           "use_after_free", "ensure_resource_availability", "missing_required_header")  # fmt: skip
 
 
-def _call(url: str, method: str, path: str, body: Any = None, token: str | None = None, key: str | None = None) -> Any:
-    headers = {"content-type": "application/json"}
-    if token:
-        headers["authorization"] = f"Bearer {token}"
-    if key:
-        headers["x-api-key"] = key
-    data = json.dumps(body).encode() if body is not None else None
-    request = urllib.request.Request(url + path, data=data, headers=headers, method=method)  # noqa: S310 (http only)
-    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
-        return json.loads(response.read() or b"null")
-
-
 def works(url: str, path: str, token: str | None = None, key: str | None = None) -> bool:
     """Whether a credential is still accepted (a GET of ``path`` is not a 401)."""
     try:
-        _call(url, "GET", path, token=token, key=key)
+        call(url, "GET", path, token=token, key=key)
     except urllib.error.HTTPError as error:
         return error.code != 401
     return True
 
 
 def sign_in(url: str, login: dict[str, str]) -> str:
-    return str(_call(url, "POST", "/v1/auth/login", login)["access_token"])
+    return str(call(url, "POST", "/v1/auth/login", login)["access_token"])
 
 
 def new_key(url: str, token: str) -> str:
     """A key with both scopes, of a new project of the signed-in user's organization."""
-    project = _call(url, "POST", "/v1/projects", {"name": "fuzz"}, token)["id"]
-    key = _call(url, "POST", f"/v1/projects/{project}/keys", {"name": "fuzz", "scopes": ["track", "read"]}, token)
-    return str(key["key"])
+    return project_key(url, token, "fuzz")[1]
 
 
 def run(url: str, max_examples: int, max_time: int | None, extra: list[str]) -> int:
     login = {"email": f"fuzz-{uuid.uuid4().hex[:12]}@apimeter.test", "password": uuid.uuid4().hex}
-    token = _call(url, "POST", "/v1/auth/register", {**login, "organization": "fuzz"})["access_token"]
+    token = call(url, "POST", "/v1/auth/register", {**login, "organization": "fuzz"})["access_token"]
     seed = str(uuid.uuid4().int % 2**31)
     command = [sys.executable, "-m", "schemathesis.cli", "run", str(DOCUMENT), "--url", url,
                "--checks", ",".join(CHECKS), "--max-examples", str(max_examples), "--workers", "2",
