@@ -18,14 +18,15 @@ from apimeter.api.models import (
     TimeseriesOut,
 )
 from apimeter.api.resolver import USER, USER_OR_KEY, build_resolver, handler, principal
-from apimeter.domain.rollups import CONSUMER, ENDPOINT
+from apimeter.domain.rollups import CONSUMER, ENDPOINT, StatusClass
+from apimeter.domain.windows import WindowName
 from apimeter.logic import analytics
 from apimeter.observability import MetricUnit, metrics
 
 app = build_resolver()
 
 
-Window = Annotated[Literal["1h", "24h", "7d", "30d"] | None, Query(description="Default 24h, unless from/to")]
+Window = Annotated[WindowName | None, Query(description="Default 24h, unless from/to")]
 From = Annotated[str | None, Query(alias="from", min_length=1, description="Custom range start: ISO 8601 or epoch ms")]
 To = Annotated[str | None, Query(alias="to", min_length=1, description="Custom range end (exclusive); default now")]
 Limit = Annotated[int, Query(ge=1, le=1000, description="How many rows")]
@@ -162,9 +163,7 @@ def timeseries(
     endpoint: Annotated[str | None, Query(max_length=512, description="Route template, e.g. /users/{id}")] = None,
     method: Annotated[str | None, Query(max_length=16)] = None,
     consumer: Annotated[str | None, Query(max_length=256)] = None,
-    status_class: Annotated[
-        Literal["1xx", "2xx", "3xx", "4xx", "5xx"] | None, Query(description="Counts of that class only")
-    ] = None,
+    status_class: Annotated[StatusClass | None, Query(description="Counts of that class only")] = None,
     selected: Annotated[
         str | None,
         Query(

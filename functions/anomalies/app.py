@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from apimeter.api.models import AnomalyListOut, AnomalyOut, FeedbackIn
 from apimeter.api.resolver import USER, USER_OR_KEY, build_resolver, handler, principal
+from apimeter.domain.windows import WindowName
 from apimeter.logic import anomalies
 
 app = build_resolver()
@@ -19,7 +20,7 @@ app = build_resolver()
     tags=["anomalies"],
     summary="Anomalies in request rate, error rate and p95 latency, newest first",
 )
-def recent(project_id: str, window: Annotated[Literal["1h", "24h", "7d", "30d"], Query()] = "7d") -> AnomalyListOut:
+def recent(project_id: str, window: Annotated[WindowName, Query()] = "7d") -> AnomalyListOut:
     found = anomalies.recent(principal(app), project_id, window)
     return AnomalyListOut(anomalies=[AnomalyOut.model_validate(a) for a in found])
 

@@ -1,13 +1,16 @@
 from __future__ import annotations
 
 from itertools import pairwise
+from typing import get_args
 
 import pytest
 
 from apimeter.domain.windows import (
     MAX_POINTS,
     STEP_MS,
+    WINDOWS_MS,
     Range,
+    WindowName,
     bucket_key,
     bucket_ms,
     cover,
@@ -71,3 +74,7 @@ def test_series_buckets_are_aligned() -> None:
         "2025-11-22T11",
         "2025-11-22T12",
     ]
+
+
+def test_the_window_names_routes_accept_are_the_windows_there_are() -> None:
+    assert get_args(WindowName) == tuple(WINDOWS_MS)

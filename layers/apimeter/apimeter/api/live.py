@@ -8,6 +8,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from apimeter.api.models import AnomalyOut
+from apimeter.domain.rollups import StatusClass
 
 PROJECT_ID = r"^prj_[0-9a-z]{1,64}$"
 
@@ -45,7 +46,7 @@ class MinuteMessage(_Out):
     minute: str = Field(..., description="Start of the minute, ISO 8601 UTC.")
     requests: int
     errors: int = Field(..., description="Calls answered with a status of 400 or more.")
-    status_classes: dict[Literal["1xx", "2xx", "3xx", "4xx", "5xx"], int]
+    status_classes: dict[StatusClass, int]
     latency_ms: LatencyMs
     bytes_in: int
     bytes_out: int

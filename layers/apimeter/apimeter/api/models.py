@@ -37,9 +37,8 @@ Zone = Annotated[str, Field(max_length=64, json_schema_extra=_zones, description
 
 # DynamoDB keeps numbers from 1e-130 to 1e126: every number a caller sets is bounded, or rounded to
 # what is kept, so that none fails on its way in (5e-324 did, with a 500).
-Price = Annotated[
-    float, Field(ge=0, le=1000, description="Kept to 12 decimal places."), AfterValidator(lambda v: round(v, 12))
-]
+_TWELVE_PLACES = AfterValidator(lambda v: round(v, 12))
+Price = Annotated[float, Field(ge=0, le=1000, description="Kept to 12 decimal places."), _TWELVE_PLACES]
 
 
 class RegisterIn(_Input):
@@ -66,7 +65,7 @@ class PricingIn(_Input):
     per_gb_out: Annotated[
         float,
         Field(ge=0, le=10_000, description="Price per GB of response bytes, kept to 12 decimal places."),
-        AfterValidator(lambda v: round(v, 12)),
+        _TWELVE_PLACES,
     ] = 0.0
     per_endpoint: list[EndpointPrice] = Field(
         default_factory=list, max_length=100, description="Per-request prices by route; the first match wins."

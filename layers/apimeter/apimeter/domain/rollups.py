@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any, TypeVar
+from typing import Any, Literal, TypeVar, get_args
 
 from apimeter.domain import distinct, sketch
 from apimeter.domain.events import OTHER, TrackedEvent
@@ -27,7 +27,8 @@ ENDPOINT = "e"  # one bucket per "<METHOD> <route template>"
 CONSUMER = "c"  # one bucket per consumer
 DIMENSIONS = (PROJECT_TOTAL, ENDPOINT, CONSUMER)
 UNIQUE_CONSUMERS = "uc"  # the unique-consumer sketch, on project totals
-STATUS_CLASSES = ("1xx", "2xx", "3xx", "4xx", "5xx")
+StatusClass = Literal["1xx", "2xx", "3xx", "4xx", "5xx"]
+STATUS_CLASSES: tuple[StatusClass, ...] = get_args(StatusClass)
 LATENCY_QUANTILES = (0.5, 0.75, 0.9, 0.95, 0.99)
 SKETCH_PREFIX = "lq"
 STATUS_PREFIX = "s"

@@ -20,6 +20,7 @@ Granularity = Literal["minute", "hour", "day"]
 GRANULARITIES: tuple[Granularity, ...] = ("minute", "hour", "day")
 STEP_MS: dict[Granularity, int] = {"minute": 60_000, "hour": 3_600_000, "day": 86_400_000}
 _FORMAT: dict[Granularity, str] = {"minute": "%Y-%m-%dT%H:%M", "hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d"}
+WindowName = Literal["1h", "24h", "7d", "30d"]
 WINDOWS_MS: dict[str, int] = {"1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000}
 MAX_POINTS = 1500
 
