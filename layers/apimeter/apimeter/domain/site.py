@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import json
 from collections.abc import Iterable
+from typing import Annotated
 from urllib.parse import urlsplit
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, model_validator
 
 CONFIG = "config.json"
 ENTRY_POINT = "index.html"
@@ -106,6 +107,15 @@ def connect_sources(policy: str) -> list[str]:
     return directives.get("connect-src", directives.get("default-src", []))
 
 
+def _url(scheme: str, message: str) -> AfterValidator:
+    def check(url: str) -> str:
+        if urlsplit(url).scheme != scheme or not urlsplit(url).netloc:
+            raise ValueError(message)
+        return url
+
+    return AfterValidator(check)
+
+
 class Release(BaseModel):
     """The custom resource's properties (CloudFormation sends every value as a string)."""
 
@@ -113,24 +123,10 @@ class Release(BaseModel):
 
     bucket: str = Field(alias="Bucket", min_length=3)
     distribution_id: str = Field(alias="DistributionId", min_length=1)
-    api_url: str = Field(alias="ApiUrl")
-    live_url: str = Field(alias="LiveUrl")
+    api_url: Annotated[str, _url("https", "ApiUrl must be an https URL")] = Field(alias="ApiUrl")
+    live_url: Annotated[str, _url("wss", "LiveUrl must be a wss URL")] = Field(alias="LiveUrl")
     headers_policy_id: str = Field(alias="HeadersPolicyId", min_length=1)
     content_security_policy: str = Field(alias="ContentSecurityPolicy", min_length=1)
-
-    @field_validator("api_url")
-    @classmethod
-    def _https(cls, url: str) -> str:
-        if urlsplit(url).scheme != "https" or not urlsplit(url).netloc:
-            raise ValueError("ApiUrl must be an https URL")
-        return url
-
-    @field_validator("live_url")
-    @classmethod
-    def _wss(cls, url: str) -> str:
-        if urlsplit(url).scheme != "wss" or not urlsplit(url).netloc:
-            raise ValueError("LiveUrl must be a wss URL")
-        return url
 
     @model_validator(mode="after")
     def _policy_lets_the_page_reach_its_apis(self) -> Release:
