@@ -141,13 +141,15 @@ class LiveGateway:
             protocol.send_response(protocol.reject(status, text))
             _flush(handler.connection, protocol)
             return
-        with connection.lock:
-            protocol.send_response(response)
-            connection.flush()
-        with self._lock:
-            self._open[connection.connection_id] = connection
         code, reason = 1006, "Connection closed abnormally"
         try:
+            # Open before its client can know it (every send waits for this lock): a client that has
+            # its 101 finds the connection counted and reachable through @connections.
+            with connection.lock:
+                with self._lock:
+                    self._open[connection.connection_id] = connection
+                protocol.send_response(response)
+                connection.flush()
             code, reason = self._receive(connection, handler)
         finally:
             with self._lock:
