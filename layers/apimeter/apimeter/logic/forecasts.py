@@ -49,8 +49,9 @@ def refresh(tenant_id: str, project_id: str, now_ms: int | None = None) -> dict[
             name: [[float(f"{x:.5g}") for x in astuple(p)] for p in points] for name, points in made.paths.items()
         }
         path = zlib.compress(orjson.dumps({"as_of_ms": as_of, **rounded}))  # a month of hours: ~70 KB of JSON
-    entities.put_forecast(tenant_id, project_id, iso(as_of), now_iso(), orjson.dumps(document).decode(), path)
-    return document | {"computed_at": now_iso()}
+    computed_at = now_iso()  # the one stored is the one answered, to the second
+    entities.put_forecast(tenant_id, project_id, iso(as_of), computed_at, orjson.dumps(document).decode(), path)
+    return document | {"computed_at": computed_at}
 
 
 def latest(principal: Principal, project_id: str) -> dict[str, Any]:
