@@ -25,9 +25,18 @@ class Api:
         self._machines: Any = None
 
     def call(
-        self, method: str, path: str, body: Any = None, *, token: str | None = None, key: str | None = None
+        self,
+        method: str,
+        path: str,
+        body: Any = None,
+        *,
+        token: str | None = None,
+        key: str | None = None,
+        content_type: str | None = "application/json",
     ) -> Reply:
-        headers = {"host": "127.0.0.1", "content-type": "application/json", "user-agent": "tests"}
+        headers = {"host": "127.0.0.1", "user-agent": "tests"}
+        if content_type:
+            headers["content-type"] = content_type
         if token:
             headers["authorization"] = f"Bearer {token}"
         if key:
