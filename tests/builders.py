@@ -102,34 +102,39 @@ def body(response: dict[str, Any]) -> Any:
     return json.loads(response["body"]) if response.get("body") else None
 
 
-class WebhookReceiver:
-    """A local HTTP server that records what webhooks deliver: (headers, raw body) per POST."""
+class RecordingServer:
+    """A local HTTP server that records each request of one method as (headers, raw body) and
+    answers ``status``: a webhook's receiver (POST), CloudFormation's ResponseURL (PUT)."""
 
-    def __init__(self, status: int = 200) -> None:
+    def __init__(self, status: int = 200, method: str = "POST", path: str = "/hooks/alerts") -> None:
         import http.server
         import threading
 
         received = self.received = []  # type: list[tuple[dict[str, str], bytes]]
-        receiver = self
+        recorder = self
 
         class Handler(http.server.BaseHTTPRequestHandler):
-            def do_POST(self) -> None:
+            def record(self) -> None:
                 body = self.rfile.read(int(self.headers["Content-Length"]))
                 received.append(({k.lower(): v for k, v in self.headers.items()}, body))
-                self.send_response(receiver.status)
+                self.send_response(recorder.status)
                 self.end_headers()
 
             def log_message(self, *args: object) -> None:
                 pass
 
+        setattr(Handler, f"do_{method}", Handler.record)
         self.status = status
         self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/hooks/alerts"
+        self.url = f"http://127.0.0.1:{self._server.server_address[1]}{path}"
         threading.Thread(target=self._server.serve_forever, daemon=True).start()
 
     def close(self) -> None:
         self._server.shutdown()
         self._server.server_close()
+
+
+WebhookReceiver = RecordingServer  # what webhooks deliver: (headers, raw body) per POST
 
 
 def wait_for(condition: Callable[[], bool], timeout: float = 30.0) -> None:

@@ -5,7 +5,6 @@ once for every request (a local server stands in for the presigned ResponseURL).
 from __future__ import annotations
 
 import copy
-import http.server
 import json
 import threading
 import time
@@ -22,36 +21,20 @@ from apimeter.dal import site as hosting
 from apimeter.logic import site as publishing
 from offline.lambdas import Context
 from offline.template import Stack
-from tests.builders import context, function_module, sample, wait_for
+from tests.builders import RecordingServer, context, function_module, sample, wait_for
 
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 
 
-class CloudFormation:
+class CloudFormation(RecordingServer):
     """The ResponseURL: records every PUT as (headers, answer) and answers ``status``."""
 
     def __init__(self, status: int = 200) -> None:
-        answers = self.answers = []  # type: list[tuple[dict[str, str], dict[str, Any]]]
-        server = self
+        super().__init__(status, "PUT", "/response?X-Amz-Signature=abc")
 
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_PUT(self) -> None:
-                body = self.rfile.read(int(self.headers["Content-Length"]))
-                answers.append(({k.lower(): v for k, v in self.headers.items()}, json.loads(body)))
-                self.send_response(server.status)
-                self.end_headers()
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.status = status
-        self._server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self._server.server_address[1]}/response?X-Amz-Signature=abc"
-        threading.Thread(target=self._server.serve_forever, daemon=True).start()
-
-    def close(self) -> None:
-        self._server.shutdown()
-        self._server.server_close()
+    @property
+    def answers(self) -> list[tuple[dict[str, str], dict[str, Any]]]:
+        return [(headers, json.loads(body)) for headers, body in self.received]
 
     @property
     def answer(self) -> dict[str, Any]:
@@ -124,7 +107,7 @@ class Hosting:
         return event
 
     def run(self, event: dict[str, Any], lambda_context: Context | None = None) -> dict[str, Any]:
-        self.cloudformation.answers.clear()
+        self.cloudformation.received.clear()
         result: dict[str, Any] = function_module("dashboard_site").lambda_handler(
             event, lambda_context or context("dashboard-site")
         )
