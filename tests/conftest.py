@@ -28,6 +28,9 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "apimeter",
         "POWERTOOLS_SERVICE_NAME": "apimeter-tests",
         "POWERTOOLS_LOG_LEVEL": "WARNING",
+        # GET /ready's deadline: moto on a busy machine is far slower than DynamoDB, and no test
+        # may hang on the clock (the 2 s default is for AWS).
+        "READINESS_TIMEOUT_SECONDS": "10",
     }
 )
 

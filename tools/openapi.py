@@ -17,7 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn,
 
 from apimeter import __version__
 from apimeter.api.models import ErrorEnvelope
-from apimeter.domain.events import EventBatchIn, EventIn
+from apimeter.domain.events import MAX_BATCH, EventIn
 from offline.lambdas import Lambda
 from offline.template import read_stack
 
@@ -30,11 +30,26 @@ SECURITY_SCHEMES = {
 
 
 def _ingest_body(components: dict[str, Any]) -> dict[str, Any]:
-    for model in (EventIn, EventBatchIn):
-        schema = model.model_json_schema(ref_template="#/components/schemas/{model}")
-        components.update(schema.pop("$defs", {}))
-        components[model.__name__] = schema
-    refs = [{"$ref": "#/components/schemas/EventIn"}, {"$ref": "#/components/schemas/EventBatchIn"}]
+    """``POST /v1/events`` reads any JSON object: one event, or a batch of up to 1,000 items. Each
+    item is judged on its own (``EventIn`` says what is kept), and the 202 answer says which were
+    rejected and why, so an item the schema of ``EventIn`` refuses is an answer, not a refused request."""
+    schema = EventIn.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(schema.pop("$defs", {}))
+    components["EventIn"] = schema
+    event = {"$ref": "#/components/schemas/EventIn"}
+    components["EventBatchIn"] = {
+        "title": "EventBatchIn",
+        "description": f"Up to {MAX_BATCH:,} events; each is kept or rejected on its own.",
+        "type": "object",
+        "properties": {
+            "events": {"type": "array", "minItems": 1, "maxItems": MAX_BATCH, "items": {"anyOf": [event, {}]}}
+        },
+        "required": ["events"],
+        "additionalProperties": False,
+    }
+    lone = {"title": "One event", "description": "One event; kept or rejected like an item of a batch.",
+            "type": "object", "not": {"required": ["events"]}, "anyOf": [event, {"type": "object"}]}  # fmt: skip
+    refs = [{"$ref": "#/components/schemas/EventBatchIn"}, lone]
     return {"required": True, "content": {"application/json": {"schema": {"oneOf": refs}}}}
 
 

@@ -39,7 +39,12 @@ def get(tenant_id: str) -> TenantOut:
 )
 def update(tenant_id: str, body: TenantPatch) -> TenantOut:
     tenant = tenants.update(
-        principal(app), tenant_id, name=body.name, plan=body.plan, status=body.status, limits=body.limits
+        principal(app),
+        tenant_id,
+        name=body.name,
+        plan=body.plan,
+        status=body.status,
+        limits=body.limits.given() if body.limits else None,
     )
     return TenantOut.of(tenant)
 

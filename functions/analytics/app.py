@@ -8,6 +8,7 @@ from urllib.parse import unquote
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
 from apimeter.api.models import (
+    INSTANT,
     BreakdownOut,
     ConsumersOut,
     ConsumerUsageOut,
@@ -16,10 +17,11 @@ from apimeter.api.models import (
     EventsPageOut,
     SummaryOut,
     TimeseriesOut,
+    instant,
 )
 from apimeter.api.resolver import USER, USER_OR_KEY, build_resolver, handler, principal
 from apimeter.domain.rollups import CONSUMER, ENDPOINT, StatusClass
-from apimeter.domain.windows import WindowName
+from apimeter.domain.windows import Granularity, WindowName
 from apimeter.logic import analytics
 from apimeter.observability import MetricUnit, metrics
 
@@ -27,11 +29,30 @@ app = build_resolver()
 
 
 Window = Annotated[WindowName | None, Query(description="Default 24h, unless from/to")]
-From = Annotated[str | None, Query(alias="from", min_length=1, description="Custom range start: ISO 8601 or epoch ms")]
-To = Annotated[str | None, Query(alias="to", min_length=1, description="Custom range end (exclusive); default now")]
+
+
+def _instant(name: str, description: str) -> Query:
+    return Query(alias=name, max_length=64, json_schema_extra=instant, description=f"{description} {INSTANT}")
+
+
+From = Annotated[str | None, _instant("from", "Custom range start; default 24 h before 'to'.")]
+To = Annotated[str | None, _instant("to", "Custom range end (exclusive); default now.")]
+SeriesFrom = Annotated[str | None, _instant("from", "Default: the last 60 minutes, 24 hours or 30 days.")]
+SeriesTo = Annotated[str | None, _instant("to", "Exclusive; default now. At most 1,500 buckets end here.")]
+Step = Annotated[Granularity, Query()]
 Limit = Annotated[int, Query(ge=1, le=1000, description="How many rows")]
 _ONE_METRIC = "|".join(analytics.SERIES_METRICS)
 _LIST_OF_METRICS = f"^ *({_ONE_METRIC}) *(, *({_ONE_METRIC}) *)*$"
+Metrics = Annotated[
+    str | None,
+    Query(
+        alias="metrics",
+        max_length=200,
+        pattern=_LIST_OF_METRICS,
+        description=f"Comma-separated, of: {', '.join(analytics.SERIES_METRICS)}. "
+        "Default requests,errors,latency (requests,errors with status_class).",
+    ),
+]
 Sort = Annotated[Literal["requests", "errors", "latency_p95", "error_rate"], Query()]
 
 
@@ -157,32 +178,47 @@ def daily(
 )
 def timeseries(
     project_id: str,
-    granularity: Annotated[Literal["minute", "hour", "day"], Query()] = "hour",
-    start: Annotated[str | None, Query(alias="from", min_length=1, description="ISO 8601 or epoch ms")] = None,
-    end: Annotated[str | None, Query(alias="to", min_length=1, description="ISO 8601 or epoch ms; default now")] = None,
+    granularity: Step = "hour",
+    start: SeriesFrom = None,
+    end: SeriesTo = None,
     endpoint: Annotated[str | None, Query(max_length=512, description="Route template, e.g. /users/{id}")] = None,
     method: Annotated[str | None, Query(max_length=16)] = None,
-    consumer: Annotated[str | None, Query(max_length=256)] = None,
     status_class: Annotated[StatusClass | None, Query(description="Counts of that class only")] = None,
-    selected: Annotated[
-        str | None,
-        Query(
-            alias="metrics",
-            max_length=200,
-            pattern=_LIST_OF_METRICS,
-            description=f"Comma-separated, of: {', '.join(analytics.SERIES_METRICS)}. "
-            "Default requests,errors,latency (requests,errors with status_class).",
-        ),
-    ] = None,
+    selected: Metrics = None,
 ) -> TimeseriesOut:
-    default = "requests,errors" if status_class else "requests,errors,latency"
+    filters = {"endpoint": endpoint, "method": method.upper() if method else None, "status_class": status_class}
+    return _series(project_id, granularity, start, end, filters, selected)
+
+
+@app.get(
+    "/v1/projects/<project_id>/consumers/<consumer>/timeseries",
+    security=USER_OR_KEY,
+    tags=["analytics"],
+    summary="One consumer's figures per bucket",
+)
+def consumer_timeseries(
+    project_id: str,
+    consumer: str,
+    granularity: Step = "hour",
+    start: SeriesFrom = None,
+    end: SeriesTo = None,
+    status_class: Annotated[StatusClass | None, Query(description="Counts of that class only")] = None,
+    selected: Metrics = None,
+) -> TimeseriesOut:
+    filters = {"consumer": unquote(consumer), "status_class": status_class}
+    return _series(project_id, granularity, start, end, filters, selected)
+
+
+def _series(
+    project_id: str, granularity: Granularity, start: str | None, end: str | None, filters: dict[str, str | None],
+    selected: str | None,
+) -> TimeseriesOut:  # fmt: skip
+    default = "requests,errors" if filters.get("status_class") else "requests,errors,latency"
     chosen = tuple(dict.fromkeys(m.strip() for m in (selected or default).split(",") if m.strip()))
-    filters = {"endpoint": endpoint, "method": method.upper() if method else None, "consumer": consumer,
-               "status_class": status_class}  # fmt: skip
     wanted = analytics.SeriesFilter(**filters)
     series = analytics.timeseries(principal(app), project_id, granularity, start, end, wanted, chosen)
     _read(series.items_read)
-    return TimeseriesOut.of(series, chosen, {k: v for k, v in filters.items() if v is not None})
+    return TimeseriesOut.of(series, {k: v for k, v in filters.items() if v is not None})
 
 
 @app.get(
@@ -190,18 +226,16 @@ def timeseries(
 )
 def list_events(
     project_id: str,
-    start: Annotated[
-        str | None, Query(alias="from", min_length=1, description="ISO 8601 or epoch ms; default 24 h before 'to'")
-    ] = None,
-    end: Annotated[
-        str | None, Query(alias="to", min_length=1, description="ISO 8601 or epoch ms (exclusive); default now")
-    ] = None,
+    start: From = None,
+    end: To = None,
     endpoint: Annotated[str | None, Query(max_length=512)] = None,
     method: Annotated[str | None, Query(max_length=16)] = None,
     status: Annotated[int | None, Query(ge=100, le=599)] = None,
     consumer: Annotated[str | None, Query(max_length=256)] = None,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
-    cursor: Annotated[str | None, Query(min_length=1, max_length=1024)] = None,
+    cursor: Annotated[
+        str | None, Query(pattern=analytics.CURSOR_PATTERN, description="next_cursor of the page before")
+    ] = None,
 ) -> EventsPageOut:
     filters = {"endpoint": endpoint, "method": method.upper() if method else None, "status": status,
                "consumer": consumer}  # fmt: skip

@@ -7,7 +7,16 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from apimeter.api.models import AlertListOut, AlertOut, BudgetIn, BudgetListOut, BudgetOut, BudgetPatch
+from apimeter.api.models import (
+    AlertListOut,
+    AlertOut,
+    BudgetIn,
+    BudgetListOut,
+    BudgetOut,
+    BudgetPatch,
+    TenantBudgetIn,
+    TenantBudgetPatch,
+)
 from apimeter.api.resolver import USER, USER_OR_KEY, build_resolver, handler, principal
 from apimeter.logic import budgets
 
@@ -53,7 +62,7 @@ def alerts(project_id: str, budget_id: str, limit: Limit = 50) -> AlertListOut:
 
 
 @app.post(TENANT, security=USER, status_code=201, tags=["budgets"], summary="Create a tenant-wide budget")
-def create_tenant_wide(body: BudgetIn) -> BudgetOut:
+def create_tenant_wide(body: TenantBudgetIn) -> BudgetOut:
     return BudgetOut.of(budgets.create(principal(app), None, body.model_dump()), show_secrets=True)
 
 
@@ -68,7 +77,7 @@ def get_tenant_wide(budget_id: str) -> BudgetOut:
 
 
 @app.patch(f"{TENANT}/<budget_id>", security=USER, tags=["budgets"], summary="Change a tenant-wide budget")
-def update_tenant_wide(budget_id: str, body: BudgetPatch) -> BudgetOut:
+def update_tenant_wide(budget_id: str, body: TenantBudgetPatch) -> BudgetOut:
     changed = budgets.update(principal(app), None, budget_id, body.model_dump(exclude_unset=True))
     return BudgetOut.of(changed, show_secrets=body.channels is not None)
 

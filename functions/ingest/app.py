@@ -19,9 +19,11 @@ INGEST_BODY_SCHEMA = "IngestRequest"
     tags=["tracking"],
     summary="Track one event or a batch of up to 1,000",
     description=(
-        "Valid events are durably written before 202. Invalid items are rejected one by one (by index) "
-        "while the valid items beside them are kept. An exact replay of an event_id counts as a duplicate; "
-        "the same event_id with a different payload is rejected with CONFLICT (409 for a lone event)."
+        "Valid events are durably written before 202. Every event, a lone one or each of a batch, is kept, "
+        "counted as a duplicate or rejected on its own: the answer lists rejections by index with their code "
+        "(VALIDATION_ERROR, or CONFLICT for an event_id already kept with a different payload), and the valid "
+        "events beside them are kept. A body that is not a JSON object, or a batch of more than 1,000, is refused "
+        "whole (400)."
     ),
     openapi_extensions={"x-apimeter-request-body": INGEST_BODY_SCHEMA},
 )

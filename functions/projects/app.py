@@ -6,6 +6,7 @@ from aws_lambda_powertools.event_handler import Response
 
 from apimeter.api.models import ProjectIn, ProjectListOut, ProjectOut, ProjectPatch, RecomputeIn, RecomputeOut
 from apimeter.api.resolver import USER, USER_OR_KEY, build_resolver, handler, principal
+from apimeter.domain.windows import iso
 from apimeter.logic import projects, purge
 
 app = build_resolver()
@@ -29,6 +30,8 @@ def get(project_id: str) -> ProjectOut:
 @app.patch("/v1/projects/<project_id>", security=USER, tags=["projects"], summary="Change a project's settings")
 def update(project_id: str, body: ProjectPatch) -> ProjectOut:
     changes = body.model_dump(exclude_unset=True)
+    if body.limits is not None:
+        changes["limits"] = body.limits.given()
     return ProjectOut.of(projects.update(principal(app), project_id, changes))
 
 
@@ -53,7 +56,8 @@ def delete(project_id: str) -> Response[None]:
     summary="Recompute a range of rollups from raw events (backfill)",
 )
 def recompute(project_id: str, body: RecomputeIn) -> RecomputeOut:
-    return RecomputeOut(hours=projects.recompute(principal(app), project_id, body.start, body.end))
+    hours, span = projects.recompute(principal(app), project_id, body.start, body.end)
+    return RecomputeOut.model_validate({"hours": hours, "from": iso(span.start_ms), "to": iso(span.end_ms)})
 
 
 lambda_handler = handler(app)

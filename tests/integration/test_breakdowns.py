@@ -6,6 +6,7 @@ import time
 
 import pytest
 
+from apimeter.domain.windows import iso
 from tests.integration.conftest import Api
 
 HOUR = 3_600_000
@@ -45,7 +46,10 @@ def test_summary_compares_with_the_previous_window(api: Api) -> None:
         "GET", f"/v1/projects/{project_id}/metrics/summary?from={now - 31 * HOUR}&to={now - 29 * HOUR}", key=key
     ).body
     assert (custom["window"], custom["requests"], custom["errors"]) == ("custom", 20, 20)
-    assert api.call("GET", f"/v1/projects/{project_id}/metrics/summary?to={now}", key=key).status == 400
+    up_to = api.call("GET", f"/v1/projects/{project_id}/metrics/summary?to={now - 29 * HOUR}", key=key).body
+    assert (up_to["from"], up_to["to"]) == (iso(now - 53 * HOUR), iso(now - 29 * HOUR))  # 'from': a day before
+    backwards = api.call("GET", f"/v1/projects/{project_id}/metrics/summary?from={now}&to={now - HOUR}", key=key)
+    assert (backwards.body["from"], backwards.body["to"], backwards.body["requests"]) == (iso(now), iso(now), 0)
 
     codes = api.call("GET", f"/v1/projects/{project_id}/metrics/status-codes?window=7d", key=key).body
     assert codes["items"] == [{"key": "200", "count": 30, "share": 0.6}, {"key": "503", "count": 20, "share": 0.4}]

@@ -46,8 +46,8 @@ def test_budget_lifecycle_and_validation(api: Api) -> None:
     base = f"/v1/projects/{project_id}/budgets"
     bad = api.call("POST", base, {"name": "x", "amount": 10, "period": "monthly",
                                   "thresholds": [{"percent": 50, "action": "suspend"}]}, token=token)  # fmt: skip
-    assert bad.status == 400
-    assert "suspend needs a threshold of at least 100" in bad.body["error"]["message"]
+    assert (bad.status, bad.body["error"]["code"]) == (422, "VALIDATION_ERROR")  # the document's schema says so
+    assert "greater than or equal to 100" in json.dumps(bad.body["error"]["details"])
     made = api.call("POST", base, {"name": "API spend", "amount": 100, "period": "monthly", "metric": "cost",
                                    "thresholds": [{"percent": 50}, {"percent": 100, "action": "throttle"},
                                                   {"percent": 100, "on": "forecast", "probability": 0.8}],

@@ -7,6 +7,7 @@ from typing import Any
 
 import boto3
 
+from apimeter.domain.windows import iso
 from apimeter.logic import rollup
 from tests.builders import invoke, sample
 from tests.integration.conftest import Api
@@ -122,14 +123,18 @@ def test_backfill_route_marks_hours_for_the_next_run(api: Api, aws: dict[str, An
         "POST", f"/v1/projects/{project_id}/rollups/recompute", {k: str(v) for k, v in body.items()}, token=token
     )
     assert reply.status == 202
-    assert reply.body == {"hours": 2}
+    assert reply.body == {"hours": 2, "from": iso(hour_start - HOUR), "to": iso(hour_start + HOUR)}
     report = rollup.run()
     assert (project_id, hour_of(base)) in report.recomputed
     assert bucket(aws, project_id, "hour", hour_of(base))["run"] == report.run
+    # Raw events older than retention are gone, and one request marks 31 days at most: the answer says what it marked.
     too_old = {"from": "2001-01-01T00:00:00Z", "to": "2001-01-01T05:00:00Z"}
-    assert api.call("POST", f"/v1/projects/{project_id}/rollups/recompute", too_old, token=token).status == 400
+    gone = api.call("POST", f"/v1/projects/{project_id}/rollups/recompute", too_old, token=token).body
+    assert gone["hours"] == 0
     too_long = {"from": str(base - 40 * 24 * HOUR), "to": str(base)}
-    assert api.call("POST", f"/v1/projects/{project_id}/rollups/recompute", too_long, token=token).status == 400
+    marked = api.call("POST", f"/v1/projects/{project_id}/rollups/recompute", too_long, token=token).body
+    assert marked["to"] == iso(base)
+    assert marked["from"] > iso(base - 31 * 24 * HOUR)  # moved up to retention's start (30 days, the default)
 
 
 def test_the_scheduled_sample_event_runs(aws: dict[str, Any]) -> None:

@@ -98,18 +98,20 @@ def test_acceptance_batches_duplicates_conflicts_and_malformed(api: Api) -> None
     assert sum(p["requests"] for p in series.body["points"]) == 925
 
 
-def test_lone_event_errors_use_the_envelope_status(api: Api) -> None:
+def test_a_lone_event_is_judged_like_an_item_of_a_batch(api: Api) -> None:
     token = api.register()["access_token"]
     key = api.key(token, api.project(token))["key"]
     event = {"event_id": "x", "method": "GET", "endpoint": "/a", "status": 200}
     assert api.call("POST", "/v1/events", event, key=key).body == {"accepted": 1, "duplicates": 0, "rejected": []}
     assert api.call("POST", "/v1/events", event, key=key).body["duplicates"] == 1
     conflict = api.call("POST", "/v1/events", dict(event, status=201), key=key)
-    assert conflict.status == 409
-    assert conflict.body["error"]["code"] == "CONFLICT"
+    assert conflict.status == 202
+    assert [r["code"] for r in conflict.body["rejected"]] == ["CONFLICT"]
     invalid = api.call("POST", "/v1/events", {"method": "GET"}, key=key)
-    assert invalid.status == 400
-    assert invalid.body["error"]["code"] == "VALIDATION_ERROR"
+    assert (invalid.status, invalid.body["accepted"]) == (202, 0)
+    assert invalid.body["rejected"] == [{"index": 0, "code": "VALIDATION_ERROR", "message": "status: Field required"}]
+    refused = api.call("POST", "/v1/events", [event], key=key)  # not an object: refused whole
+    assert (refused.status, refused.body["error"]["code"]) == (400, "VALIDATION_ERROR")
     too_large = api.call("POST", "/v1/events", b"x" * (1_048_576 + 1), key=key)
     assert too_large.status == 413
     assert too_large.body["error"]["code"] == "PAYLOAD_TOO_LARGE"
@@ -210,7 +212,7 @@ def test_project_settings_apply_to_ingest_and_limits_only_tighten(api: Api, aws:
     assert changed.body["pricing"]["per_endpoint"] == [{"pattern": "POST /v1/generate*", "per_request": 0.02}]
     assert api.call("PATCH", f"/v1/projects/{project_id}", {"timezone": "Mars/Olympus"}, token=token).status == 400
     too_high = api.call("PATCH", f"/v1/projects/{project_id}", {"limits": {"key_per_minute": 10**9}}, token=token)
-    assert too_high.status == 400
+    assert (too_high.status, too_high.body["error"]["code"]) == (409, "CONFLICT")  # the plan's limits
 
     from apimeter.logic import authorization, ingest
 
@@ -220,7 +222,11 @@ def test_project_settings_apply_to_ingest_and_limits_only_tighten(api: Api, aws:
     reply = api.call("POST", "/v1/events", event, key=key)
     assert reply.headers["x-ratelimit-limit"] == "50"
     old = {**event, "event_id": "old", "timestamp": int(time.time() * 1000) - 8 * 86_400_000}
-    assert api.call("POST", "/v1/events", old, key=key).status == 400  # older than the new retention
+    late = api.call("POST", "/v1/events", old, key=key).body  # older than the new retention
+    assert (late["accepted"], late["rejected"][0]["message"]) == (
+        0,
+        "timestamp: is older than the project's retention of 7 days",
+    )
     stored = aws["dynamodb"].get_item(
         TableName=aws["stack"].physical_name("EventsTable"), Key={"pk": {"S": f"{project_id}#ip1"}}
     )["Item"]

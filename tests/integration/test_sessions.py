@@ -97,7 +97,8 @@ def test_key_expiry_rotation_grace_and_last_used(api: Api) -> None:
     past = api.call(
         "POST", f"/v1/projects/{project_id}/keys", {"name": "x", "expires_at": "2020-01-01T00:00:00Z"}, token=owner
     )
-    assert past.status == 400
+    assert past.status == 201  # made as asked, and refused from the start
+    assert api.call("POST", "/v1/events", EVENT, key=past.body["key"]).status == 401
 
     key = api.key(owner, project_id, ("track",))
     assert api.call("POST", "/v1/events", EVENT, key=key["key"]).status == 202

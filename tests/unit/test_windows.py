@@ -6,6 +6,7 @@ from typing import get_args
 import pytest
 
 from apimeter.domain.windows import (
+    LAST_INSTANT_MS,
     MAX_POINTS,
     STEP_MS,
     WINDOWS_MS,
@@ -14,6 +15,8 @@ from apimeter.domain.windows import (
     bucket_key,
     bucket_ms,
     cover,
+    fit,
+    parse_instant,
     series_buckets,
     window_range,
 )
@@ -57,13 +60,26 @@ def test_window_includes_the_current_minute() -> None:
     assert span.end_ms - span.start_ms == 3_600_000
 
 
-def test_unknown_window_and_bad_series() -> None:
+def test_unknown_window_and_an_empty_series() -> None:
     with pytest.raises(ValidationFailed):
         window_range("2h", NOW)
-    with pytest.raises(ValidationFailed):
-        series_buckets(Range(NOW, NOW), "minute")
-    with pytest.raises(ValidationFailed, match="at most"):
-        series_buckets(Range(0, (MAX_POINTS + 1) * 60_000), "minute")
+    assert series_buckets(Range(NOW, NOW), "minute") == []
+
+
+@pytest.mark.parametrize(
+    ("start", "end", "expected"),
+    [
+        (None, None, Range(NOW - 3_600_000, NOW)),  # the defaults
+        (NOW - 10, None, Range(NOW - 10, NOW)),
+        (0, NOW, Range(NOW - MAX_POINTS * 60_000, NOW)),  # too long: its last MAX_POINTS minutes
+        (NOW, NOW - 5, Range(NOW, NOW)),  # 'to' before 'from': the empty range at 'from'
+        (None, 1_000, Range(500, 1_000)),  # never before 'earliest'
+    ],
+)
+def test_fit_answers_the_nearest_range_it_can(start: int | None, end: int | None, expected: Range) -> None:
+    earliest = 500 if end == 1_000 else 0
+    got = fit(start, end, default_end=NOW, default_ms=3_600_000, max_ms=MAX_POINTS * 60_000, earliest=earliest)
+    assert got == expected
 
 
 def test_series_buckets_are_aligned() -> None:
@@ -78,3 +94,26 @@ def test_series_buckets_are_aligned() -> None:
 
 def test_the_window_names_routes_accept_are_the_windows_there_are() -> None:
     assert get_args(WindowName) == tuple(WINDOWS_MS)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        ("0", 0),
+        ("1763814600000", 1_763_814_600_000),
+        ("2025-11-22T12:30:00Z", 1_763_814_600_000),
+        ("2025-11-22t14:30:00.5+02:00", 1_763_814_600_500),
+        ("2016-12-31T23:59:60Z", 1_483_228_799_999),  # a leap second reads as the last millisecond before it
+        ("1969-12-31T23:59:59Z", 0),  # before 1970: 1970
+        ("0001-01-01T00:00:00+23:59", 0),
+        ("99999999999999999999", LAST_INSTANT_MS),  # after 9999: its last instant
+    ],
+)
+def test_instants_are_rfc3339_or_epoch_ms_moved_into_what_is_kept(text: str, expected: int) -> None:
+    assert parse_instant(text, "from") == expected
+
+
+@pytest.mark.parametrize("text", ["-5", "2025-11-22T12:30:00", "2025-11-22", "2025-02-30T00:00:00Z", "soon", "1e3"])
+def test_anything_else_is_refused_with_the_parameter_named(text: str) -> None:
+    with pytest.raises(ValidationFailed, match="'from' must be an RFC 3339 date-time"):
+        parse_instant(text, "from")

@@ -88,7 +88,7 @@ export async function render(ctx, main) {
       panel("Latest events", eventsBox, { wide: true, actions: allEvents })));
 
   fill(charts, async () => {
-    const series = await get(`${base}/metrics/timeseries`, { ...windows.series(ctx.window), consumer });
+    const series = await get(`${base}/consumers/${encodeURIComponent(consumer)}/timeseries`, windows.series(ctx.window));
     return seriesCharts(series.points, timeZone, { title: `${consumer}: ` });
   });
   fill(dailyBox, async () => dailyCharts(await get(`${base}/metrics/daily`, { days: DAYS, limit: 1000 }), consumer, currency));

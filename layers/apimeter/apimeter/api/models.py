@@ -15,9 +15,9 @@ from apimeter.domain.events import Rejection, TrackedEvent, public
 from apimeter.domain.exports import Export
 from apimeter.domain.passwords import MIN_PASSWORD_LENGTH
 from apimeter.domain.permissions import Role
-from apimeter.domain.plans import Plan
+from apimeter.domain.plans import LIMIT_NAMES, Plan
 from apimeter.domain.rollups import Totals
-from apimeter.domain.windows import iso, iso_ms
+from apimeter.domain.windows import EPOCH_MS_PATTERN, iso, iso_ms
 from apimeter.logic.accounts import Session
 from apimeter.logic.analytics import Day, EventsPage, Ranking, Series, Summary
 from apimeter.logic.ingest import IngestResult
@@ -26,12 +26,26 @@ from apimeter.logic.ingest import IngestResult
 
 
 class _Input(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+    # Strict: a number is a JSON number and a string a JSON string, as the document says (lax mode
+    # took true for 1 and "5" for 5); unknown fields are refused.
+    model_config = ConfigDict(extra="forbid", strict=True)
 
 
 def _zones(schema: dict[str, Any]) -> None:
     schema["enum"] = sorted(available_timezones())  # read when the document is made, not at cold start
 
+
+INSTANT = "An RFC 3339 date-time (e.g. 2026-11-29T10:00:00Z) or epoch milliseconds; before 1970 reads as 1970."
+
+
+def instant(schema: dict[str, Any]) -> None:
+    """What ``windows.parse_instant`` reads: a ``date-time`` or the digits of epoch milliseconds."""
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == "string":
+            branch["anyOf"] = [{"format": "date-time"}, {"pattern": EPOCH_MS_PATTERN}]
+
+
+Instant = Annotated[str, Field(max_length=64, json_schema_extra=instant)]
 
 Zone = Annotated[str, Field(max_length=64, json_schema_extra=_zones, description="IANA time zone, e.g. Europe/Paris.")]
 
@@ -52,7 +66,7 @@ class LoginIn(_Input):
     password: str = Field(..., min_length=1, max_length=256)
 
 
-class EndpointPrice(BaseModel):
+class EndpointPrice(_Input):
     pattern: str = Field(
         ..., min_length=1, max_length=520, description='"METHOD /route/{template}", with * and ? wildcards'
     )
@@ -72,6 +86,30 @@ class PricingIn(_Input):
     )
 
 
+_Limit = Annotated[int | None, Field(None, ge=0, le=10**12)]
+
+
+class LimitsIn(_Input):
+    """Overrides of a plan's limits, by name; a null one is left out."""
+
+    key_per_minute: _Limit = None
+    key_per_hour: _Limit = None
+    key_per_day: _Limit = None
+    project_per_minute: _Limit = None
+    project_per_hour: _Limit = None
+    project_per_day: _Limit = None
+    events_per_month: _Limit = None
+    distinct_endpoints: _Limit = None
+    distinct_consumers: _Limit = None
+
+    def given(self) -> dict[str, int]:
+        return {name: value for name, value in self.model_dump().items() if value is not None}
+
+
+if set(LimitsIn.model_fields) != set(LIMIT_NAMES):  # one list of limits, in the plans
+    raise RuntimeError("LimitsIn must name every limit of apimeter.domain.plans.LIMIT_NAMES")
+
+
 class ProjectPatch(_Input):
     name: str | None = Field(None, min_length=1, max_length=200)
     retention_days: int | None = Field(None, ge=1, le=3650, description="How long raw events are kept.")
@@ -80,7 +118,7 @@ class ProjectPatch(_Input):
     )
     timezone: Zone | None = None
     pricing: PricingIn | None = None
-    limits: dict[str, int] | None = Field(None, description="Lower the plan's limits for this project.")
+    limits: LimitsIn | None = Field(None, description="Lower the plan's limits for this project (not above them).")
 
 
 class ExportFiltersIn(_Input):
@@ -91,19 +129,21 @@ class ExportFiltersIn(_Input):
 
 
 class ExportIn(_Input):
-    start: str = Field(..., alias="from", min_length=1, max_length=64, description="ISO 8601 or epoch ms")
-    end: str = Field(..., alias="to", min_length=1, max_length=64, description="ISO 8601 or epoch ms (exclusive)")
+    start: Instant = Field(..., alias="from", description=f"{INSTANT} 400 days at most before 'to'.")
+    end: Instant = Field(..., alias="to", description=f"Exclusive. {INSTANT}")
     format: Literal["csv", "jsonl"] = "csv"
     filters: ExportFiltersIn | None = None
 
 
 class RecomputeIn(_Input):
-    start: str = Field(..., alias="from", min_length=1, max_length=64, description="ISO 8601 or epoch ms")
-    end: str = Field(..., alias="to", min_length=1, max_length=64, description="ISO 8601 or epoch ms")
+    start: Instant = Field(..., alias="from", description=f"{INSTANT} Moved up to retention's start.")
+    end: Instant = Field(..., alias="to", description=f"Exclusive; moved back to now. {INSTANT}")
 
 
 class RecomputeOut(BaseModel):
     hours: int = Field(..., description="Hours marked; the next rollup run (within 15 minutes) recomputes them.")
+    start: str = Field(..., alias="from", description="The range marked: within retention, 31 days at most.")
+    end: str = Field(..., alias="to", description="Up to now at most.")
 
 
 class RefreshIn(_Input):
@@ -117,7 +157,12 @@ class ProjectIn(_Input):
 class KeyIn(_Input):
     name: str = Field(..., min_length=1, max_length=200)
     scopes: list[Literal["track", "read"]] = Field(default=["track"], min_length=1)
-    expires_at: datetime | None = Field(None, description="When the key stops working (ISO 8601); default never.")
+    expires_at: datetime | None = Field(
+        None,
+        strict=False,  # parsed from its RFC 3339 text
+        description="When the key stops working (RFC 3339); default never. A time already past makes a key "
+        "that is refused from the start.",
+    )
 
 
 class RotateIn(_Input):
@@ -145,7 +190,7 @@ class TenantPatch(_Input):
     name: str | None = Field(None, min_length=1, max_length=200)
     plan: Plan | None = None
     status: Literal["active", "suspended"] | None = None
-    limits: dict[str, int] | None = Field(None, description="Overrides of the plan's limits, by name.")
+    limits: LimitsIn | None = Field(None, description="Overrides of the plan's limits, by name.")
 
 
 # outputs
@@ -472,7 +517,7 @@ class SummaryOut(BaseModel):
     def of(cls, summary: Summary, with_consumers: bool = True) -> SummaryOut:
         totals, before, span = summary.totals, summary.previous, summary.span
         latency, latency_before = totals.latency(), before.latency()
-        seconds = (span.end_ms - span.start_ms) / 1000
+        seconds = max(span.end_ms - span.start_ms, 1) / 1000  # an empty range (to before from) answers zeros
         top_codes = sorted(totals.status_codes.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
         return cls.model_validate(
             {
@@ -611,21 +656,25 @@ class TimeseriesOut(BaseModel):
     granularity: Literal["minute", "hour", "day"]
     start: str = Field(..., alias="from")
     end: str = Field(..., alias="to")
-    metrics: list[str]
+    metrics: list[str] = Field(
+        ...,
+        description="The metrics answered: those asked that the filters keep (by status class only requests and "
+        "errors; unique_consumers for the whole project only). The others are null in every point.",
+    )
     filters: dict[str, str] = Field(..., description="The filters applied.")
     points: list[PointOut]
 
     @classmethod
-    def of(cls, series: Series, metrics: tuple[str, ...], filters: dict[str, str]) -> TimeseriesOut:
+    def of(cls, series: Series, filters: dict[str, str]) -> TimeseriesOut:
         status_class = filters.get("status_class")
         return cls.model_validate(
             {
                 "granularity": series.granularity,
                 "from": iso(series.span.start_ms),
                 "to": iso(series.span.end_ms),
-                "metrics": list(metrics),
+                "metrics": list(series.metrics),
                 "filters": filters,
-                "points": [PointOut.of(ts, totals, metrics, status_class) for ts, totals in series.points],
+                "points": [PointOut.of(ts, totals, series.metrics, status_class) for ts, totals in series.points],
             }
         )
 
@@ -876,13 +925,37 @@ class ForecastOut(BaseModel):
     month_end: MonthEndOut | None = None
 
 
-class ThresholdIn(_Input):
+class _ActualThresholdIn(_Input):
     percent: float = Field(..., ge=0.001, le=1000, description="Of the budget's amount, e.g. 80.")
-    on: Literal["actual", "forecast"] = Field("actual", description="Actual spend so far, or the forecast.")
-    probability: float = Field(
-        0.8, ge=0.5, le=0.975, description="Forecast thresholds: how likely the forecast must make the crossing."
-    )
-    action: Literal["notify", "throttle", "suspend"] = "notify"
+    on: Literal["actual"] = Field("actual", description="Actual spend so far (the default), or the forecast.")
+    probability: float = Field(0.8, ge=0.5, le=0.975, description="Read for forecast thresholds only.")
+
+
+class NotifyThresholdIn(_ActualThresholdIn):
+    """Notify, or throttle the budget's keys, when actual spend reaches ``percent``."""
+
+    action: Literal["notify", "throttle"] = "notify"
+
+
+class SuspendThresholdIn(_ActualThresholdIn):
+    """Suspend the budget's keys when actual spend reaches ``percent``: 100 % or more."""
+
+    percent: float = Field(..., ge=100, le=1000, description="Of the budget's amount, at least 100.")
+    action: Literal["suspend"]
+
+
+class ForecastThresholdIn(_Input):
+    """Notify when the forecast makes reaching ``percent`` by the period's end at least ``probability`` likely."""
+
+    percent: float = Field(..., ge=0.001, le=1000, description="Of the budget's amount, e.g. 100.")
+    on: Literal["forecast"]
+    probability: float = Field(0.8, ge=0.5, le=0.975, description="How likely the forecast must make the crossing.")
+    action: Literal["notify"] = "notify"
+
+
+# Thresholds at the same percent and basis merge into the strongest action; crossing several acts as
+# the strongest of them, so the order of actions across percents is free.
+ThresholdIn = NotifyThresholdIn | SuspendThresholdIn | ForecastThresholdIn
 
 
 class WebhookIn(_Input):
@@ -898,7 +971,9 @@ class ChannelsIn(_Input):
     webhooks: list[WebhookIn] = Field(default_factory=list, max_length=5)
 
 
-class BudgetIn(_Input):
+class TenantBudgetIn(_Input):
+    """A budget over every project of the organization; it acts on all of their keys."""
+
     name: str = Field(..., min_length=1, max_length=100)
     amount: float = Field(..., ge=1e-6, le=1e12, description="In the budget's currency, or requests.")
     period: Literal["daily", "weekly", "monthly"]
@@ -907,10 +982,13 @@ class BudgetIn(_Input):
     currency: str | None = Field(None, pattern=r"^[A-Z]{3}$", description="Default: the project's pricing currency.")
     thresholds: list[ThresholdIn] = Field(..., min_length=1, max_length=10)
     channels: ChannelsIn = Field(default_factory=ChannelsIn)
+
+
+class BudgetIn(TenantBudgetIn):
     key_id: str | None = Field(None, max_length=64, description="The key throttle/suspend act on; default: all.")
 
 
-class BudgetPatch(_Input):
+class TenantBudgetPatch(_Input):
     name: str | None = Field(None, min_length=1, max_length=100)
     amount: float | None = Field(None, ge=1e-6, le=1e12)
     period: Literal["daily", "weekly", "monthly"] | None = None
@@ -918,6 +996,9 @@ class BudgetPatch(_Input):
     timezone: Zone | None = None
     thresholds: list[ThresholdIn] | None = Field(None, min_length=1, max_length=10)
     channels: ChannelsIn | None = None
+
+
+class BudgetPatch(TenantBudgetPatch):
     key_id: str | None = Field(None, max_length=64)
 
 

@@ -101,12 +101,6 @@ def _is_ip(value: str) -> bool:
     return False
 
 
-class EventBatchIn(BaseModel):
-    """Up to 1,000 events in one request."""
-
-    events: list[EventIn] = Field(..., min_length=1, max_length=MAX_BATCH)
-
-
 @dataclass(slots=True)
 class TrackedEvent:
     """A validated, normalized event of one project, ready to be stored."""

@@ -8,9 +8,10 @@ and minutes at the edges), which is why a read's cost depends on the window, nev
 
 from __future__ import annotations
 
+import re
 import time
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from functools import lru_cache
 from typing import Literal
 
@@ -22,7 +23,7 @@ STEP_MS: dict[Granularity, int] = {"minute": 60_000, "hour": 3_600_000, "day": 8
 _FORMAT: dict[Granularity, str] = {"minute": "%Y-%m-%dT%H:%M", "hour": "%Y-%m-%dT%H", "day": "%Y-%m-%d"}
 WindowName = Literal["1h", "24h", "7d", "30d"]
 WINDOWS_MS: dict[str, int] = {"1h": 3_600_000, "24h": 86_400_000, "7d": 7 * 86_400_000, "30d": 30 * 86_400_000}
-MAX_POINTS = 1500
+MAX_POINTS = 1500  # per time series: longer ranges answer their last MAX_POINTS buckets
 
 
 def bucket_start(ts_ms: int, granularity: Granularity) -> int:
@@ -134,6 +135,8 @@ def cover(span: Range, minutes_kept_since_ms: int = 0) -> list[Run]:
     Where minute rollups have already expired (before ``minutes_kept_since_ms``), the range's start
     is widened to its hour, so the answer never silently misses expired minutes.
     """
+    if span.end_ms <= span.start_ms:
+        return []
     start, end = bucket_start(span.start_ms, "minute"), _ceil(span.end_ms, "minute")
     if start < minutes_kept_since_ms:
         start = bucket_start(start, "hour")
@@ -144,39 +147,68 @@ def cover(span: Range, minutes_kept_since_ms: int = 0) -> list[Run]:
 
 
 def series_buckets(span: Range, granularity: Granularity) -> list[int]:
-    """Bucket starts of a time series over ``span``; bounded so one request stays cheap."""
+    """Bucket starts of a time series over ``span`` (none for an empty span)."""
     if span.end_ms <= span.start_ms:
-        raise ValidationFailed("'to' must be after 'from'")
+        return []
     first = bucket_start(span.start_ms, granularity)
     count = -(-(span.end_ms - first) // STEP_MS[granularity])
-    if count > MAX_POINTS:
-        raise ValidationFailed(
-            f"{count} {granularity} points requested; at most {MAX_POINTS}: "
-            "narrow the range or use a coarser granularity"
-        )
     return [first + i * STEP_MS[granularity] for i in range(count)]
 
 
 LAST_INSTANT_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+EPOCH_MS_PATTERN = r"^[0-9]{1,20}$"
+# RFC 3339's date-time (what OpenAPI's ``date-time`` format means); a leap second reads as :59.999.
+_RFC3339 = re.compile(r"(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d+))?(?:[Zz]|([+-])(\d{2}):(\d{2}))")
+
+
+def _rfc3339_ms(value: str) -> int | None:
+    match = _RFC3339.fullmatch(value)
+    if match is None:
+        return None
+    year, month, day, hour, minute, second = (int(part) for part in match.group(1, 2, 3, 4, 5, 6))
+    fraction = (match.group(7) or "0")[:3].ljust(3, "0")
+    leap = second == 60
+    try:
+        instant = datetime(year, month, day, hour, minute, 59 if leap else second, tzinfo=UTC)
+    except ValueError:
+        return None
+    offset_minutes = 0
+    if match.group(8):
+        offset_minutes = (int(match.group(9)) * 60 + int(match.group(10))) * (1 if match.group(8) == "+" else -1)
+    epoch = datetime(1970, 1, 1, tzinfo=UTC)
+    return (instant - epoch) // timedelta(milliseconds=1) + (999 if leap else int(fraction)) - offset_minutes * 60_000
 
 
 def parse_instant(value: str | None, name: str) -> int | None:
-    """ISO 8601 with an offset, or epoch milliseconds, from 1970 to the end of 9999."""
+    """RFC 3339 date-time (ISO 8601 with an offset) or epoch milliseconds.
+
+    Instants before 1970 or after 9999 are moved to the nearest one kept; every answer that reads a
+    range says the range it used.
+    """
     if value is None or value == "":
         return None
-    if value.lstrip("-").isdigit():
-        instant = int(value) if len(value) <= 20 else -1
+    if re.fullmatch(EPOCH_MS_PATTERN, value):
+        instant = int(value)
     else:
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError as exc:
-            raise ValidationFailed(f"'{name}' must be ISO 8601 or epoch milliseconds") from exc
-        if parsed.tzinfo is None:
-            raise ValidationFailed(f"'{name}' needs a UTC offset (e.g. Z)")
-        try:
-            instant = int(parsed.timestamp() * 1000)
-        except (OverflowError, ValueError):  # 0001-01-01 with a positive offset is before year 1
-            instant = -1
-    if not 0 <= instant <= LAST_INSTANT_MS:
-        raise ValidationFailed(f"'{name}' must be between 1970-01-01T00:00:00Z and 9999-12-31T23:59:59.999Z")
-    return instant
+        parsed = _rfc3339_ms(value)
+        if parsed is None:
+            raise ValidationFailed(
+                f"'{name}' must be an RFC 3339 date-time (e.g. 2026-11-29T10:00:00Z) or epoch milliseconds"
+            )
+        instant = parsed
+    return min(max(instant, 0), LAST_INSTANT_MS)
+
+
+def fit(
+    start: int | None, end: int | None, *, default_end: int, default_ms: int, max_ms: int, earliest: int = 0
+) -> Range:
+    """The range a read answers, from what was asked.
+
+    ``to`` defaults to ``default_end`` and ``from`` to ``default_ms`` before it; a ``from`` more than
+    ``max_ms`` before ``to``, or before ``earliest``, moves up to it; a ``to`` before ``from`` gives
+    the empty range at ``from``. Callers report the range they used, so nothing moves silently.
+    """
+    end_ms = default_end if end is None else end
+    start_ms = end_ms - default_ms if start is None else start
+    start_ms = max(start_ms, end_ms - max_ms, earliest)
+    return Range(start_ms, max(end_ms, start_ms))

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-import base64
-import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -16,14 +15,16 @@ from apimeter.domain.rollups import (
     CONSUMER,
     ENDPOINT,
     PROJECT_TOTAL,
-    STATUS_CLASSES,
     UNIQUE_CONSUMERS,
     RollupKey,
     Totals,
     merge,
 )
 from apimeter.domain.windows import (
+    LAST_INSTANT_MS,
+    MAX_POINTS,
     STEP_MS,
+    WINDOWS_MS,
     Granularity,
     Range,
     Run,
@@ -32,6 +33,7 @@ from apimeter.domain.windows import (
     bucket_start,
     children,
     cover,
+    fit,
     granularity_of,
     parse_instant,
     run_buckets,
@@ -60,6 +62,7 @@ class Series:
     span: Range
     points: list[tuple[int, Totals]]
     items_read: int
+    metrics: tuple[str, ...]  # those asked that the filters keep; the rest answer null
 
 
 def _now_ms() -> int:
@@ -69,20 +72,12 @@ def _now_ms() -> int:
 MAX_SUMMARY_MS = 400 * 86_400_000
 
 
-def _or(instant: int | None, default: int) -> int:
-    return default if instant is None else instant  # 0, 1970-01-01, is an instant too
-
-
 def _span(window: str | None, start: str | None, end: str | None, now: int) -> tuple[str, Range]:
     if start is None and end is None:
         return (window or "24h"), window_range(window or "24h", now)
-    end_ms = _or(parse_instant(end, "to"), now)
-    start_ms = parse_instant(start, "from")
-    if start_ms is None:
-        raise ValidationFailed("'from' is required with 'to'")
-    if not 0 < end_ms - start_ms <= MAX_SUMMARY_MS:
-        raise ValidationFailed("'to' must be after 'from', and the range at most 400 days")
-    return "custom", Range(start_ms, end_ms)
+    asked = fit(parse_instant(start, "from"), parse_instant(end, "to"), default_end=now,
+                default_ms=WINDOWS_MS["24h"], max_ms=MAX_SUMMARY_MS)  # fmt: skip
+    return "custom", asked
 
 
 def _minutes_kept_since(now: int) -> int:
@@ -271,16 +266,14 @@ class SeriesFilter:
     consumer: str | None = None
     status_class: str | None = None  # 2xx, 4xx... (counts only)
 
-    def check(self, metrics: tuple[str, ...]) -> None:
-        if self.consumer is not None and (self.endpoint is not None or self.method is not None):
-            raise ValidationFailed("filter by consumer, or by endpoint and method, not both")
+    def kept(self, metrics: tuple[str, ...]) -> tuple[str, ...]:
+        """The asked metrics these filters keep: by status class only the counts (requests and
+        errors); distinct consumers only for the whole project. The rest answer null."""
         if self.status_class is not None:
-            if self.status_class not in STATUS_CLASSES:
-                raise ValidationFailed(f"status_class must be one of {', '.join(STATUS_CLASSES)}")
-            if not set(metrics) <= COUNT_METRICS:
-                raise ValidationFailed("with status_class, only the requests and errors metrics can be selected")
-        if "unique_consumers" in metrics and (self.endpoint or self.method or self.consumer):
-            raise ValidationFailed("unique_consumers is kept for the whole project only")
+            metrics = tuple(m for m in metrics if m in COUNT_METRICS)
+        if self.endpoint or self.method or self.consumer:
+            metrics = tuple(m for m in metrics if m != "unique_consumers")
+        return metrics
 
 
 def timeseries(
@@ -298,12 +291,13 @@ def timeseries(
     unknown = set(metrics) - set(SERIES_METRICS)
     if unknown or not metrics:
         raise ValidationFailed(f"metrics must be a comma-separated list of {', '.join(SERIES_METRICS)}")
-    wanted.check(metrics)
+    metrics = wanted.kept(metrics)
     step = STEP_MS[granularity]
-    end_ms = _or(parse_instant(end, "to"), _now_ms())
-    start_ms = _or(parse_instant(start, "from"), end_ms - DEFAULT_SERIES_POINTS[granularity] * step)
-    span = Range(start_ms, end_ms)
+    span = fit(parse_instant(start, "from"), parse_instant(end, "to"), default_end=_now_ms(),
+               default_ms=DEFAULT_SERIES_POINTS[granularity] * step, max_ms=MAX_POINTS * step)  # fmt: skip
     starts = series_buckets(span, granularity)
+    if not starts:
+        return Series(granularity, span, [], 0, metrics)
     run = Run(granularity, bucket_key(starts[0], granularity), bucket_key(starts[-1], granularity), len(starts))
     read = _series_items(project_id, run, wanted)
     by_bucket: dict[str, Totals] = {}
@@ -314,7 +308,7 @@ def timeseries(
         for item in read.items:
             items_read += _live_consumers(project_id, [item], by_bucket[item["sk"]].consumer_codes)
     points = [(s, by_bucket.get(bucket_key(s, granularity)) or Totals()) for s in starts]
-    return Series(granularity, span, points, items_read)
+    return Series(granularity, span, points, items_read, metrics)
 
 
 def _series_items(project_id: str, run: Run, wanted: SeriesFilter) -> rollups.ReadResult:
@@ -346,18 +340,22 @@ class EventsPage:
     span: Range  # the range searched: 'from' is moved up to the oldest event retention keeps
 
 
+# A page's cursor: the day it stops in (days since 1970), a dot, and the event key to read below
+# with its ``#`` as a dot (so the cursor needs no escaping in a URL). Any text of that shape reads
+# from where it points; one of ours resumes where its page ended.
+CURSOR_PATTERN = r"^[0-9]{1,7}\.[0-9A-Za-z._:~-]{1,200}$"
+
+
 def _encode_cursor(day: str, before: str) -> str:
-    return base64.urlsafe_b64encode(json.dumps({"d": day, "b": before}).encode()).decode().rstrip("=")
+    return f"{bucket_ms(day, 'day') // STEP_MS['day']}.{before.replace('#', '.', 1)}"
 
 
 def _decode_cursor(cursor: str) -> tuple[str, str]:
-    try:
-        decoded = json.loads(base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4)))
-        day, before = str(decoded["d"]), str(decoded["b"])
-        bucket_ms(day, "day")
-    except (ValueError, KeyError, TypeError) as exc:
-        raise ValidationFailed("cursor is not one this API gave out") from exc
-    return day, before
+    if not re.fullmatch(CURSOR_PATTERN, cursor):
+        raise ValidationFailed("cursor is not one this API gave out")
+    days, _, before = cursor.partition(".")
+    day = bucket_key(min(int(days), LAST_INSTANT_MS // STEP_MS["day"]) * STEP_MS["day"], "day")
+    return day, before.replace(".", "#", 1)
 
 
 def list_events(
@@ -376,12 +374,12 @@ def list_events(
         raise ValidationFailed(f"limit must be between 1 and {MAX_EVENTS_PAGE}")
     now = _now_ms()
     latest = now + settings().max_future_skew_seconds * 1000
-    end_ms = min(_or(parse_instant(end, "to"), latest), latest)
-    start_ms = _or(parse_instant(start, "from"), end_ms - 86_400_000)
     # Nothing older than retention is kept, nothing later than the skew accepted; the answer says so.
-    start_ms = max(start_ms, now - project.retention_days * 86_400_000)
+    span = fit(parse_instant(start, "from"), parse_instant(end, "to"), default_end=latest, default_ms=86_400_000,
+               max_ms=latest, earliest=now - project.retention_days * 86_400_000)  # fmt: skip
+    start_ms, end_ms = span.start_ms, min(span.end_ms, latest)
     if end_ms <= start_ms:
-        raise ValidationFailed("'to' must be after 'from'")
+        return EventsPage([], None, 0, Range(start_ms, max(start_ms, end_ms)))
     first_day = bucket_start(end_ms - 1, "day")
     days = [bucket_key(d, "day") for d in range(first_day, bucket_start(start_ms, "day") - 1, -STEP_MS["day"])]
     before = f"{end_ms:013d}"

@@ -140,8 +140,8 @@ def _check_key(budget: Budget) -> None:
         raise ValidationFailed("key_id needs a project budget: a tenant-wide budget acts on all keys")
     try:
         entities.get_key(budget.tenant_id, budget.project_id, budget.key_id)
-    except NotFound as exc:
-        raise ValidationFailed(f"key_id {budget.key_id!r} is not a key of this project") from exc
+    except NotFound as exc:  # the key the budget names is a resource that is not there
+        raise NotFound(f"key_id {budget.key_id!r} is not a key of this project") from exc
 
 
 # the hourly judgement

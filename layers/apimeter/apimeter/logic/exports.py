@@ -18,8 +18,8 @@ from apimeter.domain import exports
 from apimeter.domain.exports import CONTENT_TYPES, FILE_DAYS, PART_BYTES, Export
 from apimeter.domain.ids import new_id
 from apimeter.domain.principal import Principal
-from apimeter.domain.windows import now_iso, parse_instant
-from apimeter.errors import NotFound, ValidationFailed
+from apimeter.domain.windows import fit, now_iso, parse_instant
+from apimeter.errors import NotFound
 from apimeter.logic import projects
 from apimeter.observability import logger
 from apimeter.settings import settings
@@ -32,12 +32,10 @@ MAX_ATTEMPTS = 3  # the export queue's maxReceiveCount: the last attempt marks t
 def create(principal: Principal, project_id: str, body: dict[str, Any]) -> Export:
     """Validate and queue an export of ``[from, to)``; its events are read when the job runs."""
     projects.get(principal, project_id, "analytics.read")
-    start = parse_instant(str(body["from"]), "from")
-    end = parse_instant(str(body["to"]), "to")
-    if start is None or end is None:
-        raise ValidationFailed("'from' and 'to' are required")
-    if not 0 < end - start <= exports.MAX_RANGE_DAYS * 86_400_000:
-        raise ValidationFailed(f"'to' must be after 'from', and the range at most {exports.MAX_RANGE_DAYS} days")
+    end = parse_instant(str(body["to"]), "to") or 0
+    asked = fit(parse_instant(str(body["from"]), "from"), end, default_end=end, default_ms=0,
+                max_ms=exports.MAX_RANGE_DAYS * 86_400_000)  # fmt: skip
+    start, end = asked.start_ms, asked.end_ms  # the export says the range it covers
     filters = {name: value for name, value in (body.get("filters") or {}).items() if value is not None}
     if "method" in filters:
         filters["method"] = str(filters["method"]).upper()

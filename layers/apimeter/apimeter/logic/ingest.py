@@ -8,7 +8,6 @@ from dataclasses import dataclass, field
 from apimeter.dal import entities, events
 from apimeter.domain.events import IngestPolicy, Rejection, parse_body, screen
 from apimeter.domain.principal import Principal
-from apimeter.errors import Conflict, ValidationFailed
 from apimeter.logic import dimensions, limits
 from apimeter.settings import settings
 
@@ -40,7 +39,7 @@ def _policy(tenant_id: str, project_id: str) -> IngestPolicy:
 
 def track(principal: Principal, body: bytes | str) -> IngestResult:
     project_id = principal.require_key_scope("track")
-    items, is_batch = parse_body(body)
+    items, _ = parse_body(body)
     limits.charge(principal, len(items))  # a batch counts as its events
     policy = _policy(principal.tenant_id, project_id)
     now_ms = int(time.time() * 1000)
@@ -69,8 +68,4 @@ def track(principal: Principal, body: bytes | str) -> IngestResult:
             message = f"event_id {event.event_id!r} was already accepted with a different payload"
             result.rejected.append(Rejection(index, "CONFLICT", message))
     result.rejected.sort(key=lambda r: r.index)
-    if not is_batch and result.rejected:
-        # A lone event answers with its own status, as the error envelope of the whole request.
-        only = result.rejected[0]
-        raise (Conflict if only.code == "CONFLICT" else ValidationFailed)(only.message)
     return result

@@ -13,8 +13,8 @@ from apimeter.domain.ids import new_id
 from apimeter.domain.permissions import Action
 from apimeter.domain.plans import LIMIT_NAMES
 from apimeter.domain.principal import Principal
-from apimeter.domain.windows import now_iso, parse_instant
-from apimeter.errors import ValidationFailed
+from apimeter.domain.windows import Range, fit, now_iso, parse_instant
+from apimeter.errors import Conflict, ValidationFailed
 from apimeter.logic import rollup
 from apimeter.settings import settings
 
@@ -71,7 +71,7 @@ def update(principal: Principal, project_id: str, changes: dict[str, Any]) -> Pr
                 )
             over = {k: v for k, v in value.items() if allowed.get(k) is not None and v > allowed[k]}
             if over:
-                raise ValidationFailed("a project may only lower its plan's limits", details={"above_plan": over})
+                raise Conflict("a project may only lower its plan's limits", details={"above_plan": over})
         stored[name] = value.strip() if isinstance(value, str) else value
     if stored:
         entities.update_project(principal.tenant_id, project_id, stored)
@@ -81,15 +81,15 @@ def update(principal: Principal, project_id: str, changes: dict[str, Any]) -> Pr
 MAX_RECOMPUTE_HOURS = 31 * 24
 
 
-def recompute(principal: Principal, project_id: str, start: str, end: str) -> int:
-    """Backfill: mark a range's hours for recomputation from raw events; returns how many."""
+def recompute(principal: Principal, project_id: str, start: str, end: str) -> tuple[int, Range]:
+    """Backfill: mark a range's hours for recomputation from raw events; returns how many, and the
+    range they cover: at most MAX_RECOMPUTE_HOURS, within retention (older raw events are gone), up to now."""
     principal.require("rollups.manage")
     project = entities.get_project(principal.tenant_id, project_id)
-    start_ms, end_ms = parse_instant(start, "from"), parse_instant(end, "to")
-    if start_ms is None or end_ms is None or end_ms <= start_ms:
-        raise ValidationFailed("'from' and 'to' are required, 'to' after 'from'")
-    if (end_ms - start_ms) / 3_600_000 > MAX_RECOMPUTE_HOURS:
-        raise ValidationFailed(f"at most {MAX_RECOMPUTE_HOURS} hours per request")
-    if start_ms < int(time.time() * 1000) - project.retention_days * 86_400_000:
-        raise ValidationFailed("raw events before the retention window are gone; those hours cannot be recomputed")
-    return rollup.request_recompute(project_id, start_ms, end_ms)
+    now = int(time.time() * 1000)
+    end_ms = min(parse_instant(end, "to") or 0, now)
+    asked = fit(parse_instant(start, "from"), end_ms, default_end=end_ms, default_ms=0,
+                max_ms=MAX_RECOMPUTE_HOURS * 3_600_000, earliest=now - project.retention_days * 86_400_000)  # fmt: skip
+    if asked.end_ms <= asked.start_ms:
+        return 0, asked
+    return rollup.request_recompute(project_id, asked.start_ms, asked.end_ms), asked

@@ -16,7 +16,7 @@ from apimeter.domain.ids import new_id
 from apimeter.domain.plans import LIMIT_NAMES, Plan
 from apimeter.domain.principal import Principal
 from apimeter.domain.windows import now_iso
-from apimeter.errors import ValidationFailed
+from apimeter.errors import Conflict, ValidationFailed
 
 
 def list_page(principal: Principal, limit: int, cursor: str | None) -> tuple[list[Tenant], str | None]:
@@ -66,7 +66,7 @@ def update(
         if status == "deleted":
             raise ValidationFailed("use DELETE to delete a tenant")
         if status == "suspended" and tenant_id == principal.tenant_id:
-            raise ValidationFailed("a platform admin cannot suspend their own organization")
+            raise Conflict("a platform admin cannot suspend their own organization")
         changes["status"] = status
     if limits is not None:
         unknown = set(limits) - set(LIMIT_NAMES)
@@ -83,5 +83,5 @@ def delete(principal: Principal, tenant_id: str) -> None:
     principal.require_platform_admin()
     entities.get_tenant(tenant_id)
     if tenant_id == principal.tenant_id:
-        raise ValidationFailed("a platform admin cannot delete their own organization")
+        raise Conflict("a platform admin cannot delete their own organization")
     entities.update_tenant(tenant_id, {"status": "deleted", "deleted_at": now_iso()})
