@@ -6,28 +6,19 @@ from datetime import datetime
 
 import pytest
 
-from apimeter.domain import budgets
-from apimeter.domain.budgets import (
-    Budget,
-    Channels,
-    Period,
-    Threshold,
-    Webhook,
-    actions_for,
+from apimeter.domain.budgets.alerts import (
     actual_alerts,
     alert_id,
-    charged_period,
     crossed,
     forecast_alerts,
     forecast_crossings,
-    hour_buckets,
-    hour_range,
     message,
     payload,
-    period_of,
     quantile,
-    validate,
 )
+from apimeter.domain.budgets.holds import actions_for, held_limits
+from apimeter.domain.budgets.periods import Period, charged_period, hour_buckets, hour_range, period_of
+from apimeter.domain.budgets.rules import Budget, Channels, Threshold, Webhook, validate
 from apimeter.domain.forecast import Point, total
 from apimeter.errors import ValidationFailed
 
@@ -371,10 +362,10 @@ def test_holds_throttle_or_suspend_only_the_keys_they_name_until_they_end() -> N
     limits = {"key_per_minute": 600, "key_per_day": 50_000, "project_per_minute": 6000}
     now = 1_800_000_000
     project = {"hold#bud_a": {"key": "key_1", "action": "throttle", "until": now + 60}}
-    assert budgets.held_limits(limits, [project], "key_1", now) == {
+    assert held_limits(limits, [project], "key_1", now) == {
         "key_per_minute": 60, "key_per_day": 5000, "project_per_minute": 6000}  # fmt: skip
-    assert budgets.held_limits(limits, [project], "key_2", now) == limits
-    assert budgets.held_limits(limits, [project], "key_1", now + 60) == limits  # the period is over
+    assert held_limits(limits, [project], "key_2", now) == limits
+    assert held_limits(limits, [project], "key_1", now + 60) == limits  # the period is over
     tenant = {"hold#bud_b": {"key": "*", "action": "suspend", "until": now + 60}}
-    suspended = budgets.held_limits(limits, [tenant, project], "key_2", now)
+    suspended = held_limits(limits, [tenant, project], "key_2", now)
     assert (suspended["key_per_minute"], suspended["key_per_day"], suspended["project_per_minute"]) == (0, 0, 6000)

@@ -30,7 +30,8 @@ from botocore.exceptions import ClientError
 
 from apimeter.dal.dynamo import as_json, batch_get, client, delete_keys, deserialize, error_code, put_if, serialize
 from apimeter.domain.accounts import ApiKey, Pricing, Project, Tenant, User
-from apimeter.domain.budgets import HOLD_PREFIX, Budget, Channels, Threshold, Webhook
+from apimeter.domain.budgets.holds import HOLD_PREFIX
+from apimeter.domain.budgets.rules import Budget, Channels, Threshold, Webhook
 from apimeter.domain.exports import Export
 from apimeter.errors import Conflict, NotFound
 from apimeter.settings import settings

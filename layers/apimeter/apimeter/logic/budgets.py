@@ -17,8 +17,10 @@ from typing import Any
 import orjson
 
 from apimeter.dal import entities, rollups
-from apimeter.domain import budgets, webhooks
-from apimeter.domain.budgets import Alert, Budget, Channels, Threshold, Webhook
+from apimeter.domain import webhooks
+from apimeter.domain.budgets.alerts import Alert, actual_alerts, forecast_alerts
+from apimeter.domain.budgets.periods import hour_range, period_of
+from apimeter.domain.budgets.rules import Budget, Channels, Threshold, Webhook, validate
 from apimeter.domain.forecast import Point
 from apimeter.domain.ids import new_id
 from apimeter.domain.outlook import HOUR_MS
@@ -60,7 +62,7 @@ def create(principal: Principal, project_id: str | None, body: dict[str, Any]) -
         currency=body.get("currency") or (project.pricing.currency if project else "USD"),
     )
     _check_key(budget)
-    entities.put_budget(budgets.validate(budget), new=True)
+    entities.put_budget(validate(budget), new=True)
     return budget
 
 
@@ -76,7 +78,7 @@ def update(principal: Principal, project_id: str | None, budget_id: str, body: d
         changes["channels"] = _channels(body["channels"], current.channels)
     budget = replace(current, **changes)
     _check_key(budget)
-    entities.put_budget(budgets.validate(budget), new=False)
+    entities.put_budget(validate(budget), new=False)
     entities.clear_hold(budget.tenant_id, budget.project_id, budget.id)  # the next judgement sets what still holds
     return budget
 
@@ -182,18 +184,18 @@ def _judge(
     now: int,
 ) -> int:
     scope = [budget.project_id] if budget.project_id else project_ids
-    period = budgets.period_of(budget.period, budget.timezone, now)
+    period = period_of(budget.period, budget.timezone, now)
     fired = 0
     if hour_ms is not None:
-        closed = budgets.period_of(budget.period, budget.timezone, hour_ms)
+        closed = period_of(budget.period, budget.timezone, hour_ms)
         if closed != period:
-            spent = _spent(scope, budget.metric, budgets.hour_range(closed))
-            fired += len(alerts.fire(budget, budgets.actual_alerts(budget, closed, spent, now)))
-    spent = _spent(scope, budget.metric, Range(budgets.hour_range(period).start_ms, as_of))
-    due: list[Alert] = budgets.actual_alerts(budget, period, spent, now)
+            spent = _spent(scope, budget.metric, hour_range(closed))
+            fired += len(alerts.fire(budget, actual_alerts(budget, closed, spent, now)))
+    spent = _spent(scope, budget.metric, Range(hour_range(period).start_ms, as_of))
+    due: list[Alert] = actual_alerts(budget, period, spent, now)
     forecast = _sum_paths([paths.get(p) for p in scope], budget.metric, as_of)
     if forecast and any(t.on == "forecast" for t in budget.thresholds):
-        due += budgets.forecast_alerts(budget, period, spent, forecast, as_of, HOUR_MS, now)
+        due += forecast_alerts(budget, period, spent, forecast, as_of, HOUR_MS, now)
     return fired + len(alerts.fire(budget, due))
 
 

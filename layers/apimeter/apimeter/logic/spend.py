@@ -18,8 +18,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from apimeter.dal import entities
-from apimeter.domain import budgets
-from apimeter.domain.budgets import Budget, Period
+from apimeter.domain.budgets.alerts import actual_alerts
+from apimeter.domain.budgets.periods import Period, charged_period
+from apimeter.domain.budgets.rules import Budget
 from apimeter.logic import alerts
 from apimeter.observability import logger
 
@@ -77,7 +78,7 @@ def watch(batch: Sequence[Charge]) -> Watched:
                     expires = period.end_ms // 1000 + KEEP_DAYS * 86_400
                     spent = entities.add_spend(budget.id, period.label, amount, expires)
                     counters += 1
-                    due = budgets.actual_alerts(budget, period, spent, int(time.time() * 1000))
+                    due = actual_alerts(budget, period, spent, int(time.time() * 1000))
                     fired += len(alerts.fire(budget, due))
             except Exception:
                 logger.exception("budget left to the hourly judgement", extra={"budget_id": budget.id})
@@ -88,6 +89,6 @@ def _sums(budget: Budget, batch: Sequence[Charge]) -> dict[Period, float]:
     sums: dict[Period, float] = defaultdict(float)
     for charge in batch:
         if budget.project_id in (None, charge.project_id):
-            period = budgets.charged_period(budget.period, budget.timezone, charge.ts_ms)
+            period = charged_period(budget.period, budget.timezone, charge.ts_ms)
             sums[period] += charge.cost if budget.metric == "cost" else 1
     return {period: amount for period, amount in sums.items() if amount}
