@@ -17,7 +17,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from apimeter.dal import entities
+from apimeter.dal import entities, streams
 from apimeter.domain.budgets.alerts import actual_alerts
 from apimeter.domain.budgets.periods import Period, charged_period
 from apimeter.domain.budgets.rules import Budget
@@ -48,11 +48,14 @@ def charges(records: Sequence[dict[str, Any]]) -> list[Charge]:
     """The new events of a stream batch, as much of them as spend needs."""
     found = []
     for record in records:
-        image = record.get("dynamodb", {}).get("NewImage") if record.get("eventName") == "INSERT" else None
-        if not image or not image.get("tenant_id", {}).get("S"):
+        try:
+            row = streams.new_image(record)
+        except KeyError:
+            continue  # an INSERT without its image has nothing to charge
+        if not row or not row.get("tenant_id"):
             continue  # rewrites, expiries, and events stored before they carried their tenant
-        cost = float(image["cost"]["N"]) if "cost" in image else 0.0
-        found.append(Charge(image["tenant_id"]["S"], image["project_id"]["S"], int(image["ts"]["N"]), cost))
+        cost = float(row["cost"]) if "cost" in row else 0.0
+        found.append(Charge(row["tenant_id"], row["project_id"], int(row["ts"]), cost))
     return found
 
 
