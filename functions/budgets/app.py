@@ -10,6 +10,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from apimeter.api.models import AlertListOut, AlertOut, BudgetIn, BudgetListOut, BudgetOut, BudgetPatch
 from apimeter.api.resolver import USER, USER_OR_KEY, build_resolver, handler, principal
 from apimeter.logic import budgets
+from apimeter.settings import require
+
+require("ENTITIES_TABLE")
 
 app = build_resolver()
 PROJECT = "/v1/projects/<project_id>/budgets"

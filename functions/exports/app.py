@@ -9,6 +9,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from apimeter.api.models import ExportIn, ExportListOut, ExportOut
 from apimeter.api.resolver import USER_OR_KEY, build_resolver, handler, principal
 from apimeter.logic import exports
+from apimeter.settings import require
+
+require("ENTITIES_TABLE", "EXPORTS_BUCKET", "EXPORT_QUEUE_URL")
 
 app = build_resolver()
 

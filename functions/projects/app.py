@@ -7,6 +7,9 @@ from aws_lambda_powertools.event_handler import Response
 from apimeter.api.models import ProjectIn, ProjectListOut, ProjectOut, ProjectPatch, RecomputeIn, RecomputeOut
 from apimeter.api.resolver import USER, USER_OR_KEY, build_resolver, handler, principal
 from apimeter.logic import projects, purge
+from apimeter.settings import require
+
+require("ENTITIES_TABLE", "ROLLUPS_TABLE", "PURGE_QUEUE_URL")
 
 app = build_resolver()
 
