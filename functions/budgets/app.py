@@ -7,8 +7,18 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from apimeter.api.models import AlertListOut, AlertOut, BudgetIn, BudgetListOut, BudgetOut, BudgetPatch
+from apimeter.api.models import (
+    AlertListOut,
+    AlertOut,
+    BudgetIn,
+    BudgetListOut,
+    BudgetOut,
+    BudgetPatch,
+    ChannelsIn,
+    ThresholdIn,
+)
 from apimeter.api.resolver import USER, USER_OR_KEY, build_resolver, handler, principal
+from apimeter.domain.budgets.rules import BudgetChanges, BudgetDraft, ChannelsDraft, Threshold, WebhookDraft
 from apimeter.logic import budgets
 from apimeter.settings import require
 
@@ -23,7 +33,7 @@ Limit = Annotated[int, Query(ge=1, le=200, description="Newest period first")]
 
 @app.post(PROJECT, security=USER, status_code=201, tags=["budgets"], summary="Create a budget for a project")
 def create(project_id: str, body: BudgetIn) -> BudgetOut:
-    return BudgetOut.of(budgets.create(principal(app), project_id, body.model_dump()), show_secrets=True)
+    return BudgetOut.of(budgets.create(principal(app), project_id, _draft(body)), show_secrets=True)
 
 
 @app.get(PROJECT, security=USER_OR_KEY, tags=["budgets"], summary="A project's budgets")
@@ -38,7 +48,7 @@ def get(project_id: str, budget_id: str) -> BudgetOut:
 
 @app.patch(f"{PROJECT}/<budget_id>", security=USER, tags=["budgets"], summary="Change a project budget")
 def update(project_id: str, budget_id: str, body: BudgetPatch) -> BudgetOut:
-    changed = budgets.update(principal(app), project_id, budget_id, body.model_dump(exclude_unset=True))
+    changed = budgets.update(principal(app), project_id, budget_id, _changes(body))
     return BudgetOut.of(changed, show_secrets=body.channels is not None)
 
 
@@ -57,7 +67,7 @@ def alerts(project_id: str, budget_id: str, limit: Limit = 50) -> AlertListOut:
 
 @app.post(TENANT, security=USER, status_code=201, tags=["budgets"], summary="Create a tenant-wide budget")
 def create_tenant_wide(body: BudgetIn) -> BudgetOut:
-    return BudgetOut.of(budgets.create(principal(app), None, body.model_dump()), show_secrets=True)
+    return BudgetOut.of(budgets.create(principal(app), None, _draft(body)), show_secrets=True)
 
 
 @app.get(TENANT, security=USER, tags=["budgets"], summary="The tenant-wide budgets")
@@ -72,7 +82,7 @@ def get_tenant_wide(budget_id: str) -> BudgetOut:
 
 @app.patch(f"{TENANT}/<budget_id>", security=USER, tags=["budgets"], summary="Change a tenant-wide budget")
 def update_tenant_wide(budget_id: str, body: BudgetPatch) -> BudgetOut:
-    changed = budgets.update(principal(app), None, budget_id, body.model_dump(exclude_unset=True))
+    changed = budgets.update(principal(app), None, budget_id, _changes(body))
     return BudgetOut.of(changed, show_secrets=body.channels is not None)
 
 
@@ -88,6 +98,42 @@ def alerts_tenant_wide(budget_id: str, limit: Limit = 50) -> AlertListOut:
     return AlertListOut(
         alerts=[AlertOut.model_validate(a) for a in budgets.history(principal(app), None, budget_id, limit)]
     )
+
+
+def _draft(body: BudgetIn) -> BudgetDraft:
+    return BudgetDraft(
+        name=body.name,
+        amount=body.amount,
+        period=body.period,
+        metric=body.metric,
+        thresholds=_thresholds(body.thresholds),
+        channels=_channels(body.channels),
+        timezone=body.timezone,
+        currency=body.currency,
+        key_id=body.key_id,
+    )
+
+
+def _changes(body: BudgetPatch) -> BudgetChanges:
+    return BudgetChanges(
+        name=body.name,
+        amount=body.amount,
+        period=body.period,
+        metric=body.metric,
+        timezone=body.timezone,
+        thresholds=None if body.thresholds is None else _thresholds(body.thresholds),
+        channels=None if body.channels is None else _channels(body.channels),
+        key_id=body.key_id,
+    )
+
+
+def _thresholds(given: list[ThresholdIn]) -> tuple[Threshold, ...]:
+    return tuple(Threshold(t.percent, t.on, t.probability, t.action) for t in given)
+
+
+def _channels(given: ChannelsIn) -> ChannelsDraft:
+    hooks = tuple(WebhookDraft(w.url, w.secret) for w in given.webhooks)
+    return ChannelsDraft(given.sns, given.eventbridge, hooks)
 
 
 lambda_handler = handler(app)

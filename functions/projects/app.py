@@ -4,8 +4,17 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from apimeter.api.models import ProjectIn, ProjectListOut, ProjectOut, ProjectPatch, RecomputeIn, RecomputeOut
+from apimeter.api.models import (
+    PricingIn,
+    ProjectIn,
+    ProjectListOut,
+    ProjectOut,
+    ProjectPatch,
+    RecomputeIn,
+    RecomputeOut,
+)
 from apimeter.api.resolver import USER, USER_OR_KEY, build_resolver, handler, principal
+from apimeter.domain.accounts import Pricing, ProjectChanges
 from apimeter.logic import projects, purge
 from apimeter.settings import require
 
@@ -31,8 +40,7 @@ def get(project_id: str) -> ProjectOut:
 
 @app.patch("/v1/projects/<project_id>", security=USER, tags=["projects"], summary="Change a project's settings")
 def update(project_id: str, body: ProjectPatch) -> ProjectOut:
-    changes = body.model_dump(exclude_unset=True)
-    return ProjectOut.of(projects.update(principal(app), project_id, changes))
+    return ProjectOut.of(projects.update(principal(app), project_id, _changes(body)))
 
 
 @app.delete(
@@ -57,6 +65,22 @@ def delete(project_id: str) -> Response[None]:
 )
 def recompute(project_id: str, body: RecomputeIn) -> RecomputeOut:
     return RecomputeOut(hours=projects.recompute(principal(app), project_id, body.start, body.end))
+
+
+def _changes(body: ProjectPatch) -> ProjectChanges:
+    return ProjectChanges(
+        name=body.name,
+        retention_days=body.retention_days,
+        ip_privacy=body.ip_privacy,
+        timezone=body.timezone,
+        pricing=None if body.pricing is None else _pricing(body.pricing),
+        limits=body.limits,
+    )
+
+
+def _pricing(given: PricingIn) -> Pricing:
+    per_endpoint = tuple((price.pattern, price.per_request) for price in given.per_endpoint)
+    return Pricing(given.currency, given.per_request, given.per_gb_out, per_endpoint)
 
 
 lambda_handler = handler(app)

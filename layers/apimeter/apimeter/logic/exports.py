@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from apimeter.dal import entities, events, files, queues
 from apimeter.domain import exports
-from apimeter.domain.exports import CONTENT_TYPES, FILE_DAYS, PART_BYTES, Export
+from apimeter.domain.exports import CONTENT_TYPES, FILE_DAYS, PART_BYTES, Export, ExportRequest
 from apimeter.domain.ids import new_id
 from apimeter.domain.principal import Principal
 from apimeter.domain.windows import now_iso, parse_instant
@@ -29,16 +28,16 @@ LINK_SECONDS = 3600
 MAX_ATTEMPTS = 3  # the export queue's maxReceiveCount: the last attempt marks the export failed
 
 
-def create(principal: Principal, project_id: str, body: dict[str, Any]) -> Export:
+def create(principal: Principal, project_id: str, request: ExportRequest) -> Export:
     """Validate and queue an export of ``[from, to)``; its events are read when the job runs."""
     projects.get(principal, project_id, "analytics.read")
-    start = parse_instant(str(body["from"]), "from")
-    end = parse_instant(str(body["to"]), "to")
+    start = parse_instant(request.start, "from")
+    end = parse_instant(request.end, "to")
     if start is None or end is None:
         raise ValidationFailed("'from' and 'to' are required")
     if not 0 < end - start <= exports.MAX_RANGE_DAYS * 86_400_000:
         raise ValidationFailed(f"'to' must be after 'from', and the range at most {exports.MAX_RANGE_DAYS} days")
-    filters = {name: value for name, value in (body.get("filters") or {}).items() if value is not None}
+    filters = dict(request.filters)
     if "method" in filters:
         filters["method"] = str(filters["method"]).upper()
     export = Export(
@@ -47,7 +46,7 @@ def create(principal: Principal, project_id: str, body: dict[str, Any]) -> Expor
         project_id=project_id,
         start_ms=start,
         end_ms=end,
-        format=body.get("format", "csv"),
+        format=request.format,
         filters=filters,
         status="queued",
         created_at=now_iso(),

@@ -79,6 +79,49 @@ class Budget:
         return self.amount * threshold.percent / 100
 
 
+@dataclass(frozen=True, slots=True)
+class WebhookDraft:
+    url: str
+    secret: str | None = field(default=None, repr=False)  # None: the URL's current secret, or a new one
+
+
+@dataclass(frozen=True, slots=True)
+class ChannelsDraft:
+    sns: bool = False
+    eventbridge: bool = False
+    webhooks: tuple[WebhookDraft, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetDraft:
+    """A budget as a caller asks for it, before its id, defaults and webhook secrets are settled."""
+
+    name: str
+    amount: float
+    period: PeriodKind
+    metric: Metric
+    thresholds: tuple[Threshold, ...]
+    channels: ChannelsDraft = ChannelsDraft()
+    timezone: str | None = None  # None: the project's, UTC for a tenant-wide budget
+    currency: str | None = None  # None: the project's pricing currency, USD for a tenant-wide budget
+    key_id: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class BudgetChanges:
+    """What a change to a budget sets. None leaves a field as it is, whether the request left it
+    out or sent null: a change cannot clear a budget's key_id or timezone."""
+
+    name: str | None = None
+    amount: float | None = None
+    period: PeriodKind | None = None
+    metric: Metric | None = None
+    timezone: str | None = None
+    thresholds: tuple[Threshold, ...] | None = None
+    channels: ChannelsDraft | None = None  # all of them; a webhook sent without a secret keeps its own
+    key_id: str | None = None
+
+
 def _invalid(message: str, name: str) -> ValidationFailed:
     return ValidationFailed(message, details=[{"field": name}])
 
