@@ -3,8 +3,8 @@
 A batch of 1,000 INSERT records (Lambda's format, NEW_IMAGE) over 100 endpoints, built from the
 Apache access log in ../shared/data (elastic/examples, Apache-2.0: its methods, statuses, sizes,
 agents, and client IPs as consumers) with seeded latencies, goes through what the aggregate
-function does before its first DynamoDB call: read each image, sum the deltas per bucket, build the
-update requests. A stream batch holds what was written in the last moments, so the batch's
+function does before its first DynamoDB call: decode each image (dal/streams.py), sum the deltas
+per bucket, build the update requests. A stream batch holds what was written in the last moments, so the batch's
 timestamps are spread over one minute (the log's own spread hours apart one line to the next).
 Prints records/s on one core and rollup writes per event (totals, endpoints and consumers).
 """
@@ -20,7 +20,7 @@ import time
 from ingest import LINE, LOG  # the same access-log reader as the ingest benchmark (bench/ is on sys.path)
 
 from apimeter.dal import events as events_table
-from apimeter.dal import rollups
+from apimeter.dal import rollups, streams
 from apimeter.domain.events import IngestPolicy, screen
 from apimeter.domain.rollups import deltas
 
@@ -74,7 +74,7 @@ def main() -> int:
     timings, writes = [], 0
     for _ in range(ROUNDS):
         started = time.perf_counter()
-        parsed = [events_table.from_image(r["dynamodb"]["NewImage"]) for r in batch]  # type: ignore[index]
+        parsed = [events_table.from_row(streams.new_image(r) or {}) for r in batch]
         writes = len(rollups.updates(deltas(parsed), minute_expires_at=0)) + len(
             {(e.project_id, e.ts_ms // 3_600_000) for e in parsed}
         )

@@ -14,6 +14,7 @@ dict; without this, an invocation on another thread would overwrite them mid-inv
 from __future__ import annotations
 
 import importlib.util
+import os
 import threading
 import time
 import uuid
@@ -73,6 +74,20 @@ def _environment_log_keys(keys: dict[LambdaPowertoolsFormatter, dict[str, Any]])
         _log_keys.reset(token)
 
 
+@contextmanager
+def template_environment(function: Function) -> Iterator[None]:
+    """The function's template environment, for names this process has not set, while its handler
+    module is imported: a handler checks its settings at import (apimeter.settings.require), and a
+    tool that only inspects handlers (tools/openapi.py) has no stack to set them."""
+    added = {name: value for name, value in function.environment.items() if name not in os.environ}
+    os.environ.update(added)
+    try:
+        yield
+    finally:
+        for name in added:
+            os.environ.pop(name, None)
+
+
 @dataclass(eq=False)
 class _Environment:
     """One execution environment: its own import of the handler and its own log keys."""
@@ -124,7 +139,8 @@ class Lambda:
         if spec is None or spec.loader is None:
             raise ImportError(f"cannot load {path}")
         module: ModuleType = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(module)
+        with template_environment(self.function):
+            spec.loader.exec_module(module)
         return getattr(module, attribute)
 
     def handler(self) -> Any:

@@ -13,7 +13,8 @@ from functools import cache
 from pathlib import Path
 from typing import Any
 
-from offline.lambdas import Context
+from offline.lambdas import Context, template_environment
+from offline.template import read_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 EVENTS = ROOT / "events"
@@ -83,13 +84,16 @@ def context(name: str = "test") -> Context:
 
 @cache
 def function_module(folder: str) -> Any:
-    """``functions/<folder>/app.py``, loaded once under a unique module name."""
+    """``functions/<folder>/app.py``, loaded once under a unique module name, with the template's
+    environment for what the test has not set (a handler checks its settings at import)."""
     path = ROOT / "functions" / folder / "app.py"
+    function = next(f for f in read_stack(ROOT).functions.values() if f.code_dir == path.parent)
     spec = importlib.util.spec_from_file_location(f"fn_{folder}", path)
     assert spec is not None
     assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    with template_environment(function):
+        spec.loader.exec_module(module)
     return module
 
 

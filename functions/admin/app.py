@@ -10,6 +10,9 @@ from aws_lambda_powertools.event_handler.openapi.params import Query
 from apimeter.api.models import NewTenantOut, TenantIn, TenantListOut, TenantOut, TenantPatch, UserOut
 from apimeter.api.resolver import USER, build_resolver, handler, principal
 from apimeter.logic import tenants
+from apimeter.settings import require
+
+require("ENTITIES_TABLE")
 
 app = build_resolver()
 

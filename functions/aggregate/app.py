@@ -8,6 +8,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from apimeter.logic.aggregate import aggregate
 from apimeter.observability import MetricUnit, logger, metrics, tracer
+from apimeter.settings import require
+
+require("ENTITIES_TABLE", "ROLLUPS_TABLE", "LIVE_ENDPOINT")
 
 
 @logger.inject_lambda_context

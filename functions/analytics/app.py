@@ -24,6 +24,9 @@ from apimeter.domain.rollups import CONSUMER, ENDPOINT, StatusClass
 from apimeter.domain.windows import Granularity, WindowName
 from apimeter.logic import analytics
 from apimeter.observability import MetricUnit, metrics
+from apimeter.settings import require
+
+require("ENTITIES_TABLE", "EVENTS_TABLE", "ROLLUPS_TABLE")
 
 app = build_resolver()
 

@@ -10,6 +10,9 @@ from apimeter.api.models import AnomalyListOut, AnomalyOut, FeedbackIn
 from apimeter.api.resolver import USER, USER_OR_KEY, build_resolver, handler, principal
 from apimeter.domain.windows import WindowName
 from apimeter.logic import anomalies
+from apimeter.settings import require
+
+require("ENTITIES_TABLE", "ROLLUPS_TABLE")
 
 app = build_resolver()
 

@@ -8,6 +8,9 @@ from apimeter.api.models import KeyTokenOut, LoginIn, MeOut, RefreshIn, Register
 from apimeter.api.resolver import API_KEY, USER, build_resolver, handler, principal
 from apimeter.logic import accounts
 from apimeter.observability import MetricUnit, metrics
+from apimeter.settings import require
+
+require("ENTITIES_TABLE", "JWT_SECRET_NAME")
 
 app = build_resolver()
 

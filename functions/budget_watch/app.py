@@ -8,6 +8,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from apimeter.logic import spend
 from apimeter.observability import MetricUnit, logger, metrics, tracer
+from apimeter.settings import require
+
+require("ENTITIES_TABLE", "ALERTS_TOPIC_ARN", "ALERTS_BUS_NAME", "LIVE_ENDPOINT")
 
 
 @logger.inject_lambda_context

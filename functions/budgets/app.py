@@ -14,11 +14,17 @@ from apimeter.api.models import (
     BudgetListOut,
     BudgetOut,
     BudgetPatch,
+    ChannelsIn,
     TenantBudgetIn,
     TenantBudgetPatch,
+    ThresholdIn,
 )
 from apimeter.api.resolver import USER, USER_OR_KEY, build_resolver, handler, principal
+from apimeter.domain.budgets.rules import BudgetChanges, BudgetDraft, ChannelsDraft, Threshold, WebhookDraft
 from apimeter.logic import budgets
+from apimeter.settings import require
+
+require("ENTITIES_TABLE")
 
 app = build_resolver()
 PROJECT = "/v1/projects/<project_id>/budgets"
@@ -29,7 +35,7 @@ Limit = Annotated[int, Query(ge=1, le=200, description="Newest period first")]
 
 @app.post(PROJECT, security=USER, status_code=201, tags=["budgets"], summary="Create a budget for a project")
 def create(project_id: str, body: BudgetIn) -> BudgetOut:
-    return BudgetOut.of(budgets.create(principal(app), project_id, body.model_dump()), show_secrets=True)
+    return BudgetOut.of(budgets.create(principal(app), project_id, _draft(body)), show_secrets=True)
 
 
 @app.get(PROJECT, security=USER_OR_KEY, tags=["budgets"], summary="A project's budgets")
@@ -44,7 +50,7 @@ def get(project_id: str, budget_id: str) -> BudgetOut:
 
 @app.patch(f"{PROJECT}/<budget_id>", security=USER, tags=["budgets"], summary="Change a project budget")
 def update(project_id: str, budget_id: str, body: BudgetPatch) -> BudgetOut:
-    changed = budgets.update(principal(app), project_id, budget_id, body.model_dump(exclude_unset=True))
+    changed = budgets.update(principal(app), project_id, budget_id, _changes(body))
     return BudgetOut.of(changed, show_secrets=body.channels is not None)
 
 
@@ -63,7 +69,7 @@ def alerts(project_id: str, budget_id: str, limit: Limit = 50) -> AlertListOut:
 
 @app.post(TENANT, security=USER, status_code=201, tags=["budgets"], summary="Create a tenant-wide budget")
 def create_tenant_wide(body: TenantBudgetIn) -> BudgetOut:
-    return BudgetOut.of(budgets.create(principal(app), None, body.model_dump()), show_secrets=True)
+    return BudgetOut.of(budgets.create(principal(app), None, _draft(body)), show_secrets=True)
 
 
 @app.get(TENANT, security=USER, tags=["budgets"], summary="The tenant-wide budgets")
@@ -78,7 +84,7 @@ def get_tenant_wide(budget_id: str) -> BudgetOut:
 
 @app.patch(f"{TENANT}/<budget_id>", security=USER, tags=["budgets"], summary="Change a tenant-wide budget")
 def update_tenant_wide(budget_id: str, body: TenantBudgetPatch) -> BudgetOut:
-    changed = budgets.update(principal(app), None, budget_id, body.model_dump(exclude_unset=True))
+    changed = budgets.update(principal(app), None, budget_id, _changes(body))
     return BudgetOut.of(changed, show_secrets=body.channels is not None)
 
 
@@ -94,6 +100,42 @@ def alerts_tenant_wide(budget_id: str, limit: Limit = 50) -> AlertListOut:
     return AlertListOut(
         alerts=[AlertOut.model_validate(a) for a in budgets.history(principal(app), None, budget_id, limit)]
     )
+
+
+def _draft(body: TenantBudgetIn) -> BudgetDraft:
+    return BudgetDraft(
+        name=body.name,
+        amount=body.amount,
+        period=body.period,
+        metric=body.metric,
+        thresholds=_thresholds(body.thresholds),
+        channels=_channels(body.channels),
+        timezone=body.timezone,
+        currency=body.currency,
+        key_id=body.key_id if isinstance(body, BudgetIn) else None,
+    )
+
+
+def _changes(body: TenantBudgetPatch) -> BudgetChanges:
+    return BudgetChanges(
+        name=body.name,
+        amount=body.amount,
+        period=body.period,
+        metric=body.metric,
+        timezone=body.timezone,
+        thresholds=None if body.thresholds is None else _thresholds(body.thresholds),
+        channels=None if body.channels is None else _channels(body.channels),
+        key_id=body.key_id if isinstance(body, BudgetPatch) else None,
+    )
+
+
+def _thresholds(given: list[ThresholdIn]) -> tuple[Threshold, ...]:
+    return tuple(Threshold(t.percent, t.on, t.probability, t.action) for t in given)
+
+
+def _channels(given: ChannelsIn) -> ChannelsDraft:
+    hooks = tuple(WebhookDraft(w.url, w.secret) for w in given.webhooks)
+    return ChannelsDraft(given.sns, given.eventbridge, hooks)
 
 
 lambda_handler = handler(app)

@@ -10,6 +10,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from apimeter.api.jobs import queue_handler
 from apimeter.logic import exports
 from apimeter.observability import MetricUnit, logger, metrics
+from apimeter.settings import require
+
+require("ENTITIES_TABLE", "EVENTS_TABLE", "EXPORTS_BUCKET", "EXPORT_QUEUE_URL")
 
 
 def _export_one(record: SQSRecord, context: LambdaContext) -> None:

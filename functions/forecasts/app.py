@@ -5,6 +5,9 @@ from __future__ import annotations
 from apimeter.api.models import ForecastOut
 from apimeter.api.resolver import USER_OR_KEY, build_resolver, handler, principal
 from apimeter.logic import forecasts
+from apimeter.settings import require
+
+require("ENTITIES_TABLE", "ROLLUPS_TABLE")
 
 app = build_resolver()
 

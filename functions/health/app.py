@@ -9,7 +9,9 @@ from apimeter.api.models import HealthOut, ReadyOut
 from apimeter.api.resolver import build_resolver, handler
 from apimeter.logic import readiness
 from apimeter.observability import MetricUnit, metrics
-from apimeter.settings import settings
+from apimeter.settings import require, settings
+
+require("ENTITIES_TABLE", "EVENTS_TABLE", "ROLLUPS_TABLE", "JWT_SECRET_NAME", "PEPPER_SECRET_NAME")
 
 app = build_resolver()
 

@@ -6,6 +6,9 @@ from apimeter.api.models import IngestOut, QuotaOut
 from apimeter.api.resolver import API_KEY, build_resolver, handler, principal
 from apimeter.logic import ingest, limits
 from apimeter.observability import MetricUnit, metrics
+from apimeter.settings import require
+
+require("ENTITIES_TABLE", "EVENTS_TABLE", "ROLLUPS_TABLE")
 
 app = build_resolver()
 

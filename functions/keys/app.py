@@ -7,6 +7,9 @@ from aws_lambda_powertools.event_handler import Response
 from apimeter.api.models import KeyIn, KeyListOut, KeyOut, NewKeyOut, RotatedKeyOut, RotateIn
 from apimeter.api.resolver import USER, build_resolver, handler, principal
 from apimeter.logic import keys
+from apimeter.settings import require
+
+require("ENTITIES_TABLE", "PEPPER_SECRET_NAME")
 
 app = build_resolver()
 

@@ -15,6 +15,9 @@ from apimeter.domain.principal import Principal
 from apimeter.errors import AuthenticationFailed
 from apimeter.logic import live
 from apimeter.observability import MetricUnit, logger, metrics, tracer
+from apimeter.settings import require
+
+require("ENTITIES_TABLE")
 
 USAGE = 'send {"action": "subscribe" or "unsubscribe", "project_id": "prj_..."}'
 

@@ -14,6 +14,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from apimeter.errors import AuthenticationFailed
 from apimeter.logic import authorization, live
 from apimeter.observability import MetricUnit, logger, metrics, tracer
+from apimeter.settings import require
+
+require("ENTITIES_TABLE", "JWT_SECRET_NAME")
 
 
 @logger.inject_lambda_context(correlation_id_path="requestContext.requestId")

@@ -13,6 +13,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from apimeter.logic import alerts, pipeline
 from apimeter.observability import MetricUnit, logger, metrics, tracer
+from apimeter.settings import require
+
+require("ENTITIES_TABLE", "ROLLUPS_TABLE", "EXPORTS_BUCKET", "ALERTS_TOPIC_ARN", "ALERTS_BUS_NAME")
 
 
 @logger.inject_lambda_context

@@ -4,10 +4,22 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from apimeter.api.models import ProjectIn, ProjectListOut, ProjectOut, ProjectPatch, RecomputeIn, RecomputeOut
+from apimeter.api.models import (
+    PricingIn,
+    ProjectIn,
+    ProjectListOut,
+    ProjectOut,
+    ProjectPatch,
+    RecomputeIn,
+    RecomputeOut,
+)
 from apimeter.api.resolver import USER, USER_OR_KEY, build_resolver, handler, principal
+from apimeter.domain.accounts import Pricing, ProjectChanges
 from apimeter.domain.windows import iso
 from apimeter.logic import projects, purge
+from apimeter.settings import require
+
+require("ENTITIES_TABLE", "ROLLUPS_TABLE", "PURGE_QUEUE_URL")
 
 app = build_resolver()
 
@@ -29,10 +41,7 @@ def get(project_id: str) -> ProjectOut:
 
 @app.patch("/v1/projects/<project_id>", security=USER, tags=["projects"], summary="Change a project's settings")
 def update(project_id: str, body: ProjectPatch) -> ProjectOut:
-    changes = body.model_dump(exclude_unset=True)
-    if body.limits is not None:
-        changes["limits"] = body.limits.given()
-    return ProjectOut.of(projects.update(principal(app), project_id, changes))
+    return ProjectOut.of(projects.update(principal(app), project_id, _changes(body)))
 
 
 @app.delete(
@@ -58,6 +67,22 @@ def delete(project_id: str) -> Response[None]:
 def recompute(project_id: str, body: RecomputeIn) -> RecomputeOut:
     hours, span = projects.recompute(principal(app), project_id, body.start, body.end)
     return RecomputeOut.model_validate({"hours": hours, "from": iso(span.start_ms), "to": iso(span.end_ms)})
+
+
+def _changes(body: ProjectPatch) -> ProjectChanges:
+    return ProjectChanges(
+        name=body.name,
+        retention_days=body.retention_days,
+        ip_privacy=body.ip_privacy,
+        timezone=body.timezone,
+        pricing=None if body.pricing is None else _pricing(body.pricing),
+        limits=None if body.limits is None else body.limits.given(),
+    )
+
+
+def _pricing(given: PricingIn) -> Pricing:
+    per_endpoint = tuple((price.pattern, price.per_request) for price in given.per_endpoint)
+    return Pricing(given.currency, given.per_request, given.per_gb_out, per_endpoint)
 
 
 lambda_handler = handler(app)

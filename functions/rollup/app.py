@@ -8,6 +8,9 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from apimeter.logic import rollup
 from apimeter.observability import MetricUnit, logger, metrics, tracer
+from apimeter.settings import require
+
+require("EVENTS_TABLE", "ROLLUPS_TABLE")
 
 
 @logger.inject_lambda_context

@@ -8,6 +8,9 @@ from apimeter.api.models import RoleIn, RolesOut, UserIn, UserListOut, UserOut
 from apimeter.api.resolver import USER, build_resolver, handler, principal
 from apimeter.domain import permissions
 from apimeter.logic import users
+from apimeter.settings import require
+
+require("ENTITIES_TABLE")
 
 app = build_resolver()
 

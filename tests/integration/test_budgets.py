@@ -80,6 +80,44 @@ def test_budget_lifecycle_and_validation(api: Api) -> None:
     assert api.call("GET", f"{base}/{budget_id}", token=token).status == 404
 
 
+def test_a_change_sets_only_what_it_names_and_null_changes_nothing(api: Api) -> None:
+    token = api.register()["access_token"]
+    project_id = api.project(token)
+    key_id = api.key(token, project_id)["id"]
+    base = f"/v1/projects/{project_id}/budgets"
+    made = api.call("POST", base, {"name": "Calls", "amount": 1000, "period": "weekly", "metric": "requests",
+                                   "timezone": "Europe/Paris", "key_id": key_id,
+                                   "thresholds": [{"percent": 80}, {"percent": 100, "action": "suspend"}],
+                                   "channels": {"sns": True, "webhooks": [{"url": "https://hooks.example.com/a"}]}},
+                    token=token).body  # fmt: skip
+    url = f"{base}/{made['id']}"
+    nulls = api.call("PATCH", url, {"name": None, "key_id": None, "timezone": None, "thresholds": None}, token=token)
+    assert nulls.status == 200
+    assert {k: v for k, v in nulls.body.items() if k != "channels"} == {
+        k: v for k, v in made.items() if k != "channels"
+    }
+    assert nulls.body["channels"]["webhooks"][0]["secret"] is None  # channels untouched: no secret shown
+    renamed = api.call("PATCH", url, {"name": "Requests", "channels": {"webhooks": [{"url": "https://hooks.example.com/a"}]}},
+                       token=token).body  # fmt: skip
+    assert (renamed["name"], renamed["amount"], renamed["key_id"]) == ("Requests", 1000, key_id)
+    assert renamed["channels"]["sns"] is False  # channels are replaced whole
+    assert renamed["channels"]["webhooks"][0]["secret"] == made["channels"]["webhooks"][0]["secret"]
+
+
+def test_a_project_change_sets_only_what_it_names(api: Api) -> None:
+    token = api.register()["access_token"]
+    project_id = api.project(token, "payments")
+    url = f"/v1/projects/{project_id}"
+    priced = api.call("PATCH", url, {"timezone": "Asia/Tokyo", "pricing": {"currency": "EUR", "per_request": 0.002}},
+                      token=token).body  # fmt: skip
+    assert (priced["name"], priced["timezone"]) == ("payments", "Asia/Tokyo")
+    assert (priced["pricing"]["currency"], priced["pricing"]["per_request"]) == ("EUR", 0.002)
+    kept = api.call("PATCH", url, {"name": None, "timezone": None, "pricing": {"per_gb_out": 0.09}}, token=token).body
+    assert (kept["name"], kept["timezone"]) == ("payments", "Asia/Tokyo")
+    assert kept["pricing"]["currency"] == "USD"  # pricing is replaced whole: what is left out takes its default
+    assert (kept["pricing"]["per_request"], kept["pricing"]["per_gb_out"]) == (0, 0.09)
+
+
 def test_crossings_fire_once_per_threshold_on_every_channel(
     api: Api, aws: dict[str, Any], receiver: WebhookReceiver
 ) -> None:

@@ -26,7 +26,9 @@ from apimeter.api.live import (
 )
 from apimeter.dal import connections, entities
 from apimeter.domain import anomaly
-from apimeter.domain.budgets import Budget, Channels, Threshold, actual_alerts, forecast_alerts, payload, period_of
+from apimeter.domain.budgets.alerts import actual_alerts, forecast_alerts, payload
+from apimeter.domain.budgets.periods import period_of
+from apimeter.domain.budgets.rules import Budget, Channels, Threshold
 from apimeter.domain.forecast import Point
 from apimeter.domain.live import (
     MAX_FRAME_BYTES,

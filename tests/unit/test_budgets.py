@@ -6,28 +6,19 @@ from datetime import datetime
 
 import pytest
 
-from apimeter.domain import budgets
-from apimeter.domain.budgets import (
-    Budget,
-    Channels,
-    Period,
-    Threshold,
-    Webhook,
-    actions_for,
+from apimeter.domain.budgets.alerts import (
     actual_alerts,
     alert_id,
-    charged_period,
     crossed,
     forecast_alerts,
     forecast_crossings,
-    hour_buckets,
-    hour_range,
     message,
     payload,
-    period_of,
     quantile,
-    validate,
 )
+from apimeter.domain.budgets.holds import actions_for, held_limits
+from apimeter.domain.budgets.periods import Period, charged_period, hour_buckets, hour_range, period_of
+from apimeter.domain.budgets.rules import Budget, Channels, Threshold, Webhook, validate
 from apimeter.domain.forecast import Point, total
 from apimeter.errors import ValidationFailed
 
@@ -142,15 +133,10 @@ def test_kathmandu_quarter_hour_offset() -> None:
         ({"thresholds": tuple(Threshold(p) for p in range(10, 120, 10))}, "a budget needs 1 to 10 thresholds"),
         ({"thresholds": (Threshold(0),)}, "thresholds[0].percent must be greater than 0 and at most 1000"),
         ({"thresholds": (Threshold(50), Threshold(1000.5))}, "thresholds[1].percent must be greater than 0"),
-        ({"thresholds": (Threshold(80), Threshold(80))}, "thresholds[1] repeats 80 % on actual"),
         ({"thresholds": (Threshold(80, "forecast", probability=0.3),)}, "probability must be between 0.5 and 0.975"),
         ({"thresholds": (Threshold(80, "forecast", probability=0.99),)}, "probability must be between 0.5 and 0.975"),
         ({"thresholds": (Threshold(100, "forecast", action="throttle"),)}, "a forecast threshold can only notify"),
         ({"thresholds": (Threshold(90, action="suspend"),)}, "suspend needs a threshold of at least 100 %"),
-        (
-            {"thresholds": (Threshold(80, action="throttle"), Threshold(100, action="notify"))},
-            "actions cannot de-escalate: throttle at 80 % but notify at 100 %",
-        ),
         ({"channels": Channels(webhooks=(Webhook("http://hooks.example.com", SECRET),))}, "must be an https URL"),
         ({"channels": Channels(webhooks=(Webhook("ftp://localhost/x", SECRET),))}, "must be an https URL"),
         ({"channels": Channels(webhooks=(Webhook("https://", SECRET),))}, "must be an https URL"),
@@ -169,7 +155,7 @@ def test_validation_names_the_broken_rule(changes: dict[str, object], fragment: 
 
 
 def test_valid_budgets_pass() -> None:
-    assert validate(BUDGET) is BUDGET
+    assert validate(BUDGET) == BUDGET
     local = Channels(webhooks=(Webhook("http://127.0.0.1:8080/hook", SECRET), Webhook("http://localhost/h", SECRET)))
     escalating = (
         Threshold(50),
@@ -179,7 +165,15 @@ def test_valid_budgets_pass() -> None:
         Threshold(120, action="suspend"),
     )
     tenant_wide = replace(BUDGET, project_id=None, timezone="Asia/Kolkata", thresholds=escalating, channels=local)
-    assert validate(tenant_wide) is tenant_wide
+    assert validate(tenant_wide) == tenant_wide
+
+
+def test_thresholds_at_one_percent_merge_into_the_strongest_action() -> None:
+    given = (Threshold(80), Threshold(80, action="throttle"), Threshold(80, "forecast"), Threshold(100))
+    budget = validate(replace(BUDGET, thresholds=given))
+    assert budget.thresholds == (Threshold(80, action="throttle"), Threshold(80, "forecast"), Threshold(100))
+    falling = (Threshold(80, action="throttle"), Threshold(100, action="notify"))  # the throttle holds past 100 %
+    assert validate(replace(BUDGET, thresholds=falling)).thresholds == falling
 
 
 def test_webhook_secret_stays_out_of_repr() -> None:
@@ -371,10 +365,10 @@ def test_holds_throttle_or_suspend_only_the_keys_they_name_until_they_end() -> N
     limits = {"key_per_minute": 600, "key_per_day": 50_000, "project_per_minute": 6000}
     now = 1_800_000_000
     project = {"hold#bud_a": {"key": "key_1", "action": "throttle", "until": now + 60}}
-    assert budgets.held_limits(limits, [project], "key_1", now) == {
+    assert held_limits(limits, [project], "key_1", now) == {
         "key_per_minute": 60, "key_per_day": 5000, "project_per_minute": 6000}  # fmt: skip
-    assert budgets.held_limits(limits, [project], "key_2", now) == limits
-    assert budgets.held_limits(limits, [project], "key_1", now + 60) == limits  # the period is over
+    assert held_limits(limits, [project], "key_2", now) == limits
+    assert held_limits(limits, [project], "key_1", now + 60) == limits  # the period is over
     tenant = {"hold#bud_b": {"key": "*", "action": "suspend", "until": now + 60}}
-    suspended = budgets.held_limits(limits, [tenant, project], "key_2", now)
+    suspended = held_limits(limits, [tenant, project], "key_2", now)
     assert (suspended["key_per_minute"], suspended["key_per_day"], suspended["project_per_minute"]) == (0, 0, 6000)

@@ -1,7 +1,8 @@
 """Settings, validated from the environment once per process and cached.
 
-Each function reads only the settings it uses; a setting that is needed and missing fails with its
-environment variable's name, so a misconfigured function stops at its first request, loudly.
+Each handler module declares, at its top, the settings it cannot work without (``require``), so a
+misconfigured function fails its cold start with the environment variable's name rather than at
+the first request that happens to need it. Values are read lazily through ``settings()``.
 """
 
 from __future__ import annotations
@@ -52,6 +53,25 @@ class Settings(BaseModel):
 
 @lru_cache(maxsize=1)
 def settings() -> Settings:
+    return _read()
+
+
+def require(*names: str) -> None:
+    """Fail the cold start, naming them, unless every one of ``names`` (environment variables, e.g.
+    ``EVENTS_TABLE``) is set and every setting present is valid; called at the top of a handler
+    module. It caches nothing: ``settings()`` still reads the environment when first used."""
+    unknown = [name for name in names if name != name.upper() or name.lower() not in Settings.model_fields]
+    if unknown:
+        raise ValueError(f"no such setting: {', '.join(unknown)}")
+    missing = [name for name in names if not os.environ.get(name)]
+    if missing:
+        raise ConfigurationError(
+            f"missing setting {', '.join(missing)}: this function needs it in its environment (template.yaml)"
+        )
+    _read()
+
+
+def _read() -> Settings:
     fields = Settings.model_fields
     raw = {name: os.environ[name.upper()] for name in fields if name.upper() in os.environ}
     try:

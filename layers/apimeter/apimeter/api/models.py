@@ -9,7 +9,7 @@ from zoneinfo import available_timezones
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
 from apimeter.domain.accounts import EMAIL_PATTERN, ApiKey, Pricing, Project, Tenant, User
-from apimeter.domain.budgets import Budget, Threshold
+from apimeter.domain.budgets.rules import Budget, Threshold
 from apimeter.domain.distinct import RELATIVE_STANDARD_ERROR
 from apimeter.domain.events import Rejection, TrackedEvent, public
 from apimeter.domain.exports import Export

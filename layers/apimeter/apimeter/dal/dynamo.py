@@ -11,7 +11,7 @@ from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
 import boto3
-from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer, TypeSerializer
 from botocore.config import Config
 from botocore.exceptions import ClientError
 
@@ -67,7 +67,18 @@ def serialize(item: dict[str, Any]) -> Item:
 
 
 def deserialize(item: Item) -> dict[str, Any]:
-    return {k: _deserializer.deserialize(v) for k, v in item.items()}
+    """DynamoDB attribute values (an item, a stream image) to Python values, numbers as ``Decimal``."""
+    return {k: _value(v) for k, v in item.items()}
+
+
+def _value(attribute: Any) -> Any:
+    # Strings and numbers are nearly every attribute read, on the stream's hot path too: taken
+    # directly they decode several times faster than through TypeDeserializer's dispatch, to the same values.
+    if "S" in attribute:
+        return attribute["S"]
+    if "N" in attribute:
+        return DYNAMODB_CONTEXT.create_decimal(attribute["N"])
+    return _deserializer.deserialize(attribute)
 
 
 def as_json(value: Any) -> Any:

@@ -30,7 +30,8 @@ from botocore.exceptions import ClientError
 
 from apimeter.dal.dynamo import as_json, batch_get, client, delete_keys, deserialize, error_code, put_if, serialize
 from apimeter.domain.accounts import ApiKey, Pricing, Project, Tenant, User
-from apimeter.domain.budgets import HOLD_PREFIX, Budget, Channels, Threshold, Webhook
+from apimeter.domain.budgets.holds import HOLD_PREFIX
+from apimeter.domain.budgets.rules import Budget, Channels, Threshold, Webhook
 from apimeter.domain.exports import Export
 from apimeter.errors import Conflict, NotFound
 from apimeter.settings import settings
@@ -325,6 +326,15 @@ def _project(tenant_id: str, row: dict[str, Any]) -> Project:
     )
 
 
+def _pricing_row(pricing: Pricing) -> dict[str, Any]:
+    return {
+        "currency": pricing.currency,
+        "per_request": pricing.per_request,
+        "per_gb_out": pricing.per_gb_out,
+        "per_endpoint": [{"pattern": pattern, "per_request": price} for pattern, price in pricing.per_endpoint],
+    }
+
+
 def create_project(project: Project) -> None:
     row = {
         "pk": f"TENANT#{project.tenant_id}",
@@ -380,10 +390,11 @@ def purge_project_entities(tenant_id: str, project_id: str) -> int:
 
 def update_project(tenant_id: str, project_id: str, changes: dict[str, Any]) -> None:
     """Change an active project; NOT_FOUND once it is being deleted."""
+    row = {name: _pricing_row(value) if isinstance(value, Pricing) else value for name, value in changes.items()}
     try:
         _set(
             _key(f"TENANT#{tenant_id}", f"PROJECT#{project_id}"),
-            changes,
+            row,
             "attribute_exists(pk) AND (attribute_not_exists(#status) OR #status = :active)",
             names={"#status": "status"},
             values={":active": "active"},

@@ -73,8 +73,12 @@ def _properties_json(properties: dict[str, Any]) -> str:
 
 
 def from_image(image: Item) -> TrackedEvent:
-    """An event back from a stored item or a stream image (low-level attribute values)."""
-    row = deserialize(image)
+    """An event back from a stored item (low-level attribute values)."""
+    return from_row(deserialize(image))
+
+
+def from_row(row: dict[str, Any]) -> TrackedEvent:
+    """An event back from a decoded item: a stored one, or a stream's new image (dal/streams.py)."""
 
     def number(name: str, kind: type) -> Any:
         value = row.get(name)
@@ -103,9 +107,10 @@ def from_image(image: Item) -> TrackedEvent:
     )
 
 
-def received_ms(image: Item) -> int | None:
-    """When the API received a stored event (epoch ms); None for an item written without it."""
-    value = image.get("received", {}).get("N")
+def received_ms(row: dict[str, Any]) -> int | None:
+    """When the API received a stored event (epoch ms, from its decoded item); None for an item
+    written without it."""
+    value = row.get("received")
     return None if value is None else int(value)
 
 

@@ -86,6 +86,19 @@ class Project:
 
 
 @dataclass(frozen=True, slots=True)
+class ProjectChanges:
+    """What a change to a project's settings sets. None leaves a setting as it is, whether the
+    request left it out or sent null; pricing and limits are replaced whole."""
+
+    name: str | None = None
+    retention_days: int | None = None
+    ip_privacy: IpPrivacy | None = None
+    timezone: str | None = None
+    pricing: Pricing | None = None
+    limits: dict[str, int] | None = None
+
+
+@dataclass(frozen=True, slots=True)
 class ApiKey:
     id: str
     tenant_id: str

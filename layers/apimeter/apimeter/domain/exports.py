@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import csv
 import io
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Literal
 
 import orjson
@@ -24,6 +24,17 @@ FILTERS = ("endpoint", "method", "status", "consumer")
 PART_BYTES = 8 * 1024 * 1024  # S3 multipart parts (the minimum is 5 MiB); at most 10,000 parts
 MAX_RANGE_DAYS = 400
 FILE_DAYS = 7  # files expire (bucket lifecycle), and so do their records
+
+
+@dataclass(frozen=True, slots=True)
+class ExportRequest:
+    """An export as a caller asks for it: its range as sent (ISO 8601 or epoch ms, read when it is
+    checked) and the filters given, of ``FILTERS``."""
+
+    start: str
+    end: str
+    format: Format = "csv"
+    filters: dict[str, str | int] = field(default_factory=dict)
 
 
 @dataclass(frozen=True, slots=True)

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from zoneinfo import ZoneInfo
 
-from apimeter.domain.budgets import period_of
+from apimeter.domain.budgets.periods import period_of
 from apimeter.domain.forecast import Point, forecast, total
 
 HOUR_MS = 3_600_000

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from apimeter.dal import events, rollups
+from apimeter.dal import events, rollups, streams
 from apimeter.domain.events import TrackedEvent
 from apimeter.domain.rollups import deltas
 from apimeter.logic import live
@@ -33,10 +33,11 @@ class Outcome:
     pushed: int = 0  # live minute messages sent to subscribed sockets
 
 
-def _event_of(record: dict[str, Any]) -> TrackedEvent | None:
-    if record.get("eventName") != "INSERT":
-        return None  # TTL expiry (REMOVE) and rewrites never change what was counted
-    return events.from_image(record["dynamodb"]["NewImage"])
+def _event_of(record: dict[str, Any]) -> tuple[TrackedEvent, int | None] | None:
+    """The new event of a record and when the API received it; None for a record that adds no
+    event (TTL expiry and rewrites never change what was counted)."""
+    row = streams.new_image(record)
+    return None if row is None else (events.from_row(row), events.received_ms(row))
 
 
 def aggregate(records: Sequence[dict[str, Any]]) -> Outcome:
@@ -48,15 +49,15 @@ def aggregate(records: Sequence[dict[str, Any]]) -> Outcome:
     failed: str | None = None
     for record in records:
         try:
-            event = _event_of(record)
+            found = _event_of(record)
         except (KeyError, TypeError, ValueError):
             failed = record.get("dynamodb", {}).get("SequenceNumber")
             break
-        if event is None:
+        if found is None:
             skipped += 1
         else:
+            event, at = found
             batch.append(event)
-            at = events.received_ms(record["dynamodb"]["NewImage"])
             if at is not None:
                 received.append(at)
     expires_at = int(time.time()) + settings().minute_rollup_retention_hours * 3600

@@ -1,6 +1,6 @@
 """Budget alerts: each fires once per threshold and period, then reaches every channel of its budget.
 
-Firing is one conditional put of the alert under its deterministic id (domain/budgets.alert_id):
+Firing is one conditional put of the alert under its deterministic id (domain/budgets/alerts.alert_id):
 the stream, the hourly pipeline, a retried batch or two concurrent evaluators may all find the
 same threshold crossed, and only the first write fires. The alert is written with the channels it
 still owes a delivery to and an outbox entry; each delivery is made at once and marked done, and
@@ -18,7 +18,9 @@ from typing import Any
 
 from apimeter.dal import entities, notifications
 from apimeter.domain import webhooks
-from apimeter.domain.budgets import Alert, Budget, hold_of, payload
+from apimeter.domain.budgets.alerts import Alert, payload
+from apimeter.domain.budgets.holds import hold_of
+from apimeter.domain.budgets.rules import Budget
 from apimeter.domain.windows import now_iso, parse_instant
 from apimeter.errors import NotFound
 from apimeter.logic import live

@@ -23,7 +23,8 @@ from collections.abc import Callable, Mapping
 from typing import Any
 
 from apimeter.dal import entities
-from apimeter.domain import apikeys, budgets, tokens
+from apimeter.domain import apikeys, tokens
+from apimeter.domain.budgets.holds import held_limits
 from apimeter.domain.plans import limits as plan_limits
 from apimeter.domain.principal import Principal
 from apimeter.domain.windows import iso
@@ -101,7 +102,7 @@ def _verify_api_key(secret: str) -> tuple[Principal, float | None]:
         tenant_id=found["tenant_id"],
         project_id=found["project_id"],
         scopes=tuple(sorted(found["scopes"])),
-        limits=budgets.held_limits(_limits(tenant, project), (tenant or {}, project), found["key_id"], time.time()),
+        limits=held_limits(_limits(tenant, project), (tenant or {}, project), found["key_id"], time.time()),
     )
     try:
         entities.key_in_use(principal.tenant_id, found["project_id"], principal.principal_id, iso(_now_ms()))
@@ -145,7 +146,7 @@ def _verify_key_token(claims: tokens.AccessClaims) -> Principal:
         scopes=tuple(sorted(set(claims.scopes) & set(key["scopes"]))),
         token_id=claims.jti,
         token_expires=claims.expires_at,
-        limits=budgets.held_limits(
+        limits=held_limits(
             _limits(tenant, state.project), (tenant or {}, state.project or {}), claims.subject, time.time()
         ),
     )

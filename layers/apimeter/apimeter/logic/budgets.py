@@ -11,14 +11,16 @@ from __future__ import annotations
 import time
 import zlib
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, fields, replace
 from typing import Any
 
 import orjson
 
 from apimeter.dal import entities, rollups
-from apimeter.domain import budgets, webhooks
-from apimeter.domain.budgets import Alert, Budget, Channels, Threshold, Webhook
+from apimeter.domain import webhooks
+from apimeter.domain.budgets.alerts import Alert, actual_alerts, forecast_alerts
+from apimeter.domain.budgets.periods import hour_range, period_of
+from apimeter.domain.budgets.rules import Budget, BudgetChanges, BudgetDraft, Channels, ChannelsDraft, Webhook, validate
 from apimeter.domain.forecast import Point
 from apimeter.domain.ids import new_id
 from apimeter.domain.outlook import HOUR_MS
@@ -40,43 +42,42 @@ def _scope(principal: Principal, project_id: str | None, action: Action) -> None
         projects.get(principal, project_id, action)
 
 
-def create(principal: Principal, project_id: str | None, body: dict[str, Any]) -> Budget:
-    """A new budget from its API body; webhooks without a secret get one (shown in this answer)."""
+def create(principal: Principal, project_id: str | None, draft: BudgetDraft) -> Budget:
+    """A new budget; webhooks without a secret get one (shown in this answer)."""
     _scope(principal, project_id, "budgets.manage")
     project = entities.get_project(principal.tenant_id, project_id) if project_id else None
     budget = Budget(
         id=new_id("bud"),
         tenant_id=principal.tenant_id,
         project_id=project_id,
-        name=body["name"],
-        amount=float(body["amount"]),
-        period=body["period"],
-        metric=body["metric"],
-        timezone=body.get("timezone") or (project.timezone if project else "UTC"),
-        thresholds=_thresholds(body["thresholds"]),
-        channels=_channels(body.get("channels") or {}, None),
+        name=draft.name,
+        amount=float(draft.amount),
+        period=draft.period,
+        metric=draft.metric,
+        timezone=draft.timezone or (project.timezone if project else "UTC"),
+        thresholds=draft.thresholds,
+        channels=_channels(draft.channels, None),
         created_at=now_iso(),
-        key_id=body.get("key_id"),
-        currency=body.get("currency") or (project.pricing.currency if project else "USD"),
+        key_id=draft.key_id,
+        currency=draft.currency or (project.pricing.currency if project else "USD"),
     )
     _check_key(budget)
-    entities.put_budget(budgets.validate(budget), new=True)
+    entities.put_budget(validate(budget), new=True)
     return budget
 
 
-def update(principal: Principal, project_id: str | None, budget_id: str, body: dict[str, Any]) -> Budget:
+def update(principal: Principal, project_id: str | None, budget_id: str, changes: BudgetChanges) -> Budget:
     """Change a budget; alerts already fired stay fired for their periods."""
     current = get(principal, project_id, budget_id, "budgets.manage")
-    changes: dict[str, Any] = {k: v for k, v in body.items() if v is not None and k not in ("thresholds", "channels")}
-    if "amount" in changes:
-        changes["amount"] = float(changes["amount"])
-    if body.get("thresholds") is not None:
-        changes["thresholds"] = _thresholds(body["thresholds"])
-    if body.get("channels") is not None:
-        changes["channels"] = _channels(body["channels"], current.channels)
-    budget = replace(current, **changes)
+    given = {f.name: getattr(changes, f.name) for f in fields(changes)}
+    updates: dict[str, Any] = {name: value for name, value in given.items() if value is not None}
+    if changes.amount is not None:
+        updates["amount"] = float(changes.amount)
+    if changes.channels is not None:
+        updates["channels"] = _channels(changes.channels, current.channels)
+    budget = replace(current, **updates)
     _check_key(budget)
-    entities.put_budget(budgets.validate(budget), new=False)
+    entities.put_budget(validate(budget), new=False)
     entities.clear_hold(budget.tenant_id, budget.project_id, budget.id)  # the next judgement sets what still holds
     return budget
 
@@ -113,24 +114,12 @@ def _alert_out(row: dict[str, Any]) -> dict[str, Any]:
     return {**row["body"], "deliveries": deliveries}
 
 
-def _thresholds(raw: Sequence[dict[str, Any]]) -> tuple[Threshold, ...]:
-    return tuple(
-        Threshold(
-            float(t["percent"]), t.get("on", "actual"), float(t.get("probability", 0.8)), t.get("action", "notify")
-        )
-        for t in raw
-    )
-
-
-def _channels(raw: dict[str, Any], current: Channels | None) -> Channels:
-    """Channels from the API body. A webhook sent without a secret keeps the one it had (same URL)
-    or gets a new one."""
+def _channels(draft: ChannelsDraft, current: Channels | None) -> Channels:
+    """Channels as asked for. A webhook sent without a secret keeps the one it had (same URL) or
+    gets a new one."""
     known = {w.url: w.secret for w in current.webhooks} if current else {}
-    hooks = tuple(
-        Webhook(w["url"], w.get("secret") or known.get(w["url"]) or webhooks.new_secret())
-        for w in raw.get("webhooks") or ()
-    )
-    return Channels(bool(raw.get("sns", False)), bool(raw.get("eventbridge", False)), hooks)
+    hooks = tuple(Webhook(w.url, w.secret or known.get(w.url) or webhooks.new_secret()) for w in draft.webhooks)
+    return Channels(draft.sns, draft.eventbridge, hooks)
 
 
 def _check_key(budget: Budget) -> None:
@@ -182,18 +171,18 @@ def _judge(
     now: int,
 ) -> int:
     scope = [budget.project_id] if budget.project_id else project_ids
-    period = budgets.period_of(budget.period, budget.timezone, now)
+    period = period_of(budget.period, budget.timezone, now)
     fired = 0
     if hour_ms is not None:
-        closed = budgets.period_of(budget.period, budget.timezone, hour_ms)
+        closed = period_of(budget.period, budget.timezone, hour_ms)
         if closed != period:
-            spent = _spent(scope, budget.metric, budgets.hour_range(closed))
-            fired += len(alerts.fire(budget, budgets.actual_alerts(budget, closed, spent, now)))
-    spent = _spent(scope, budget.metric, Range(budgets.hour_range(period).start_ms, as_of))
-    due: list[Alert] = budgets.actual_alerts(budget, period, spent, now)
+            spent = _spent(scope, budget.metric, hour_range(closed))
+            fired += len(alerts.fire(budget, actual_alerts(budget, closed, spent, now)))
+    spent = _spent(scope, budget.metric, Range(hour_range(period).start_ms, as_of))
+    due: list[Alert] = actual_alerts(budget, period, spent, now)
     forecast = _sum_paths([paths.get(p) for p in scope], budget.metric, as_of)
     if forecast and any(t.on == "forecast" for t in budget.thresholds):
-        due += budgets.forecast_alerts(budget, period, spent, forecast, as_of, HOUR_MS, now)
+        due += forecast_alerts(budget, period, spent, forecast, as_of, HOUR_MS, now)
     return fired + len(alerts.fire(budget, due))
 
 

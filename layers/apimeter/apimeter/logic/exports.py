@@ -11,11 +11,10 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import Any
 
 from apimeter.dal import entities, events, files, queues
 from apimeter.domain import exports
-from apimeter.domain.exports import CONTENT_TYPES, FILE_DAYS, PART_BYTES, Export
+from apimeter.domain.exports import CONTENT_TYPES, FILE_DAYS, PART_BYTES, Export, ExportRequest
 from apimeter.domain.ids import new_id
 from apimeter.domain.principal import Principal
 from apimeter.domain.windows import fit, now_iso, parse_instant
@@ -29,14 +28,14 @@ LINK_SECONDS = 3600
 MAX_ATTEMPTS = 3  # the export queue's maxReceiveCount: the last attempt marks the export failed
 
 
-def create(principal: Principal, project_id: str, body: dict[str, Any]) -> Export:
+def create(principal: Principal, project_id: str, request: ExportRequest) -> Export:
     """Validate and queue an export of ``[from, to)``; its events are read when the job runs."""
     projects.get(principal, project_id, "analytics.read")
-    end = parse_instant(str(body["to"]), "to") or 0
-    asked = fit(parse_instant(str(body["from"]), "from"), end, default_end=end, default_ms=0,
+    end = parse_instant(request.end, "to") or 0
+    asked = fit(parse_instant(request.start, "from"), end, default_end=end, default_ms=0,
                 max_ms=exports.MAX_RANGE_DAYS * 86_400_000)  # fmt: skip
     start, end = asked.start_ms, asked.end_ms  # the export says the range it covers
-    filters = {name: value for name, value in (body.get("filters") or {}).items() if value is not None}
+    filters = dict(request.filters)
     if "method" in filters:
         filters["method"] = str(filters["method"]).upper()
     export = Export(
@@ -45,7 +44,7 @@ def create(principal: Principal, project_id: str, body: dict[str, Any]) -> Expor
         project_id=project_id,
         start_ms=start,
         end_ms=end,
-        format=body.get("format", "csv"),
+        format=request.format,
         filters=filters,
         status="queued",
         created_at=now_iso(),

@@ -16,7 +16,7 @@ from typing import Any
 import orjson
 
 from apimeter.dal import entities, rollups
-from apimeter.domain.budgets import period_of
+from apimeter.domain.budgets.periods import period_of
 from apimeter.domain.outlook import HISTORY_HOURS, HOUR_MS, History, outlook
 from apimeter.domain.principal import Principal
 from apimeter.domain.windows import iso, now_iso

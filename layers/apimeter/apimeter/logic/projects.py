@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import secrets
 import time
+from dataclasses import fields
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from apimeter.dal import entities
-from apimeter.domain.accounts import Project
+from apimeter.domain.accounts import Project, ProjectChanges
 from apimeter.domain.ids import new_id
 from apimeter.domain.permissions import Action
 from apimeter.domain.plans import LIMIT_NAMES
@@ -47,12 +48,12 @@ def get(principal: Principal, project_id: str, action: Action = "projects.read")
 MAX_RETENTION_DAYS = 3650
 
 
-def update(principal: Principal, project_id: str, changes: dict[str, Any]) -> Project:
+def update(principal: Principal, project_id: str, changes: ProjectChanges) -> Project:
     """Change a project's settings. Limit overrides may only tighten what the plan and tenant allow."""
     principal.require("projects.manage")
     entities.get_project(principal.tenant_id, project_id)
     stored: dict[str, Any] = {}
-    for name, value in changes.items():
+    for name, value in ((f.name, getattr(changes, f.name)) for f in fields(changes)):
         if value is None:
             continue
         if name == "retention_days" and not 1 <= int(value) <= MAX_RETENTION_DAYS:

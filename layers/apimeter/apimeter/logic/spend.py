@@ -17,9 +17,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from apimeter.dal import entities
-from apimeter.domain import budgets
-from apimeter.domain.budgets import Budget, Period
+from apimeter.dal import entities, streams
+from apimeter.domain.budgets.alerts import actual_alerts
+from apimeter.domain.budgets.periods import Period, charged_period
+from apimeter.domain.budgets.rules import Budget
 from apimeter.logic import alerts
 from apimeter.observability import logger
 
@@ -47,11 +48,14 @@ def charges(records: Sequence[dict[str, Any]]) -> list[Charge]:
     """The new events of a stream batch, as much of them as spend needs."""
     found = []
     for record in records:
-        image = record.get("dynamodb", {}).get("NewImage") if record.get("eventName") == "INSERT" else None
-        if not image or not image.get("tenant_id", {}).get("S"):
+        try:
+            row = streams.new_image(record)
+        except KeyError:
+            continue  # an INSERT without its image has nothing to charge
+        if not row or not row.get("tenant_id"):
             continue  # rewrites, expiries, and events stored before they carried their tenant
-        cost = float(image["cost"]["N"]) if "cost" in image else 0.0
-        found.append(Charge(image["tenant_id"]["S"], image["project_id"]["S"], int(image["ts"]["N"]), cost))
+        cost = float(row["cost"]) if "cost" in row else 0.0
+        found.append(Charge(row["tenant_id"], row["project_id"], int(row["ts"]), cost))
     return found
 
 
@@ -77,7 +81,7 @@ def watch(batch: Sequence[Charge]) -> Watched:
                     expires = period.end_ms // 1000 + KEEP_DAYS * 86_400
                     spent = entities.add_spend(budget.id, period.label, amount, expires)
                     counters += 1
-                    due = budgets.actual_alerts(budget, period, spent, int(time.time() * 1000))
+                    due = actual_alerts(budget, period, spent, int(time.time() * 1000))
                     fired += len(alerts.fire(budget, due))
             except Exception:
                 logger.exception("budget left to the hourly judgement", extra={"budget_id": budget.id})
@@ -88,6 +92,6 @@ def _sums(budget: Budget, batch: Sequence[Charge]) -> dict[Period, float]:
     sums: dict[Period, float] = defaultdict(float)
     for charge in batch:
         if budget.project_id in (None, charge.project_id):
-            period = budgets.charged_period(budget.period, budget.timezone, charge.ts_ms)
+            period = charged_period(budget.period, budget.timezone, charge.ts_ms)
             sums[period] += charge.cost if budget.metric == "cost" else 1
     return {period: amount for period, amount in sums.items() if amount}
