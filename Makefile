@@ -105,6 +105,8 @@ lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/mypy
+	@# bench/'s scripts import each other by bare name (bench/ is sys.path[0] when they run).
+	MYPYPATH=bench $(VENV)/bin/mypy bench
 
 build: $(STAMP) $(UPLOT) ## sam build (arm64, python3.13)
 	@test -n "$(PY313)" || { echo "sam build needs Python 3.13 (pyenv install 3.13.0)"; exit 1; }

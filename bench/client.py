@@ -119,7 +119,7 @@ def flask_apps(client: Client) -> tuple[Any, Any]:
     return make(False), make(True)
 
 
-def starlette_pair(client: Client) -> tuple[Callable[[], Any], Callable[[], Any]]:
+def starlette_pair(client: Client) -> tuple[Callable[[int], Any], Callable[[int], Any]]:
     plain, metered = starlette_apps(client)
     scope = {"type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": "GET", "scheme": "http",
              "path": "/hello/world", "raw_path": b"/hello/world", "query_string": b"", "root_path": "",
@@ -133,7 +133,7 @@ def starlette_pair(client: Client) -> tuple[Callable[[], Any], Callable[[], Any]
     async def send(message: dict[str, Any]) -> None:
         return None
 
-    def runner(app: Any) -> Callable[[], Any]:
+    def runner(app: Any) -> Callable[[int], Any]:
         async def many(n: int) -> None:
             for _ in range(n):
                 await app(dict(scope), receive, send)
@@ -143,16 +143,16 @@ def starlette_pair(client: Client) -> tuple[Callable[[], Any], Callable[[], Any]
     return runner(plain), runner(metered)
 
 
-def flask_pair(client: Client) -> tuple[Callable[[], Any], Callable[[], Any]]:
+def flask_pair(client: Client) -> tuple[Callable[[int], Any], Callable[[int], Any]]:
     from werkzeug.test import EnvironBuilder
 
     plain, metered = flask_apps(client)
-    environ = EnvironBuilder(path="/hello/world", headers={"User-Agent": "bench/1.0"}).get_environ()
+    environ = EnvironBuilder(path="/hello/world", headers=[("User-Agent", "bench/1.0")]).get_environ()
 
     def start_response(status: str, headers: Any, exc_info: Any = None) -> Any:
         return None
 
-    def runner(app: Any) -> Callable[[], Any]:
+    def runner(app: Any) -> Callable[[int], Any]:
         def many(n: int) -> None:
             for _ in range(n):
                 body = app(dict(environ), start_response)
@@ -170,7 +170,8 @@ def overhead(plain: Callable[[int], Any], metered: Callable[[int], Any], request
     plain(500)
     metered(500)
     rounds, per_round = 10, max(requests // 10, 100)
-    without, with_ = [], []
+    without: list[float] = []
+    with_: list[float] = []
     for _ in range(rounds):
         for run, into in ((plain, without), (metered, with_)):
             started = time.perf_counter()

@@ -15,6 +15,7 @@ import sys
 import time
 from datetime import datetime
 from pathlib import Path
+from typing import Any
 
 from apimeter.dal.events import to_item
 from apimeter.domain.events import IngestPolicy, parse_body, screen
@@ -28,7 +29,7 @@ ROUNDS = 7
 
 def bodies() -> list[bytes]:
     rng = random.Random(42)
-    events = []
+    events: list[dict[str, Any]] = []
     for line in LOG.read_text().splitlines():
         found = LINE.match(line)
         if not found:

@@ -202,15 +202,9 @@ class Gateway:
             return _gateway_error(404, "Not Found")
         route, path_parameters = matched
         event = build_event(route, method, split.path, split.query, headers, body, path_parameters, source_ip, host)
-        if route.authorized and self.authorizer is not None:
-            try:
-                decision = self.authorizer.invoke(authorizer_event(event, route))
-            except Exception:
-                log.exception("authorizer failed")
-                return _gateway_error(500, "Internal Server Error")
-            if not isinstance(decision, dict) or decision.get("isAuthorized") is not True:
-                return _gateway_error(403, "Forbidden")
-            event["requestContext"]["authorizer"] = {"lambda": decision.get("context") or {}}
+        refused = self._authorize(event, route)
+        if refused is not None:
+            return refused
         started = time.perf_counter()
         try:
             result = self.functions[route.function].invoke(event)
@@ -222,6 +216,21 @@ class Gateway:
                 "%s %s -> %s in %.1f ms", method, split.path, route.function, (time.perf_counter() - started) * 1000
             )
         return _response(result)
+
+    def _authorize(self, event: dict[str, Any], route: Route) -> tuple[int, dict[str, str], list[str], bytes] | None:
+        """Runs the route's Lambda authorizer: the gateway's refusal, or None with the authorizer's
+        context put in the event where API Gateway puts it."""
+        if not route.authorized or self.authorizer is None:
+            return None
+        try:
+            decision = self.authorizer.invoke(authorizer_event(event, route))
+        except Exception:
+            log.exception("authorizer failed")
+            return _gateway_error(500, "Internal Server Error")
+        if not isinstance(decision, dict) or decision.get("isAuthorized") is not True:
+            return _gateway_error(403, "Forbidden")
+        event["requestContext"]["authorizer"] = {"lambda": decision.get("context") or {}}
+        return None
 
 
 def _gateway_error(status: int, message: str) -> tuple[int, dict[str, str], list[str], bytes]:

@@ -27,7 +27,7 @@ from __future__ import annotations
 import contextvars
 import inspect
 from bisect import bisect_left, bisect_right
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from functools import cache, lru_cache
 from itertools import takewhile
 from typing import Any
@@ -114,21 +114,7 @@ def _install_query_shortcuts() -> None:
         hash_key = bound.arguments.get("hash_key")
         if bound.arguments.get("index_name") or hash_key is None:
             return query(self, *args, **kwargs)
-        found = self.items.get(hash_key)  # .get: the dict is a defaultdict, and a read must not add to it
-        comparison, bounds = bound.arguments.get("range_comparison"), bound.arguments.get("range_objs")
-        conditions = bound.arguments.get("range_key_conditions") or []
-        on_the_key = len(conditions) <= 1 and all(condition[0] == self.range_key_attr for condition in conditions)
-        if found is None:
-            items = []
-        elif not self.range_key_attr:
-            items = [found]
-        elif comparison and on_the_key:
-            # Only the key range is read, as on DynamoDB; moto would size every item of the partition
-            # against the 1 MB page limit, even those outside the range (a day's summary: 1 s).
-            items = _in_range(self, hash_key, found, comparison, bounds or [])
-        else:
-            items = list(found.values())
-        token = _partition.set((self, items))
+        token = _partition.set((self, _partition_items(self, hash_key, bound.arguments)))
         try:
             return query(self, *args, **kwargs)
         finally:
@@ -166,6 +152,23 @@ def _install_serializer_shortcut() -> None:
 
 _BISECTED = {"=": "EQ", "EQ": "EQ", "<": "LT", "LT": "LT", "<=": "LE", "LE": "LE", ">": "GT", "GT": "GT",
              ">=": "GE", "GE": "GE", "BETWEEN": "BETWEEN", "BEGINS_WITH": "BEGINS_WITH"}  # fmt: skip
+
+
+def _partition_items(table: Any, hash_key: Any, arguments: Mapping[str, Any]) -> list[Any]:
+    """The items of the queried partition that moto's Query is to read."""
+    found = table.items.get(hash_key)  # .get: the dict is a defaultdict, and a read must not add to it
+    if found is None:
+        return []
+    if not table.range_key_attr:
+        return [found]
+    comparison, bounds = arguments.get("range_comparison"), arguments.get("range_objs")
+    conditions = arguments.get("range_key_conditions") or []
+    on_the_key = len(conditions) <= 1 and all(condition[0] == table.range_key_attr for condition in conditions)
+    if comparison and on_the_key:
+        # Only the key range is read, as on DynamoDB; moto would size every item of the partition
+        # against the 1 MB page limit, even those outside the range (a day's summary: 1 s).
+        return _in_range(table, hash_key, found, comparison, bounds or [])
+    return list(found.values())
 
 
 def _in_range(table: Any, hash_key: Any, partition: dict[Any, Any], comparison: str, bounds: list[Any]) -> list[Any]:

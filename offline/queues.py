@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from offline.lambdas import Lambda
@@ -20,7 +21,7 @@ log = logging.getLogger("offline.queues")
 POLL_SECONDS = 0.2
 
 
-def lambda_record(message: dict[str, Any], queue_arn: str) -> dict[str, Any]:
+def lambda_record(message: Mapping[str, Any], queue_arn: str) -> dict[str, Any]:
     return {
         "messageId": message["MessageId"],
         "receiptHandle": message["ReceiptHandle"],

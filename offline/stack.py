@@ -187,19 +187,8 @@ class OfflineStack:
     def stop(self, save: bool = True) -> None:
         """Stop taking requests, finish those under way, let the pumps deliver everything in the
         streams (a restart resumes at their end, so nothing may be left in them), save, stop moto."""
-        if self._server is not None:
-            self._server.shutdown()
-            if self._server.gateway.live is not None:
-                self._server.gateway.live.close_all()  # their $disconnect runs before the data is saved
-            if not self._server.finish_requests(timeout=60):
-                log.warning("requests still running after 60 s; what they write may not be saved")
-            self._server.server_close()
-        for pump in self._pumps:
-            if not pump.drain_all(stall_seconds=10):
-                log.warning("stream of %s not drained; its pending records are not aggregated", pump.mapping.function)
-            pump.stop()
-        for queue_pump in self._queue_pumps:
-            queue_pump.stop()
+        self._stop_serving()
+        self._stop_pumps()
         if self._sweeper is not None:
             self._sweeper.stop()
         if self._scheduler is not None:
@@ -210,3 +199,21 @@ class OfflineStack:
             log.warning("saved %d items to %s", count, self.options.state_dir)
         if self._moto is not None:
             self._moto.stop()
+
+    def _stop_serving(self) -> None:
+        if self._server is None:
+            return
+        self._server.shutdown()
+        if self._server.gateway.live is not None:
+            self._server.gateway.live.close_all()  # their $disconnect runs before the data is saved
+        if not self._server.finish_requests(timeout=60):
+            log.warning("requests still running after 60 s; what they write may not be saved")
+        self._server.server_close()
+
+    def _stop_pumps(self) -> None:
+        for pump in self._pumps:
+            if not pump.drain_all(stall_seconds=10):
+                log.warning("stream of %s not drained; its pending records are not aggregated", pump.mapping.function)
+            pump.stop()
+        for queue_pump in self._queue_pumps:
+            queue_pump.stop()

@@ -6,6 +6,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from apimeter.api.models import (
     AlertListOut,
@@ -29,7 +30,7 @@ require("ENTITIES_TABLE")
 app = build_resolver()
 PROJECT = "/v1/projects/<project_id>/budgets"
 TENANT = "/v1/budgets"
-DELETED = {204: {"description": "Deleted, with its alert history."}}
+DELETED: dict[int, OpenAPIResponse] = {204: {"description": "Deleted, with its alert history."}}
 Limit = Annotated[int, Query(ge=1, le=200, description="Newest period first")]
 
 

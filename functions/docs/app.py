@@ -8,6 +8,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from aws_lambda_powertools.event_handler import Response
+from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
 from apimeter.api import docs
 from apimeter.api.resolver import build_resolver, handler
@@ -15,17 +16,22 @@ from apimeter.api.resolver import build_resolver, handler
 # Beside this file in the package: `sam build` copies the links' targets (see template.yaml).
 OPENAPI = Path(__file__).with_name("openapi.json")
 ASYNCAPI = Path(__file__).with_name("asyncapi.json")
-UNCHANGED = {304: {"description": "Not modified: the client's copy (If-None-Match) is current.", "content": {}}}
-JSON_DOCUMENT = {
+UNCHANGED: dict[int, OpenAPIResponse] = {
+    304: {"description": "Not modified: the client's copy (If-None-Match) is current.", "content": {}}
+}
+JSON_DOCUMENT: dict[int, OpenAPIResponse] = {
     200: {"description": "The OpenAPI 3.1 document", "content": {"application/json": {"schema": {"type": "object"}}}},
     **UNCHANGED,
 }
-ASYNC_DOCUMENT = {
+ASYNC_DOCUMENT: dict[int, OpenAPIResponse] = {
     200: {"description": "The AsyncAPI 3 document", "content": {"application/json": {"schema": {"type": "object"}}}},
     **UNCHANGED,
 }
-HTML_PAGE = {200: {"description": "Swagger UI's page", "content": {"text/html": {}}}, **UNCHANGED}
-ASSET = {
+HTML_PAGE: dict[int, OpenAPIResponse] = {
+    200: {"description": "Swagger UI's page", "content": {"text/html": {}}},
+    **UNCHANGED,
+}
+ASSET: dict[int, OpenAPIResponse] = {
     200: {
         "description": "A stylesheet, script or icon of the page, cached for a year (its address carries a version)",
         "content": {"text/css": {}, "text/javascript": {}, "image/png": {}},

@@ -20,7 +20,7 @@ pytestmark = pytest.mark.e2e
 def events_scenario() -> tuple[list[dict[str, Any]], dict[str, int]]:
     """1,000 events: 925 distinct, 50 exact replays, 5 replays with a changed status, 20 malformed."""
     now = int(time.time() * 1000)
-    originals = [
+    originals: list[dict[str, Any]] = [
         {"event_id": f"evt-{i}", "timestamp": now - i * 3000, "method": "GET", "endpoint": "/orders/{id}",
          "status": (503 if i % 25 == 0 else 404 if i % 9 == 0 else 200), "latency_ms": 10 + i % 90}
         for i in range(925)

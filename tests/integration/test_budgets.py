@@ -210,7 +210,7 @@ def test_a_delivery_failing_for_days_is_dropped_and_a_long_outbox_waits(
     assert alerts.flush(seconds=0) == alerts.Flushed(alerts=1, undelivered=1)  # out of time: left for the next run
     assert len(receiver.received) == 1  # only the attempt made when it fired
     later = time.time() + 3 * 86_400 + 60
-    monkeypatch.setattr(alerts.time, "time", lambda: later)
+    monkeypatch.setattr(time, "time", lambda: later)
     assert alerts.flush() == alerts.Flushed(alerts=1, undelivered=0)
     (alert,) = api.call("GET", f"/v1/projects/{project_id}/budgets/{made['id']}/alerts", key=key).body["alerts"]
     assert alert["deliveries"] == {"webhook0": "dropped"}

@@ -11,7 +11,7 @@ import time
 import urllib.error
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -22,6 +22,9 @@ from apimeter.logic import site as publishing
 from offline.lambdas import Context
 from offline.template import Stack
 from tests.builders import RecordingServer, context, function_module, sample, wait_for
+
+if TYPE_CHECKING:
+    from mypy_boto3_s3.type_defs import GetObjectOutputTypeDef
 
 CACHING_OPTIMIZED = "658327ea-f89d-4fab-a63d-7e88639e58f6"
 
@@ -113,7 +116,7 @@ class Hosting:
         )
         return result
 
-    def stored(self) -> dict[str, dict[str, Any]]:
+    def stored(self) -> dict[str, GetObjectOutputTypeDef]:
         found = {}
         for item in self.s3.list_objects_v2(Bucket=self.bucket).get("Contents", []):
             found[item["Key"]] = self.s3.get_object(Bucket=self.bucket, Key=item["Key"])
@@ -316,7 +319,7 @@ def test_work_that_outlives_the_function_is_answered_failed_before_the_timeout(
 def test_an_answer_that_cannot_be_delivered_is_retried_then_raised_for_lambda_to_retry(
     hosting_: Hosting, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(custom_resource.time, "sleep", lambda seconds: None)
+    monkeypatch.setattr(time, "sleep", lambda seconds: None)
     hosting_.cloudformation.status = 500
     with pytest.raises(urllib.error.HTTPError):
         hosting_.run(hosting_.event())

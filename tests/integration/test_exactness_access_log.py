@@ -45,7 +45,7 @@ def day_of(ts: int) -> str:
 def log_events() -> list[dict[str, Any]]:
     if not LOG.exists():
         pytest.skip("shared data not present")
-    parsed = []
+    parsed: list[dict[str, Any]] = []
     for number, line in enumerate(LOG.read_text().splitlines()):
         match = LINE.match(line)
         assert match, line

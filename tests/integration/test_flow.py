@@ -61,7 +61,7 @@ def test_acceptance_batches_duplicates_conflicts_and_malformed(api: Api) -> None
     project_id = api.project(token)
     key = api.key(token, project_id)["key"]
     now = int(time.time() * 1000)
-    originals = [
+    originals: list[dict[str, Any]] = [
         {"event_id": f"e{i}", "timestamp": now - i * 1000, "method": "GET", "endpoint": "/items/{id}",
          "status": 500 if i % 10 == 0 else (404 if i % 7 == 0 else 200), "latency_ms": 5 + i % 50}
         for i in range(925)
@@ -70,7 +70,7 @@ def test_acceptance_batches_duplicates_conflicts_and_malformed(api: Api) -> None
     conflicts = [dict(originals[i], status=201) for i in range(100, 105)]
     malformed = [{"event_id": f"bad{i}", "method": "GET", "status": 200} for i in range(20)]  # no path/endpoint
     stream = originals + replays + conflicts + malformed
-    totals = {"accepted": 0, "duplicates": 0, "rejected": []}
+    totals: dict[str, Any] = {"accepted": 0, "duplicates": 0, "rejected": []}
     for start in range(0, 1000, 100):
         reply = api.call("POST", "/v1/events", {"events": stream[start : start + 100]}, key=key)
         assert reply.status == 202, reply.body
@@ -124,7 +124,7 @@ def test_credentials_are_checked_and_tenants_isolated(api: Api) -> None:
     event = {"method": "GET", "endpoint": "/a", "status": 200}
 
     for headers in ({"key": "am_deadbeef_" + "A" * 43}, {"key": "nonsense"}, {}):
-        reply = api.call("POST", "/v1/events", event, **headers)  # type: ignore[arg-type]
+        reply = api.call("POST", "/v1/events", event, **headers)
         assert reply.status == 401
         assert reply.body["error"]["code"] == "AUTHENTICATION_FAILED"
         assert reply.body["error"]["request_id"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import math
 import time
 from decimal import Decimal
+from typing import Any
 
 from apimeter.dal import rollups
 from apimeter.domain.rollups import PROJECT_TOTAL, RollupKey
@@ -18,7 +19,7 @@ def history(project_id: str, hours: int, now: int) -> float:
     """Finalized hourly totals for the ``hours`` before the current one (as the rollup run writes
     them), a daily swing with two requests priced at 0.01 each; returns the requests in them."""
     current = now - now % HOUR
-    buckets = {}
+    buckets: dict[RollupKey, dict[str, Any]] = {}
     for h in range(1, hours + 1):
         start = current - h * HOUR
         requests = round(100 + 60 * math.sin(2 * math.pi * (start // HOUR % 24) / 24))

@@ -133,7 +133,7 @@ def test_no_route_crosses_tenants_or_projects(
     method, path = fill(route, victim)
     names_resource = "{" in route
     for attacker in ATTACKERS:
-        reply = api.call(method, path, BODIES.get(route), **attackers[attacker])  # type: ignore[arg-type]
+        reply = api.call(method, path, BODIES.get(route), **attackers[attacker])
         leaked = [s for s in victim.secrets() if s in json.dumps(reply.body)]
         assert not leaked, f"{route} as {attacker} leaked {leaked}"
         if names_resource:
@@ -160,7 +160,10 @@ def test_forged_and_stale_tokens_are_refused_through_the_gateway(
     victim, _ = world
     signing_key = aws["secrets"][aws["stack"].physical_name("JwtSigningSecret")]
     claims = jwt.decode(victim.token, options={"verify_signature": False})
-    b64 = lambda data: base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()  # noqa: E731
+
+    def b64(data: dict[str, Any]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).rstrip(b"=").decode()
+
     header, payload, signature = victim.token.split(".")
     attacks = {
         "alg none": f"{b64({'alg': 'none', 'typ': 'JWT', 'kid': tokens.key_id(signing_key)})}.{payload}.",

@@ -4,6 +4,7 @@ deletes, on the template's own tables."""
 
 from __future__ import annotations
 
+import inspect
 import operator
 from collections.abc import Callable
 from typing import Any
@@ -126,8 +127,9 @@ def test_key_conditions_of_every_operator_find_what_moto_finds(aws: dict[str, An
     )
     numbers = ["-10", "-2.5", "0", "1", "10", "100", "11", "2", "20"]
     raw = numbers if kind == "N" else ["0", "a", "ab", "abc", "b", "b0", "ba", "c"]
-    value = {"S": str, "N": str, "B": str.encode}[kind]
-    order = {"S": str, "N": float, "B": str.encode}[kind]  # as DynamoDB orders each type
+    as_sent: dict[str, Callable[[str], str | bytes]] = {"S": str, "N": str, "B": str.encode}
+    as_ordered: dict[str, Callable[[str], Any]] = {"S": str, "N": float, "B": str.encode}  # as DynamoDB orders them
+    value, order = as_sent[kind], as_ordered[kind]
     present = set(raw[1:])
     for sk in present:
         client.put_item(TableName=table, Item={"pk": {"S": "p"}, "sk": {kind: value(sk)}})
@@ -149,7 +151,9 @@ def test_key_conditions_of_every_operator_find_what_moto_finds(aws: dict[str, An
         present.discard(probe)  # probe's answers see the deletion
 
 
-def test_items_of_every_type_are_answered_as_moto_serializes_them(aws: dict[str, Any]) -> None:
+def test_items_of_every_type_are_answered_as_moto_serializes_them(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
     from moto.core.serialize import BaseJSONSerializer, JSONSerializer, XFormedAttributePicker
     from moto.core.utils import get_service_model
     from moto.dynamodb.models.dynamo_type import DynamoType
@@ -157,7 +161,7 @@ def test_items_of_every_type_are_answered_as_moto_serializes_them(aws: dict[str,
 
     install_shortcuts()
     client, table = aws["dynamodb"], aws["stack"].physical_name("RollupsTable")
-    item = {
+    item: dict[str, Any] = {
         "pk": {"S": "p"}, "sk": {"S": "every type"}, "empty": {"S": ""}, "n": {"N": "-1.50"}, "b": {"B": b"\x00\xff"},
         "ss": {"SS": ["x", "y"]}, "ns": {"NS": ["1", "2.5"]}, "bs": {"BS": [b"a", b"\x01"]}, "null": {"NULL": True},
         "yes": {"BOOL": True}, "no": {"BOOL": False},
@@ -176,12 +180,10 @@ def test_items_of_every_type_are_answered_as_moto_serializes_them(aws: dict[str,
     operation = get_service_model("dynamodb").operation_model("Query")
     answer = dynamo_to_dict({"Items": [{name: DynamoType(value) for name, value in item.items()}], "Count": 1})
     bodies = []
-    for structure in (shortcut.__wrapped__, shortcut):  # moto's own, then the shortcut
-        BaseJSONSerializer._serialize_type_structure = structure
-        try:
+    for structure in (inspect.unwrap(shortcut), shortcut):  # moto's own, then the shortcut
+        with monkeypatch.context() as patched:
+            patched.setattr(BaseJSONSerializer, "_serialize_type_structure", structure)
             serializer = JSONSerializer(operation_model=operation, value_picker=XFormedAttributePicker())
             bodies.append(serializer.serialize(answer)["body"])
-        finally:
-            BaseJSONSerializer._serialize_type_structure = shortcut
     assert bodies[0] == bodies[1]
     assert '"every type"' in bodies[0]

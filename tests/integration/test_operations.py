@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 import boto3
 import pytest
@@ -18,7 +18,8 @@ from offline.template import HTTP_API_ID, Stack
 from tests.builders import invoke, sample
 
 ROOT = Path(__file__).resolve().parent.parent.parent
-CLIENTS = ("dynamodb", "secretsmanager", "sqs", "s3", "sns", "events", "cloudwatch")
+# Final keeps each name a literal, as the typed boto3.client needs.
+CLIENTS: Final = ("dynamodb", "secretsmanager", "sqs", "s3", "sns", "events", "cloudwatch")
 
 
 def test_the_offline_stack_starts_with_the_dashboard_and_the_alarms(stack: Stack) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 import pytest
@@ -21,6 +21,9 @@ from apimeter.domain import distinct, sketch
 from apimeter.domain.windows import STEP_MS, bucket_key, bucket_start
 from apimeter.logic import analytics
 from tests.integration.conftest import Api
+
+if TYPE_CHECKING:
+    from mypy_boto3_dynamodb.type_defs import WriteRequestTypeDef
 
 pytestmark = pytest.mark.slow  # about a minute writing rollup items to moto
 ENDPOINTS = ("GET /users/{id}", "POST /orders", "GET /health")
@@ -37,7 +40,8 @@ def buckets(now: int) -> Iterator[tuple[str, str]]:
     80 minutes of an edge inside the last 72 hours."""
     for day in range(bucket_start(now - 61 * DAY, "day"), now, DAY):
         yield "day", bucket_key(day, "day")
-    hours, minutes = set(), set()
+    hours: set[int] = set()
+    minutes: set[int] = set()
     for edge in (now - back for back in EDGES):
         hours.update(range(bucket_start(edge - 26 * HOUR, "hour"), min(now, edge + 26 * HOUR), HOUR))
         if now - edge <= 2 * DAY:
@@ -66,7 +70,9 @@ def generate(project_id: str, now: int, scale: int) -> None:
                 item = {**values, **final, "pk": f"{project_id}#{granularity}#{dimension}", "sk": f"{bucket}#{value}"}
                 requests.append(item)
     for start in range(0, len(requests), 25):
-        chunk = [{"PutRequest": {"Item": serialize(item)}} for item in requests[start : start + 25]]
+        chunk: list[WriteRequestTypeDef] = [
+            {"PutRequest": {"Item": serialize(item)}} for item in requests[start : start + 25]
+        ]
         table.batch_write_item(RequestItems={name: chunk})
 
 

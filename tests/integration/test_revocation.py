@@ -96,7 +96,12 @@ def test_api_keys_outlive_a_logout_and_keep_their_cache(api: Api, monkeypatch: p
 
     lookups: list[str] = []
     find_key = entities.find_key
-    monkeypatch.setattr(entities, "find_key", lambda digest: lookups.append(digest) or find_key(digest))
+
+    def counted_find_key(digest: str) -> dict[str, Any] | None:
+        lookups.append(digest)
+        return find_key(digest)
+
+    monkeypatch.setattr(entities, "find_key", counted_find_key)
     for _ in range(3):
         assert api.call("POST", "/v1/events", EVENT, key=key).status == 202
         assert api.call("GET", f"/v1/projects/{project_id}/metrics/summary", key=key).status == 200

@@ -112,7 +112,8 @@ def test_every_model_is_a_message_and_every_operation_takes_its_channels() -> No
     assert set(document["components"]["messages"]) == models
     channel = document["channels"]["live"]
     assert set(channel["messages"]) == models
-    received, sent = set(), set()
+    received: set[str] = set()
+    sent: set[str] = set()
     for operation in document["operations"].values():
         assert operation["channel"] == {"$ref": "#/channels/live"}
         names = _names(operation["messages"])

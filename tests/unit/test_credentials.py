@@ -17,10 +17,8 @@ from apimeter.logic.authorization import CredentialCache
 KEY = "k" * 64
 
 
-def issue(**overrides: object) -> str:
-    token, _ = tokens.issue_access_token(
-        KEY, subject="usr_1", tenant_id="ten_1", family="fam_1", lifetime_seconds=900, **overrides
-    )
+def issue() -> str:
+    token, _ = tokens.issue_access_token(KEY, subject="usr_1", tenant_id="ten_1", family="fam_1", lifetime_seconds=900)
     return token
 
 

@@ -57,9 +57,10 @@ class Lines(logging.Handler):
 @pytest.fixture
 def lines() -> Iterator[Lines]:
     captured = Lines()
-    logger.addHandler(captured)
+    wrapped = logging.getLogger(logger.name)  # Powertools' Logger can add a handler but not remove one
+    wrapped.addHandler(captured)
     yield captured
-    logger.removeHandler(captured)
+    wrapped.removeHandler(captured)
 
 
 def function(tmp_path: Path, name: str) -> Lambda:

@@ -97,7 +97,12 @@ def test_a_check_that_does_not_answer_in_time_is_named_and_does_not_hold_the_ans
 )
 def test_a_table_serves_while_active_or_updating(monkeypatch: pytest.MonkeyPatch, status: str, ready: bool) -> None:
     asked: list[str] = []
-    monkeypatch.setattr(dynamo, "ping", lambda table: asked.append(table) or status)
+
+    def ping(table: str) -> str:
+        asked.append(table)
+        return status
+
+    monkeypatch.setattr(dynamo, "ping", ping)
     monkeypatch.setattr(readiness, "_checks", lambda: {"events_table": readiness._table("events_table")})
     if ready:
         assert readiness.check() == {"events_table": "ok"}

@@ -5,6 +5,7 @@ from decimal import Decimal
 from apimeter.domain import distinct
 from apimeter.domain.events import TrackedEvent
 from apimeter.domain.rollups import CONSUMER, ENDPOINT, PROJECT_TOTAL, RollupKey, deltas, merge, merge_values
+from apimeter.domain.windows import Granularity
 
 TS = 1_763_814_645_000  # 2025-11-22T12:30:45Z
 
@@ -27,7 +28,11 @@ def event(status: int, latency: float | None = 10.0, cost: float | None = 0.1, t
 
 def test_each_event_counts_once_in_its_minute_hour_and_day_and_its_endpoint() -> None:
     result = deltas([event(200), event(404), event(503, latency=None, cost=None)])
-    buckets = (("minute", "2025-11-22T12:30"), ("hour", "2025-11-22T12"), ("day", "2025-11-22"))
+    buckets: tuple[tuple[Granularity, str], ...] = (
+        ("minute", "2025-11-22T12:30"),
+        ("hour", "2025-11-22T12"),
+        ("day", "2025-11-22"),
+    )
     assert set(result) == {RollupKey("prj", g, PROJECT_TOTAL, b) for g, b in buckets} | {
         RollupKey("prj", g, ENDPOINT, b, "GET /x") for g, b in buckets
     }

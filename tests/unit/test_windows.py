@@ -11,6 +11,7 @@ from apimeter.domain.windows import (
     STEP_MS,
     WINDOWS_MS,
     Range,
+    Run,
     WindowName,
     bucket_key,
     bucket_ms,
@@ -25,7 +26,7 @@ from apimeter.errors import ValidationFailed
 NOW = 1_763_814_645_000  # 2025-11-22T12:30:45Z
 
 
-def expand(runs: list) -> list[tuple[int, int]]:
+def expand(runs: list[Run]) -> list[tuple[int, int]]:
     """Each bucket of each run as [start, end) in ms."""
     spans = []
     for run in runs:

@@ -53,59 +53,18 @@ class ApimeterMiddleware:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        started = time.perf_counter()
-        started_ms = time.time_ns() // 1_000_000
-        path: str = scope["path"]
-        root_path: str = scope.get("root_path", "")
-        status = received = sent = 0
-        recorded = False
-
-        def record() -> None:
-            nonlocal recorded
-            if recorded:
-                return
-            recorded = True
-            try:
-                seconds = time.perf_counter() - started
-                event = self._event(scope, path, root_path, status or 500, started_ms, seconds, received, sent)
-                self._send_event(event)
-            except Exception:  # never into the app
-                log.exception("apimeter: could not record a call")
-
-        async def counting_receive() -> Message:
-            nonlocal received
-            message = await receive()
-            if message["type"] == "http.request":
-                received += len(message.get("body", b""))
-            return message
-
-        async def counting_send(message: Message) -> None:
-            nonlocal status, sent
-            kind = message["type"]
-            if kind == "http.response.start":
-                status = message["status"]
-                await send(message)
-                return
-            if kind == "http.response.body":
-                sent += len(message.get("body", b""))
-            elif kind == "http.response.pathsend":
-                sent += _file_size(message.get("path"))
-            elif kind == "http.response.zerocopysend":
-                sent += message.get("count") or _file_size(message.get("file"))
-            await send(message)
-            if not message.get("more_body", False) and kind != "http.response.trailers":
-                record()  # the last byte is out: background tasks that follow are not the call's
-
+        call = _Call(self, scope, receive, send)
         try:
-            await self.app(scope, counting_receive, counting_send)
+            await self.app(scope, call.receive, call.send)
         except Exception:
-            status = status if recorded else 500  # after a complete response: a background task's failure
+            if not call.recorded:  # else it came after a complete response: a background task's failure
+                call.status = 500
             raise
         except BaseException:  # cancelled: the client went away
-            status = status or _CLIENT_CLOSED
+            call.status = call.status or _CLIENT_CLOSED
             raise
         finally:
-            record()
+            call.record()
 
     def _event(
         self, scope: Scope, path: str, root_path: str, status: int, started_ms: int, seconds: float,
@@ -137,6 +96,68 @@ class ApimeterMiddleware:
             ip,
             user_agent,
         )
+
+
+class _Call:
+    """One HTTP call in flight: the app receives and sends through it, so it counts the bytes and
+    keeps the status, and it records the call once, when the response's last byte is out."""
+
+    __slots__ = ("_middleware", "_receive", "_scope", "_send", "path", "received", "recorded", "root_path",
+                 "sent", "started", "started_ms", "status")  # fmt: skip
+
+    def __init__(self, middleware: ApimeterMiddleware, scope: Scope, receive: Receive, send: Send) -> None:
+        self._middleware, self._scope, self._receive, self._send = middleware, scope, receive, send
+        self.started = time.perf_counter()
+        self.started_ms = time.time_ns() // 1_000_000
+        # Read before the app runs: routing rewrites the scope for mounted sub-applications.
+        self.path: str = scope["path"]
+        self.root_path: str = scope.get("root_path", "")
+        self.status = self.received = self.sent = 0
+        self.recorded = False
+
+    def record(self) -> None:
+        if self.recorded:
+            return
+        self.recorded = True
+        try:
+            seconds = time.perf_counter() - self.started
+            middleware = self._middleware
+            event = middleware._event(
+                self._scope, self.path, self.root_path, self.status or 500, self.started_ms, seconds,
+                self.received, self.sent,
+            )  # fmt: skip
+            middleware._send_event(event)
+        except Exception:  # never into the app
+            log.exception("apimeter: could not record a call")
+
+    async def receive(self) -> Message:
+        message = await self._receive()
+        if message["type"] == "http.request":
+            self.received += len(message.get("body", b""))
+        return message
+
+    async def send(self, message: Message) -> None:
+        kind = message["type"]
+        if kind == "http.response.start":
+            self.status = message["status"]
+            await self._send(message)
+            return
+        self.sent += _body_size(message)
+        await self._send(message)
+        if not message.get("more_body", False) and kind != "http.response.trailers":
+            self.record()  # the last byte is out: background tasks that follow are not the call's
+
+
+def _body_size(message: Message) -> int:
+    """The bytes a response message carries, files sent by path or descriptor counted by their size."""
+    kind = message["type"]
+    if kind == "http.response.body":
+        return len(message.get("body", b""))
+    if kind == "http.response.pathsend":
+        return _file_size(message.get("path"))
+    if kind == "http.response.zerocopysend":
+        return message.get("count") or _file_size(message.get("file"))
+    return 0
 
 
 def template(scope: Scope, path: str, root_path: str) -> str | None:
