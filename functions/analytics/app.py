@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Annotated, Any, Literal
 from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
@@ -35,7 +35,10 @@ Window = Annotated[WindowName | None, Query(description="Default 24h, unless fro
 
 
 def _instant(name: str, description: str) -> Query:
-    return Query(alias=name, max_length=64, json_schema_extra=instant, description=f"{description} {INSTANT}")
+    # Powertools types json_schema_extra as a dict, but hands it to pydantic, which also takes a
+    # function of the schema: the only way to shape the string branch of an optional parameter.
+    extra: Any = instant
+    return Query(alias=name, max_length=64, json_schema_extra=extra, description=f"{description} {INSTANT}")
 
 
 From = Annotated[str | None, _instant("from", "Custom range start; default 24 h before 'to'.")]

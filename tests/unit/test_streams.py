@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import copy
 from decimal import Decimal
+from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
@@ -12,7 +13,7 @@ from tests.builders import sample
 
 
 def test_every_attribute_type_decodes_as_boto3_does() -> None:
-    item = {
+    item: dict[str, Any] = {
         "s": {"S": "text"},
         "n": {"N": "38.5"},
         "big": {"N": "12345678901234567890123456789012345678"},
