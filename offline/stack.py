@@ -114,6 +114,7 @@ class OfflineStack:
                 "AWS_DEFAULT_REGION": "us-east-1",
                 "AWS_REGION": "us-east-1",
                 "LIVE_ENDPOINT": self.base_url + MANAGEMENT_PREFIX,  # post_to_connection reaches the gateway
+                "WEBHOOK_ALLOW_PRIVATE": "true",  # everything here is loopback, webhook receivers included
                 "POWERTOOLS_SERVICE_NAME": "apimeter-offline",
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true",
