@@ -95,10 +95,18 @@ class OfflineStack:
         self._scheduler = Scheduler(self.stack.schedules, functions, machines)
         self._scheduler.start()
         site = Site(self.options.root / "dashboard", self.base_url, self.live_url)
-        self._server = serve(Gateway(self.stack, functions, self._scheduler, site), self.options.port)
+        gateway = Gateway(self.stack, functions, self._scheduler, site, self.allowed_origins())
+        self._server = serve(gateway, self.options.port)
         threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True).start()
         self._write_endpoints()
         self._demo()
+
+    def allowed_origins(self) -> tuple[str, ...]:
+        """The origins CORS allows: the dashboard's own (this address, by either loopback name) in
+        place of its distribution, and those of the template's DashboardExtraOrigins parameter."""
+        port = self.options.port
+        extra = self.stack.parameters.get("DashboardExtraOrigins", "")
+        return (f"http://127.0.0.1:{port}", f"http://localhost:{port}", *(o for o in extra.split(",") if o))
 
     def _environment(self) -> None:
         """What a Lambda function would see; the same for every function (they share one process)."""
