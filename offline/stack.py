@@ -117,8 +117,8 @@ class OfflineStack:
             {
                 "AWS_ENDPOINT_URL": self.moto_url,
                 "MOTO_PORT": self.moto_url.rsplit(":", 1)[1],  # where moto's Step Functions sends its own S3 calls
-                "AWS_ACCESS_KEY_ID": "offline",
-                "AWS_SECRET_ACCESS_KEY": "offline",
+                "AWS_ACCESS_KEY_ID": resources.MOTO_CREDENTIAL,
+                "AWS_SECRET_ACCESS_KEY": resources.MOTO_CREDENTIAL,
                 "AWS_DEFAULT_REGION": "us-east-1",
                 "AWS_REGION": "us-east-1",
                 "LIVE_ENDPOINT": self.base_url + MANAGEMENT_PREFIX,  # post_to_connection reaches the gateway
@@ -176,8 +176,8 @@ class OfflineStack:
             return
         names = ("ENTITIES_TABLE", "EVENTS_TABLE", "ROLLUPS_TABLE", "EVENT_SHARDS", "AWS_DEFAULT_REGION")
         found = {name: os.environ[name] for name in names if name in os.environ}
-        found.update({"AWS_ENDPOINT_URL": self.moto_url, "AWS_ACCESS_KEY_ID": "offline",
-                      "AWS_SECRET_ACCESS_KEY": "offline", "API_URL": self.base_url})  # fmt: skip
+        found.update({"AWS_ENDPOINT_URL": self.moto_url, "AWS_ACCESS_KEY_ID": resources.MOTO_CREDENTIAL,
+                      "AWS_SECRET_ACCESS_KEY": resources.MOTO_CREDENTIAL, "API_URL": self.base_url})  # fmt: skip
         self.options.state_dir.mkdir(parents=True, exist_ok=True)
         (self.options.state_dir / "endpoints.json").write_text(json.dumps(found, indent=2) + "\n")
 

@@ -45,7 +45,7 @@ for _name in ("Ref", "Sub", "GetAtt", "If", "Equals", "Join", "Select", "Split",
 
 def load(path: Path) -> dict[str, Any]:
     with path.open() as handle:
-        document: dict[str, Any] = yaml.load(handle, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+        document: dict[str, Any] = yaml.load(handle, Loader=_Loader)  # noqa: S506 - SafeLoader subclass # nosec B506
     return document
 
 
