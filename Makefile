@@ -18,7 +18,7 @@ ADMIN_EMAILS ?= demo@apimeter.local
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install browser dashboard dev demo watch dev-reset rollup pipeline recompute test test-fast test-client lint build fuzz bench bench-client bench-forecast bench-anomaly bench-pipeline bench-live bench-dashboard openapi clean
+.PHONY: help install browser dashboard dev demo watch dev-reset rollup pipeline recompute test test-fast test-client lint audit build fuzz bench bench-client bench-forecast bench-anomaly bench-pipeline bench-live bench-dashboard openapi clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -78,6 +78,7 @@ browser: ## Debian's chromium and chromium-driver, for the browser tests (instal
 
 test: $(STAMP) $(UPLOT) browser ## lint, template checks and every test (unit, integration, e2e and browser, then the slow proofs; the client on 3.11 too)
 	$(MAKE) --no-print-directory lint
+	$(MAKE) --no-print-directory audit
 	$(VENV)/bin/sam validate --lint
 	$(PY) -m pytest -m "not slow"
 	$(PY) -m pytest -m slow --no-cov -q  # minutes of moto writes; coverage tracing would double them
@@ -107,6 +108,23 @@ lint: $(STAMP) ## ruff (lint + format check) and mypy
 	$(VENV)/bin/mypy
 	@# bench/'s scripts import each other by bare name (bench/ is sys.path[0] when they run).
 	MYPYPATH=bench $(VENV)/bin/mypy bench
+
+# pip-audit asks a vulnerability service about each pin (PyPI's JSON API, or OSV with
+# AUDIT_SERVICE=osv). --strict makes a pin it could not check a failure: where the service cannot be
+# reached, every pin "could not be audited" and the audit fails instead of passing on no data.
+# AUDIT_DEPENDENCIES=no skips pip-audit, and says so.
+AUDIT_SERVICE ?= pypi
+audit: $(STAMP) ## bandit over the code (layers, functions, offline, tools); pip-audit over every pinned dependency
+	$(VENV)/bin/bandit -q -c pyproject.toml -r layers functions offline tools
+ifeq ($(AUDIT_DEPENDENCIES),no)
+	@echo "audit: pip-audit NOT RUN (AUDIT_DEPENDENCIES=no): the pins were not checked for known vulnerabilities" >&2
+else
+	@$(VENV)/bin/pip-audit --strict --no-deps --disable-pip --progress-spinner off --vulnerability-service $(AUDIT_SERVICE) \
+		-r constraints.txt 2>&1 | grep -v "encouraged to fully hash\|Consider using a tool like" ; \
+	status=$${PIPESTATUS[0]}; if [ $$status -ne 0 ]; then \
+		echo "audit: pip-audit failed: a pin has a known vulnerability (listed above), or the $(AUDIT_SERVICE) vulnerability service could not be reached or does not know the pins (\"could not be audited\"). Try AUDIT_SERVICE=osv; AUDIT_DEPENDENCIES=no skips this check." >&2; \
+		exit $$status; fi
+endif
 
 build: $(STAMP) $(UPLOT) ## sam build (arm64, python3.13)
 	@test -n "$(PY313)" || { echo "sam build needs Python 3.13 (pyenv install 3.13.0)"; exit 1; }

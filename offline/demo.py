@@ -21,7 +21,7 @@ def call(base: str, method: str, path: str, body: Any = None, token: str | None 
         request.add_header("authorization", f"Bearer {token}")
     if key:
         request.add_header("x-api-key", key)
-    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own loopback URL
+    with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310 - our own loopback URL # nosec B310
         return json.loads(response.read() or b"null")
 
 

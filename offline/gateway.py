@@ -26,11 +26,12 @@ from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
 from apimeter.api.envelope import error_body
+from apimeter.api.headers import secure
 from offline import priority
 from offline.lambdas import Lambda
 from offline.schedules import Scheduler
 from offline.site import Site
-from offline.template import ACCOUNT, HTTP_API_ID, REGION, Route, Stack
+from offline.template import ACCOUNT, HTTP_API_ID, REGION, Cors, Route, Stack
 from offline.websocket import MANAGEMENT_PREFIX, LiveGateway, merged_headers
 
 log = logging.getLogger("offline.gateway")
@@ -156,9 +157,17 @@ def authorizer_event(event: dict[str, Any], route: Route) -> dict[str, Any]:
 
 class Gateway:
     def __init__(
-        self, stack: Stack, functions: dict[str, Lambda], scheduler: Scheduler | None = None, site: Site | None = None
+        self,
+        stack: Stack,
+        functions: dict[str, Lambda],
+        scheduler: Scheduler | None = None,
+        site: Site | None = None,
+        origins: tuple[str, ...] = (),
     ) -> None:
+        """``origins``: those the template's CORS allows (offline: the stack's own and the parameter's)."""
         self.router = Router(stack.routes)
+        self.cors = stack.cors
+        self.origins = frozenset(origins)
         self.site = site
         self.functions = functions
         self.authorizer = functions[stack.authorizer_function] if stack.authorizer_function else None
@@ -185,7 +194,22 @@ class Gateway:
     def handle(
         self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str, host: str
     ) -> tuple[int, dict[str, str], list[str], bytes]:
-        """Returns status, headers, cookies and body."""
+        """Returns status, headers, cookies and body, with CORS headers as API Gateway adds them."""
+        origin = headers.get("origin", "")
+        if self.cors is not None and method == "OPTIONS" and origin and "access-control-request-method" in headers:
+            return preflight(self.cors, origin in self.origins, origin)
+        status, out, cookies, payload = self._handle(method, target, headers, body, source_ip, host)
+        if self.cors is not None and origin in self.origins:
+            out = {k: v for k, v in out.items() if not k.startswith("access-control-")}
+            out["access-control-allow-origin"] = origin
+            if self.cors.expose_headers:
+                out["access-control-expose-headers"] = ",".join(self.cors.expose_headers)
+            out["vary"] = "origin"
+        return status, out, cookies, payload
+
+    def _handle(
+        self, method: str, target: str, headers: dict[str, str], body: bytes, source_ip: str, host: str
+    ) -> tuple[int, dict[str, str], list[str], bytes]:
         split = urlsplit(target)
         if len(body) > MAX_BODY:
             return _gateway_error(413, "Request Entity Too Large")
@@ -233,8 +257,24 @@ class Gateway:
         return None
 
 
+def preflight(cors: Cors, allowed: bool, origin: str) -> tuple[int, dict[str, str], list[str], bytes]:
+    """API Gateway answers a CORS preflight itself: 204, with the CORS headers only for an allowed
+    origin (a browser then refuses the request from any other)."""
+    if not allowed:
+        return 204, {}, [], b""
+    out = {
+        "access-control-allow-origin": origin,
+        "access-control-allow-methods": ",".join(cors.allow_methods),
+        "access-control-allow-headers": ",".join(cors.allow_headers),
+        "access-control-max-age": str(cors.max_age),
+        "vary": "origin",
+    }
+    return 204, out, [], b""
+
+
 def _gateway_error(status: int, message: str) -> tuple[int, dict[str, str], list[str], bytes]:
-    return status, {"content-type": "application/json"}, [], json.dumps({"message": message}).encode()
+    headers = secure({"content-type": "application/json"}, authenticated=True)
+    return status, dict(headers), [], json.dumps({"message": message}).encode()
 
 
 def _refusal(
@@ -243,7 +283,8 @@ def _refusal(
     """An answer of the gateway itself in the API's error envelope, with a request id of its own."""
     code = _ENVELOPE_CODES.get(status) or HTTPStatus(status).name
     body = error_body(code, message, str(uuid.uuid4()), details).encode()
-    return status, {"content-type": "application/json", **(headers or {})}, [], body
+    out = secure({"content-type": "application/json", **(headers or {})}, authenticated=True)
+    return status, dict(out), [], body
 
 
 def _response(result: Any) -> tuple[int, dict[str, str], list[str], bytes]:

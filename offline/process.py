@@ -32,7 +32,7 @@ class OfflineProcess:
         started = time.monotonic()
         command = [sys.executable, "-m", "offline", "--port", str(self.port), "--state-dir", str(self.state_dir),
                    *self.arguments]  # fmt: skip
-        self.process = subprocess.Popen(  # noqa: S603 - this interpreter, our own module
+        self.process = subprocess.Popen(  # noqa: S603 - this interpreter, our own module # nosec B603
             command, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, env=dict(os.environ)
         )
         ready = threading.Event()

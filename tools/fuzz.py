@@ -63,7 +63,7 @@ def run(url: str, max_examples: int, max_time: int | None, extra: list[str]) -> 
                    "APIMETER_FUZZ_URL": url, "APIMETER_FUZZ_TOKEN": token, "APIMETER_FUZZ_KEY": new_key(url, token),
                    "APIMETER_FUZZ_EMAIL": login["email"], "APIMETER_FUZZ_PASSWORD": login["password"]}  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:  # schemathesis writes its cassettes and caches where it runs
-        return subprocess.call(command, env=environment, cwd=folder)  # noqa: S603 (our own arguments)
+        return subprocess.call(command, env=environment, cwd=folder)  # noqa: S603 - our own arguments # nosec B603
 
 
 def main(argv: list[str] | None = None) -> int:

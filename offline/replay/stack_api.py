@@ -35,7 +35,7 @@ class Stack:
         if key:
             request.add_header("x-api-key", self.api_key)
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - loopback
+            with urllib.request.urlopen(request, timeout=self.timeout) as response:  # noqa: S310 - loopback # nosec B310
                 raw = response.read()
         except urllib.error.HTTPError as error:
             raise StackError(error.code, _message(error.read()) or str(error)) from None

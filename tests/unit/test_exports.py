@@ -28,3 +28,24 @@ def test_csv_and_jsonl_lines() -> None:
     jsonl = json.loads(exports.line(EVENT, "jsonl"))
     assert jsonl == EventOut.of(EVENT).model_dump(exclude_none=True)
     assert exports.header("jsonl") == b""
+
+
+def test_csv_text_cells_that_a_spreadsheet_would_evaluate_are_quoted() -> None:
+    hostile = TrackedEvent("prj", "=HYPERLINK(\"http://x\")", 1_763_814_645_123, "GET", "+/a", 200, "f",
+                           path="-2+3", consumer="@SUM(A1)", user_agent="\tcmd", ip="\r=1",
+                           cost=-1.5, units=-2)  # fmt: skip
+    content = exports.header("csv") + exports.line(hostile, "csv")
+    (row,) = csv.DictReader(io.StringIO(content.decode()))
+    assert row["event_id"] == '\'=HYPERLINK("http://x")'
+    assert row["endpoint"] == "'+/a"
+    assert row["path"] == "'-2+3"
+    assert row["consumer"] == "'@SUM(A1)"
+    assert row["user_agent"] == "'\tcmd"
+    assert row["ip"] == "'\r=1"
+    # Numbers are not text: a negative one stays a number.
+    assert row["cost"] == "-1.5"
+    assert row["units"] == "-2"
+    assert row["status"] == "200"
+    # Other text is untouched, and JSON lines are data, not spreadsheet cells.
+    assert row["method"] == "GET"
+    assert json.loads(exports.line(hostile, "jsonl"))["consumer"] == "@SUM(A1)"

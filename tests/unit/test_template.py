@@ -174,3 +174,82 @@ def test_the_hourly_pipeline_is_scheduled_and_calls_only_template_functions(stac
     assert machine["Events"]["Hourly"]["Properties"]["ScheduleExpression"] == "cron(15 * * * ? *)"
     alarm = stack.resources["PipelineFailuresAlarm"]["Properties"]
     assert (alarm["MetricName"], alarm["Dimensions"][0]["Value"]) == ("ExecutionsFailed", {"Ref": "HourlyPipeline"})
+
+
+# Where a wildcard is what AWS requires, or an AWS managed policy SAM attaches by itself. Each entry is
+# (action, resource); anything else with "*" as an action, a service's "svc:*", or "*" as a resource fails.
+ALLOWED_WILDCARDS: set[tuple[str, str]] = {
+    # X-Ray's write actions act on no resource: "*" is the only Resource they take.
+    ("xray:PutTraceSegments", "*"),
+    ("xray:PutTelemetryRecords", "*"),
+    # CloudWatch's PutMetricData has no resource-level permissions (Powertools writes EMF logs instead).
+    ("cloudwatch:PutMetricData", "*"),
+}
+# AWS managed policies SAM attaches to function roles: logs, X-Ray, and the stream and queue pollers
+# (GetRecords/ReceiveMessage on "*" in AWS's own document; SAM adds them for each event source).
+MANAGED_POLICIES = {
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaBasicExecutionRole",
+    "arn:aws:iam::aws:policy/AWSXrayWriteOnlyAccess",
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaDynamoDBExecutionRole",
+    "arn:aws:iam::aws:policy/service-role/AWSLambdaSQSQueueExecutionRole",
+}
+
+
+def _as_list(value: object) -> list[object]:
+    return value if isinstance(value, list) else [value]
+
+
+def wildcard_grants(statements: list[dict[str, object]]) -> list[tuple[str, str]]:
+    """(action, resource) pairs of Allow statements where either is a wildcard and not allowed."""
+    found = []
+    for statement in statements:
+        if statement.get("Effect") != "Allow":
+            continue
+        for action in map(str, _as_list(statement.get("Action"))):
+            for resource in _as_list(statement.get("Resource")):
+                named = resource if isinstance(resource, str) else json.dumps(resource)  # an intrinsic
+                wild = action == "*" or action.endswith(":*") or named == "*"
+                if wild and (action, named) not in ALLOWED_WILDCARDS:
+                    found.append((action, named))
+    return found
+
+
+def test_the_wildcard_check_finds_wildcards() -> None:
+    assert wildcard_grants([{"Effect": "Allow", "Action": "dynamodb:*", "Resource": "arn:t"}]) == [
+        ("dynamodb:*", "arn:t")
+    ]
+    assert wildcard_grants([{"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": "*"}]) == [
+        ("s3:GetObject", "*")
+    ]
+    assert wildcard_grants([{"Effect": "Allow", "Action": "xray:PutTraceSegments", "Resource": "*"}]) == []
+    assert wildcard_grants([{"Effect": "Deny", "Action": "*", "Resource": "*"}]) == []
+
+
+def test_no_function_or_state_machine_role_grants_wildcards(monkeypatch: pytest.MonkeyPatch) -> None:
+    """On the template as SAM expands it: policy templates (DynamoDBCrudPolicy...) become statements."""
+    from samtranslator.translator.transform import transform
+    from samtranslator.yaml_helper import yaml_parse
+
+    monkeypatch.setenv("AWS_DEFAULT_REGION", "us-east-1")
+    document = yaml_parse((ROOT / "template.yaml").read_text())
+    for resource in document["Resources"].values():  # as `sam package` leaves them
+        for name in ("CodeUri", "DefinitionUri", "ContentUri"):
+            if isinstance(resource.get("Properties", {}).get(name), str):
+                resource["Properties"][name] = f"s3://artifacts/{name}"
+    expanded = transform(document, {}, None)["Resources"]
+    roles = {name: r["Properties"] for name, r in expanded.items() if r["Type"] == "AWS::IAM::Role"}
+    assert len(roles) >= len([r for r in document["Resources"].values() if r["Type"] == "AWS::Serverless::Function"])
+    for name, role in roles.items():
+        assert set(role.get("ManagedPolicyArns") or ()) <= MANAGED_POLICIES, name
+        for policy in role.get("Policies") or ():
+            grants = wildcard_grants(policy["PolicyDocument"]["Statement"])
+            assert grants == [], (name, policy["PolicyName"], grants)
+    assert not [r for r in expanded.values() if r["Type"] in ("AWS::IAM::Policy", "AWS::IAM::ManagedPolicy")]
+
+
+def test_cors_names_its_origins_and_sends_no_credentials(stack: Stack) -> None:
+    (api,) = stack.of_type("AWS::Serverless::HttpApi").values()
+    cors = api["Properties"]["CorsConfiguration"]
+    assert cors["AllowCredentials"] is False
+    assert "*" not in json.dumps(cors["AllowOrigins"])
+    assert stack.parameters["DashboardExtraOrigins"] == ""  # by default the dashboard's own origin only

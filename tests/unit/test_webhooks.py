@@ -5,7 +5,7 @@ import hmac
 
 import pytest
 
-from apimeter.domain.webhooks import SIGNATURE_HEADER, encode, headers, new_secret, sign, verify
+from apimeter.domain.webhooks import SIGNATURE_HEADER, encode, headers, new_secret, refusal, sign, verify
 
 SECRET = "whsec-example-0123456789"
 BODY = b'{"id":"bud_1#2026-11#actual#80"}'
@@ -93,3 +93,37 @@ def test_encoding_is_stable_and_headers_carry_the_signature() -> None:
     assert verify(SECRET, body, sent[SIGNATURE_HEADER], now=NOW)
     with pytest.raises(ValueError, match="Unix seconds"):
         sign(SECRET, body, -1)
+
+
+@pytest.mark.parametrize(
+    ("address", "reason"),
+    [
+        ("10.1.2.3", "a private address"),
+        ("172.16.0.1", "a private address"),
+        ("192.168.1.1", "a private address"),
+        ("127.0.0.1", "a loopback address"),
+        ("169.254.169.254", "a link-local address"),  # the instance metadata service
+        ("224.0.0.1", "a multicast address"),
+        ("240.0.0.1", "a reserved address"),
+        ("0.0.0.0", "an unspecified address"),
+        ("100.64.0.1", "a non-public address"),  # shared address space (carrier NAT)
+        ("::1", "a loopback address"),
+        ("::", "an unspecified address"),
+        ("fe80::1", "a link-local address"),
+        ("fe80::1%eth0", "a link-local address"),
+        ("ff02::1", "a multicast address"),
+        ("fd00::1", "a private address"),
+        ("::ffff:127.0.0.1", "an IPv6 address wrapping 127.0.0.1, a loopback address"),
+        ("::ffff:169.254.169.254", "an IPv6 address wrapping 169.254.169.254, a link-local address"),
+        ("64:ff9b::a00:1", "an IPv6 address wrapping 10.0.0.1, a private address"),  # NAT64
+        ("2002:a00:1::", "an IPv6 address wrapping 10.0.0.1, a private address"),  # 6to4
+        ("not-an-address", "not an IP address"),
+    ],
+)
+def test_deliveries_refuse_internal_addresses(address: str, reason: str) -> None:
+    assert refusal(address) == reason
+
+
+@pytest.mark.parametrize("address", ["8.8.8.8", "2606:4700::1111", "::ffff:8.8.8.8", "64:ff9b::808:808"])
+def test_deliveries_reach_public_addresses(address: str) -> None:
+    assert refusal(address) is None

@@ -57,7 +57,8 @@ function alertsTable(ctx, alerts) {
     h("td", { class: "num", "data-label": "Reached" }, percentText(alert.percent_reached)),
     h("td", { "data-label": "Period", class: "budget-nowrap" }, (alert.period && alert.period.label) || "–"),
     h("td", { "data-label": "Deliveries" }, Object.keys(alert.deliveries).length
-      ? Object.entries(alert.deliveries).map(([channel, state]) => h("div", { class: "small" }, channel, ": ", state))
+      ? Object.entries(alert.deliveries).map(([channel, state]) => h("div", { class: "small" }, channel, ": ", state,
+        (alert.delivery_errors || {})[channel] ? ` (${alert.delivery_errors[channel]})` : ""))
       : h("span", { class: "muted small" }, "no channels"))));
   return h("div", { class: "table-wrap" }, h("table", { class: "budget-alerts budget-stack" },
     h("caption", { class: "sr-only" }, "Alerts of this budget, newest period first"),

@@ -39,6 +39,9 @@ class Settings(BaseModel):
     alerts_bus_name: str = ""
     live_endpoint: str = ""  # the WebSocket API's management endpoint (https://<api>.execute-api.../<stage>)
     platform_admin_emails: str = ""  # comma-separated; granted platform admin at sign-in
+    # Webhook deliveries to private, loopback or link-local addresses: only the offline stack and the
+    # tests (where every receiver is on 127.0.0.1) turn this on; on AWS it would reach inside the VPC.
+    webhook_allow_private: bool = False
 
     @property
     def platform_admins(self) -> frozenset[str]:

@@ -1090,7 +1090,12 @@ class AlertOut(BaseModel):
     by: str | None = Field(None, description="Forecast alerts: the local date the threshold is reached by.")
     fired_at: str
     message: str
-    deliveries: dict[str, Literal["delivered", "pending", "dropped"]]
+    deliveries: dict[str, Literal["delivered", "pending", "dropped", "refused"]] = Field(
+        ...,
+        description="Per channel: delivered, pending (being retried), dropped (failing for days), or refused "
+        "(a webhook whose host resolves to a private, loopback, link-local or otherwise internal address).",
+    )
+    delivery_errors: dict[str, str] = Field(default_factory=dict, description="Why each refused channel was refused.")
 
 
 class AlertListOut(BaseModel):

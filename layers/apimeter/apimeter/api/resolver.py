@@ -19,6 +19,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from apimeter.api.envelope import error_body, error_response
+from apimeter.api.headers import secure
 from apimeter.domain.principal import Principal
 from apimeter.errors import (
     ApimeterError,
@@ -135,8 +136,9 @@ def handler(
     ``public_routes`` (route keys such as ``"POST /v1/auth/login"``) without a verified principal
     gets 401; and the caller's rate limits are charged one request (routes in
     ``self_metered_routes`` charge themselves, per event), 429 with ``Retry-After`` when over.
-    After routing, every response gets the X-RateLimit-* headers. This is the one place that
-    enforces authentication and rate limits.
+    After routing, every response gets the X-RateLimit-* headers; every answer, refusals included,
+    gets the security headers and ``Cache-Control: no-store`` (``api.headers``). This is the one
+    place that enforces authentication and rate limits.
     """
     public = frozenset(public_routes)
     self_metered = frozenset(self_metered_routes)
@@ -146,6 +148,11 @@ def handler(
     @tracer.capture_lambda_handler
     @metrics.log_metrics
     def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+        response = answer(event, context)
+        secure(response.setdefault("headers", {}), event.get("routeKey") not in public)
+        return response
+
+    def answer(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
         request_id = str(event.get("requestContext", {}).get("requestId", ""))
         route = event.get("routeKey")
         refused = _refuse_body(event, route in any_body_type)

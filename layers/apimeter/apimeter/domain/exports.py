@@ -24,6 +24,9 @@ FILTERS = ("endpoint", "method", "status", "consumer")
 PART_BYTES = 8 * 1024 * 1024  # S3 multipart parts (the minimum is 5 MiB); at most 10,000 parts
 MAX_RANGE_DAYS = 400
 FILE_DAYS = 7  # files expire (bucket lifecycle), and so do their records
+# A spreadsheet runs a cell that starts with one of these as a formula (OWASP "CSV injection"); tracked
+# strings come from whoever calls the tracked API, so such a text cell is written with a leading quote.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True, slots=True)
@@ -81,9 +84,16 @@ def line(event: TrackedEvent, file_format: Format) -> bytes:
             cells.append("")
         elif isinstance(value, dict):
             cells.append(orjson.dumps(value, option=orjson.OPT_SORT_KEYS).decode())
-        else:
+        elif isinstance(value, str):
+            cells.append(text_cell(value))
+        else:  # numbers stay numbers: a negative cost is data, not a formula
             cells.append(str(value))
     return _csv_line(cells)
+
+
+def text_cell(value: str) -> str:
+    """A text cell a spreadsheet shows as text, never evaluates."""
+    return "'" + value if value.startswith(_FORMULA_STARTS) else value
 
 
 def _csv_line(cells: list[str]) -> bytes:

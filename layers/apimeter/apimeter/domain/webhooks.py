@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import ipaddress
 import json
 import re
 import secrets
@@ -39,6 +40,47 @@ TOLERANCE_S = 300
 _TIMESTAMP = re.compile(r"[0-9]{1,12}")
 _DIGEST = re.compile(r"[0-9a-f]{64}")
 _MAX_HEADER = 4096
+# IPv6 prefixes that carry an IPv4 address a gateway may reach on the sender's behalf: NAT64's
+# well-known prefix (RFC 6052); IPv4-mapped, 6to4 and Teredo addresses are unwrapped by ipaddress.
+_NAT64 = ipaddress.IPv6Network("64:ff9b::/96")
+
+
+class Refused(Exception):
+    """A delivery no retry can make: the webhook's host resolves to an address it must not reach."""
+
+
+def refusal(address: str) -> str | None:
+    """Why a delivery must not connect to ``address`` (an IP literal), as in "a private address",
+    or None when it may.
+
+    A webhook URL was checked when the budget was saved, but its name can resolve anywhere later
+    (DNS rebinding), and deliveries leave from inside AWS: an address on a private, loopback,
+    link-local (the instance metadata service), multicast, reserved or unspecified network is refused,
+    as is an IPv6 address that wraps such an IPv4 one.
+    """
+    try:
+        ip: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address(address)
+    except ValueError:
+        return "not an IP address"
+    if isinstance(ip, ipaddress.IPv6Address):
+        wrapped = ip.ipv4_mapped or (ip.teredo[1] if ip.teredo else None) or ip.sixtofour
+        if wrapped is None and ip in _NAT64:
+            wrapped = ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+        if wrapped is not None:
+            inner = refusal(str(wrapped))
+            return f"an IPv6 address wrapping {wrapped}, {inner}" if inner else None
+    for kind, flagged in (
+        ("an unspecified", ip.is_unspecified),
+        ("a loopback", ip.is_loopback),
+        ("a link-local", ip.is_link_local),
+        ("a multicast", ip.is_multicast),
+        ("a reserved", ip.is_reserved),
+        ("a private", ip.is_private),
+        ("a non-public", not ip.is_global),  # shared (100.64/10), documentation and other special ranges
+    ):
+        if flagged:
+            return f"{kind} address"
+    return None
 
 
 def new_secret() -> str:

@@ -6,7 +6,9 @@ same threshold crossed, and only the first write fires. The alert is written wit
 still owes a delivery to and an outbox entry; each delivery is made at once and marked done, and
 whatever failed is retried by the pipeline's notifications step until it succeeds, for up to three
 days (then the delivery is marked dropped). Deliveries are therefore at least once while a receiver
-is reachable, each carrying the alert's id so that receivers can ignore a repeat.
+is reachable, each carrying the alert's id so that receivers can ignore a repeat. A webhook whose
+host resolves to a private or otherwise internal address is refused for good, with the reason kept in
+the alert's history: retrying would only knock on the same door.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from apimeter.logic import live
 from apimeter.observability import logger
 
 GIVE_UP_MS = 3 * 86_400_000  # a delivery still failing this long after the alert fired is dropped
+REFUSED = "refused: "  # how a refused delivery is recorded, its reason after the prefix
 SNS = "sns"
 EVENTBRIDGE = "eventbridge"
 _WEBHOOK = "webhook"
@@ -73,6 +76,10 @@ def deliver(tenant_id: str, alert_id: str, budget: Budget | None = None) -> list
             if budget is not None:
                 _send(channel, body, budget)
             entities.delivered(tenant_id, alert_id, channel, now_iso() if budget else "dropped")
+        except webhooks.Refused as exc:
+            reason = str(exc)
+            logger.warning("alert delivery refused", extra={"alert_id": alert_id, "channel": channel, "error": reason})
+            entities.delivered(tenant_id, alert_id, channel, REFUSED + reason)
         except Exception as exc:  # any channel may fail; the others still go, this one is retried
             logger.warning(
                 "alert delivery failed", extra={"alert_id": alert_id, "channel": channel, "error": repr(exc)}

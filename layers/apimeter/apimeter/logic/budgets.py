@@ -107,11 +107,19 @@ def history(principal: Principal, project_id: str | None, budget_id: str, limit:
 
 
 def _alert_out(row: dict[str, Any]) -> dict[str, Any]:
-    delivered = row.get("delivered") or {}
+    delivered: dict[str, str] = row.get("delivered") or {}
     pending = row.get("pending") or set()
-    deliveries = {c: ("delivered" if at != "dropped" else "dropped") for c, at in delivered.items()}
+    deliveries = {c: _delivery_state(at) for c, at in delivered.items()}
     deliveries |= dict.fromkeys(pending, "pending")
-    return {**row["body"], "deliveries": deliveries}
+    errors = {c: at.removeprefix(alerts.REFUSED) for c, at in delivered.items() if at.startswith(alerts.REFUSED)}
+    return {**row["body"], "deliveries": deliveries, "delivery_errors": errors}
+
+
+def _delivery_state(at: str) -> str:
+    """What ``entities.delivered`` recorded: a time, "dropped", or a refusal with its reason."""
+    if at == "dropped":
+        return "dropped"
+    return "refused" if at.startswith(alerts.REFUSED) else "delivered"
 
 
 def _channels(draft: ChannelsDraft, current: Channels | None) -> Channels:
