@@ -6,7 +6,8 @@ response's context as ``requestContext.authorizer.lambda``, invoke the route's f
 answer back into HTTP. A fresh request id per request; 10 MB body limit; errors in a function give
 API Gateway's own ``500 {"message": "Internal Server Error"}``. What http.server itself refuses (a
 malformed or over-long request line, over-long headers, a method no route can name) is answered in
-the API's error envelope, never in http.server's HTML page.
+the API's error envelope, never in http.server's HTML page; so is a request whose framing is unsafe
+to read (``_framing``), before its body is.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ import time
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from email.message import Message
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
@@ -32,7 +34,7 @@ from offline.lambdas import Lambda
 from offline.schedules import Scheduler
 from offline.site import Site
 from offline.template import ACCOUNT, HTTP_API_ID, REGION, Cors, Route, Stack
-from offline.websocket import MANAGEMENT_PREFIX, LiveGateway, merged_headers
+from offline.websocket import MANAGEMENT_PREFIX, Answer, LiveGateway, merged_headers
 
 log = logging.getLogger("offline.gateway")
 
@@ -101,7 +103,7 @@ def build_event(
     """The payload-2.0 event API Gateway gives a route's integration."""
     now = datetime.now(UTC)
     content_type = headers.get("content-type", "")
-    is_text = not body or content_type.startswith(_TEXT_TYPES)
+    text = _text(body, content_type)
     route_key = "$default" if route.path == "$default" else route.key
     event: dict[str, Any] = {
         "version": "2.0",
@@ -127,8 +129,8 @@ def build_event(
             "time": now.strftime("%d/%b/%Y:%H:%M:%S +0000"),
             "timeEpoch": int(now.timestamp() * 1000),
         },
-        "body": (body.decode("utf-8", "replace") if is_text else base64.b64encode(body).decode()),
-        "isBase64Encoded": not is_text,
+        "body": text if text is not None else base64.b64encode(body).decode(),
+        "isBase64Encoded": text is None,
     }
     if "cookie" in headers:
         event["cookies"] = [c.strip() for c in headers["cookie"].split(";") if c.strip()]
@@ -140,6 +142,19 @@ def build_event(
     if path_parameters:
         event["pathParameters"] = path_parameters
     return event
+
+
+def _text(body: bytes, content_type: str) -> str | None:
+    """The body as text, or None when it goes base64-encoded: binary, and declared text that is not
+    UTF-8 (the function sees the bytes sent and can refuse them, never replacement characters)."""
+    if not body:
+        return ""
+    if not content_type.startswith(_TEXT_TYPES):
+        return None
+    try:
+        return body.decode()
+    except UnicodeDecodeError:
+        return None
 
 
 def authorizer_event(event: dict[str, Any], route: Route) -> dict[str, Any]:
@@ -338,11 +353,14 @@ class _Handler(BaseHTTPRequestHandler):
         if live is not None and live.is_upgrade(self.command, self.path, self.headers):
             self._upgrade(live)
             return
-        length = _content_length(self.headers.get("content-length"))
-        if length is None:
-            self._refuse(*_refusal(400, "content-length must be a whole number of bytes"))
+        length = _framing(self.headers)
+        if not isinstance(length, int):
+            self._refuse(*length)
             return
         body = self.rfile.read(length) if length else b""
+        if len(body) < length:  # the client stopped sending: what came is not the request it declared
+            self._refuse(*_refusal(400, f"the body ended after {len(body)} of its {length} bytes"))
+            return
         if not self.server.begin():
             self._closing()
             return
@@ -392,6 +410,25 @@ class _Handler(BaseHTTPRequestHandler):
 
     def log_message(self, format: str, *args: Any) -> None:
         log.debug(format, *args)
+
+
+def _framing(headers: Message) -> int | Answer:
+    """The body's length, or the refusal of a request whose framing is unsafe to read: a length that
+    is not one whole number, or over the body limit (refused before a byte of it is read); a
+    Transfer-Encoding (the gateway reads bodies by Content-Length only, and unread chunks would be
+    taken for the next request); a header value holding CR, LF (an obsolete folded line) or NUL."""
+    for name, value in headers.items():
+        if any(character in value for character in "\r\n\0"):
+            return _refusal(400, f"the {name[:100]} header holds a line break or NUL")
+    if headers.get("transfer-encoding") is not None:
+        return _refusal(411, "send the body with Content-Length: Transfer-Encoding is not supported")
+    lengths = {value.strip() for value in headers.get_all("content-length") or []}
+    length = _content_length(next(iter(lengths), None)) if len(lengths) <= 1 else None
+    if length is None:
+        return _refusal(400, "content-length must be one whole number of bytes")
+    if length > MAX_BODY:
+        return _refusal(413, f"the body is over {MAX_BODY} bytes")
+    return length
 
 
 def _content_length(value: str | None) -> int | None:

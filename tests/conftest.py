@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import threading
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -66,6 +67,13 @@ def reset_caches() -> None:
 @pytest.fixture
 def aws(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, object]]:
     """moto with the template's tables, secrets and queues, and every function's environment."""
+    with moto_stack(stack, monkeypatch) as created:
+        yield created
+
+
+@contextmanager
+def moto_stack(stack: Stack, monkeypatch: pytest.MonkeyPatch) -> Iterator[dict[str, object]]:
+    """What ``aws`` gives a test, for fixtures of a wider scope (with their own monkeypatch)."""
     import boto3
     from moto import mock_aws
     from moto.core.botocore_stubber import BotocoreStubber

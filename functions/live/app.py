@@ -4,12 +4,14 @@ response (the template gives those routes a route response)."""
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from pydantic import ValidationError
 
 from apimeter.api.live import SubscriptionIn
+from apimeter.domain import json_text
 from apimeter.domain.live import encode, error_message
 from apimeter.domain.principal import Principal
 from apimeter.errors import AuthenticationFailed
@@ -46,7 +48,9 @@ def _answer(route: str, connection_id: str, body: str | None) -> dict[str, Any]:
     if route not in ("subscribe", "unsubscribe"):
         return error_message("VALIDATION_ERROR", f"unknown action: {USAGE}")
     try:
-        wanted = SubscriptionIn.model_validate_json(body or "")
+        wanted = SubscriptionIn.model_validate(json_text.loads(body or ""))
+    except json.JSONDecodeError as exc:
+        return error_message("VALIDATION_ERROR", f"not JSON: {exc.msg} ({USAGE})")
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'body'}: {e['msg']}" for e in exc.errors())
         return error_message("VALIDATION_ERROR", f"{problems} ({USAGE})")

@@ -33,8 +33,9 @@ class Api:
         token: str | None = None,
         key: str | None = None,
         content_type: str | None = "application/json",
+        headers: dict[str, str] | None = None,
     ) -> Reply:
-        headers = {"host": "127.0.0.1", "user-agent": "tests"}
+        headers = {"host": "127.0.0.1", "user-agent": "tests", **(headers or {})}
         if content_type:
             headers["content-type"] = content_type
         if token:

@@ -148,3 +148,54 @@ def test_the_methods_routes_take_still_reach_them(gateway: Gateway) -> None:
         answer = gateway.send(request(f"{method} /v1/projects HTTP/1.1", "Connection: close"))
         assert answer.status == 200, method
     assert [event["requestContext"]["http"]["method"] for event in gateway.function.events] == list(METHODS)
+
+
+@pytest.mark.parametrize(
+    ("raw", "status", "code"),
+    [
+        (request("POST /v1/projects HTTP/1.1", f"Content-Length: {10**15}"), 413, "PAYLOAD_TOO_LARGE"),
+        (request("POST /v1/projects HTTP/1.1", "Content-Length: 10485761") + b"{}", 413, "PAYLOAD_TOO_LARGE"),
+        (request("POST /v1/projects HTTP/1.1", "Transfer-Encoding: chunked") + b"2\r\n{}\r\n0\r\n\r\n", 411,
+         "LENGTH_REQUIRED"),
+        (request("POST /v1/projects HTTP/1.1", "Content-Length: 2", "Transfer-Encoding: chunked") + b"{}", 411,
+         "LENGTH_REQUIRED"),
+        (request("POST /v1/projects HTTP/1.1", "Content-Length: 2", "Content-Length: 5") + b"{}abc", 400,
+         "VALIDATION_ERROR"),
+        (request("GET /v1/projects HTTP/1.1", "X-Api-Key: am_x", " Set-Cookie: a=1"), 400, "VALIDATION_ERROR"),
+        (request("GET /v1/projects HTTP/1.1", "Origin: https://a.example\x00.evil"), 400, "VALIDATION_ERROR"),
+        (request("GET /v1/projects HTTP/1.1", "X-Request-Id: a", "\tb"), 400, "VALIDATION_ERROR"),
+    ],
+    ids=["petabyte-length", "length-over-limit", "chunked", "length-and-chunked", "two-lengths", "folded-api-key",
+         "nul-in-origin", "folded-request-id"],
+)  # fmt: skip
+def test_unsafe_framing_is_refused_before_the_body_is_read(
+    gateway: Gateway, raw: bytes, status: int, code: str
+) -> None:
+    answer = gateway.send(raw)
+    assert answer.status == status
+    assert answer.error()["code"] == code
+    assert answer.headers["connection"] == "close"
+    assert not gateway.function.events
+    assert gateway.send(request("GET /v1/projects HTTP/1.1", "Connection: close")).status == 200
+
+
+def test_a_body_shorter_than_its_length_never_reaches_a_function(gateway: Gateway) -> None:
+    with socket.create_connection(("127.0.0.1", gateway.port), timeout=WAIT) as connection:
+        connection.sendall(request("POST /v1/projects HTTP/1.1", "Content-Length: 100") + b'{"name": "x"}')
+        connection.shutdown(socket.SHUT_WR)  # the client gives up sending
+        received = b""
+        while chunk := connection.recv(65536):
+            received += chunk
+    answer = Answer(received)
+    assert (answer.status, answer.error()["code"]) == (400, "VALIDATION_ERROR")
+    assert not gateway.function.events
+
+
+def test_a_request_target_with_encoded_crlf_and_nul_reaches_the_route_as_data(gateway: Gateway) -> None:
+    answer = gateway.send(request("GET /v1/projects/%0d%0aSet-Cookie:%20a=1%00/../x?q=%0d%0a HTTP/1.1",
+                                  "Connection: close"))  # fmt: skip
+    assert answer.status == 200  # the stand-in's $default route: a path no route takes
+    assert "set-cookie" not in answer.headers
+    (event,) = gateway.function.events
+    assert event["rawPath"] == "/v1/projects/%0d%0aSet-Cookie:%20a=1%00/../x"
+    assert event["queryStringParameters"] == {"q": "\r\n"}

@@ -8,7 +8,6 @@ import binascii
 from collections.abc import Callable, Iterable
 from typing import Any
 
-import orjson
 from aws_lambda_powertools.event_handler import APIGatewayHttpResolver, Response, content_types
 from aws_lambda_powertools.event_handler.exceptions import NotFoundError
 from aws_lambda_powertools.event_handler.openapi.exceptions import (
@@ -20,6 +19,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from apimeter.api.envelope import error_body, error_response
 from apimeter.api.headers import secure
+from apimeter.domain import json_text
 from apimeter.domain.principal import Principal
 from apimeter.errors import (
     ApimeterError,
@@ -46,9 +46,9 @@ def _request_id(app: APIGatewayHttpResolver) -> str:
 
 
 def build_resolver() -> APIGatewayHttpResolver:
-    # orjson refuses what json accepts but JSON is not (NaN, Infinity) and nesting past 1,024 levels
-    # (json raises RecursionError instead, a 500); its errors are json's JSONDecodeError: a 400 below.
-    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=orjson.loads)
+    # Strict JSON (json_text): no NaN, Infinity, nesting past 1,024 levels or key given twice; its
+    # errors are json's JSONDecodeError: a 400 below.
+    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=json_text.loads)
 
     def envelope(status: int, code: str, message: str, details: Any = None) -> Response[str]:
         body = error_body(code, message, _request_id(app), details)

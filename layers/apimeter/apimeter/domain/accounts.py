@@ -12,7 +12,9 @@ from apimeter.errors import ValidationFailed
 
 KeyStatus = Literal["active", "revoked"]
 
-EMAIL_PATTERN = r"^[^@\s]{1,64}@[^@\s]{1,255}\.[^@\s]{2,63}$"  # the API's document states it too
+# No control characters (NUL, DEL...): they are in no address, and would be stored and shown as sent.
+# The API's document states the pattern too.
+EMAIL_PATTERN = r"^[^@\s\x00-\x1f\x7f]{1,64}@[^@\s\x00-\x1f\x7f]{1,255}\.[^@\s\x00-\x1f\x7f]{2,63}$"
 _EMAIL = re.compile(EMAIL_PATTERN)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import json
 import socket
 import time
 from dataclasses import dataclass, field
@@ -19,6 +20,7 @@ from typing import Annotated, Any
 import orjson
 from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
+from apimeter.domain import json_text
 from apimeter.domain.accounts import Pricing
 from apimeter.domain.ids import ulid
 from apimeter.domain.paths import strip_query, template
@@ -181,9 +183,9 @@ def private_ip(ip: str | None, policy: IngestPolicy) -> str | None:
 def parse_body(body: bytes | str) -> tuple[list[Any], bool]:
     """Split a request body into raw items. Returns ``(items, is_batch)``; whole-request errors raise."""
     try:
-        document = orjson.loads(body)
-    except orjson.JSONDecodeError as exc:
-        raise ValidationFailed("request body is not valid JSON") from exc
+        document = json_text.loads(body)
+    except json.JSONDecodeError as exc:
+        raise ValidationFailed(f"request body is not valid JSON: {exc.msg}") from exc
     if not isinstance(document, dict):
         raise ValidationFailed('request body must be an event object or {"events": [...]}')
     if "events" not in document:

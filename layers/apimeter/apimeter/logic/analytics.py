@@ -382,15 +382,17 @@ def list_events(
         return EventsPage([], None, 0, Range(start_ms, max(start_ms, end_ms)))
     first_day = bucket_start(end_ms - 1, "day")
     days = [bucket_key(d, "day") for d in range(first_day, bucket_start(start_ms, "day") - 1, -STEP_MS["day"])]
-    before = f"{end_ms:013d}"
+    before, after = f"{end_ms:013d}", f"{start_ms:013d}"
     if cursor:
         day, before = _decode_cursor(cursor)
-        days = days[days.index(day) :] if day in days else []
+        # A cursor at or below the range's start has nothing left to read; and DynamoDB refuses a
+        # BETWEEN whose bounds are reversed (a ValidationException, not an empty page).
+        days = days[days.index(day) :] if day in days and before > after else []
     page = events.newest_first(
         project_id,
         days,
         before=before,
-        after=f"{start_ms:013d}",
+        after=after,
         limit=limit,
         shards=settings().event_shards,
         filters={k: v for k, v in filters.items() if v is not None},

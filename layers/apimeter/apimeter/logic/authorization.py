@@ -178,7 +178,9 @@ def authenticate(headers: Mapping[str, str]) -> Principal:
     else:
         raise AuthenticationFailed("missing credentials: send X-API-Key or Authorization: Bearer <token>")
 
-    key = hashlib.sha256(credential.encode()).hexdigest()
+    # The same text sent as an API key and as a bearer token proves different things (or nothing):
+    # each has its own cache entry, so one's answer is never served for the other.
+    key = hashlib.sha256(f"{verify.__name__}:{credential}".encode()).hexdigest()
     now = time.monotonic()
     known = cache.get(key, now)
     if isinstance(known, Principal):

@@ -1,0 +1,38 @@
+"""JSON text as the API reads it from clients: strictly, and one way only.
+
+orjson refuses what is not JSON (NaN, Infinity, invalid UTF-8, lone surrogates) and nesting past
+1,024 levels, but keeps the last of a repeated key where other parsers keep the first. A body that
+one reader sees as ``status: 200`` and another as ``status: 500`` is refused instead: its errors are
+``json.JSONDecodeError`` (orjson's are a subclass), which the resolver answers with a 400.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import orjson
+
+
+def loads(text: bytes | str) -> Any:
+    document = orjson.loads(text)
+    if isinstance(document, (dict, list)):
+        _refuse_repeated_keys(text.decode() if isinstance(text, bytes) else text)
+    return document
+
+
+def _refuse_repeated_keys(text: str) -> None:
+    """A second pass with the standard parser, which shows each object's keys before they merge."""
+
+    def check(pairs: list[tuple[str, Any]]) -> None:
+        keys = [key for key, _ in pairs]
+        if len(set(keys)) != len(keys):
+            repeated = next(key for index, key in enumerate(keys) if key in keys[:index])
+            encoded = json.dumps(repeated)
+            position = text.find(encoded, text.find(encoded) + 1)
+            raise json.JSONDecodeError(f"key {repeated!r} appears twice in one object", text, max(position, 0))
+
+    try:
+        json.loads(text, object_pairs_hook=check)
+    except RecursionError:  # nesting orjson takes but the standard parser's stack does not
+        raise json.JSONDecodeError("nesting too deep", text, 0) from None
