@@ -173,6 +173,7 @@ DENIED = ("GET", PROJECT, b"", 401, "AUTHENTICATION_FAILED")
 BAD = (400, "VALIDATION_ERROR")
 INVALID = (422, "VALIDATION_ERROR")
 OK = (200, None)
+JUDGED = (202, None)  # a lone event is judged like an item of a batch: the answer lists its rejection
 
 CASES = [
     # media types
@@ -235,42 +236,42 @@ CASES = [
          credential=key),
     Case("a body that is a list", "POST", "/v1/events", _json([EVENT]), *BAD, credential=key),
     # a lone event out of range
-    Case("an event in year 1", "POST", "/v1/events", _json({**EVENT, "timestamp": "0001-01-01T00:00:00Z"}), *BAD,
+    Case("an event in year 1", "POST", "/v1/events", _json({**EVENT, "timestamp": "0001-01-01T00:00:00Z"}), *JUDGED,
          credential=key),
     Case("an event in year 1 east of UTC", "POST", "/v1/events",
-         _json({**EVENT, "timestamp": "0001-01-01T00:00:00+14:00"}), *BAD, credential=key),
-    Case("an event in year 9999", "POST", "/v1/events", _json({**EVENT, "timestamp": "9999-12-31T23:59:59Z"}), *BAD,
+         _json({**EVENT, "timestamp": "0001-01-01T00:00:00+14:00"}), *JUDGED, credential=key),
+    Case("an event in year 9999", "POST", "/v1/events", _json({**EVENT, "timestamp": "9999-12-31T23:59:59Z"}), *JUDGED,
          credential=key),
     Case("an event past year 9999 west of UTC", "POST", "/v1/events",
-         _json({**EVENT, "timestamp": "9999-12-31T23:59:59-12:00"}), *BAD, credential=key),
-    Case("an event at 10^30 ms", "POST", "/v1/events", _json({**EVENT, "timestamp": 10**30}), *BAD, credential=key),
-    Case("an event at -10^30 ms", "POST", "/v1/events", _json({**EVENT, "timestamp": -(10**30)}), *BAD,
+         _json({**EVENT, "timestamp": "9999-12-31T23:59:59-12:00"}), *JUDGED, credential=key),
+    Case("an event at 10^30 ms", "POST", "/v1/events", _json({**EVENT, "timestamp": 10**30}), *JUDGED, credential=key),
+    Case("an event at -10^30 ms", "POST", "/v1/events", _json({**EVENT, "timestamp": -(10**30)}), *JUDGED,
          credential=key),
     # query ranges
     Case("a series from before 1970", "GET", SERIES + "?from=-5", b"", *BAD),
-    Case("a series from year 1", "GET", SERIES + "?from=0001-01-01T00:00:00Z", b"", *BAD),
+    Case("a series from year 1", "GET", SERIES + "?from=0001-01-01T00:00:00Z", b"", *OK),
     Case("a series from year 1 to 9999", "GET", SERIES + "?from=0001-01-01T00:00:00Z&to=9999-12-31T23:59:59Z", b"",
-         *BAD),
-    Case("a series from year 9999", "GET", SERIES + "?from=9999-12-31T23:59:59Z", b"", *BAD),
+         *OK),
+    Case("a series from year 9999", "GET", SERIES + "?from=9999-12-31T23:59:59Z", b"", *OK),
     Case("a series up to year 9999", "GET", SERIES + "?to=9999-12-31T23:59:59Z", b"", *OK),
     Case("a summary from year 9999", "GET", PROJECT + "/metrics/summary?from=9999-12-31T00:00:00Z"
          "&to=9999-12-31T23:59:59Z", b"", *OK),
     Case("a summary from year 1", "GET", PROJECT + "/metrics/summary?from=-62135596800000&to=0", b"", *BAD),
-    Case("events up to past year 9999", "GET", LISTING + "?to=99999999999999999999", b"", *BAD),
+    Case("events up to past year 9999", "GET", LISTING + "?to=99999999999999999999", b"", *OK),
     Case("events up to year 9999", "GET", LISTING + "?to=253402300799999", b"", *OK),
     Case("a NaN range", "GET", SERIES + "?from=NaN", b"", *BAD),
     Case("an Infinity range", "GET", LISTING + "?from=Infinity", b"", *BAD),
     Case("an export from year 1", "POST", PROJECT + "/exports", _json({"from": "0001-01-01T00:00:00Z",
-         "to": "2026-01-01T00:00:00Z"}), *BAD),
+         "to": "2026-01-01T00:00:00Z"}), 202, None),
     Case("an export to year 9999", "POST", PROJECT + "/exports", _json({"from": "2026-01-01T00:00:00Z",
-         "to": "9999-12-31T23:59:59Z"}), *BAD),
+         "to": "9999-12-31T23:59:59Z"}), 202, None),
     Case("a recompute from year 1 to 9999", "POST", PROJECT + "/rollups/recompute",
-         _json({"from": "0001-01-01T00:00:00Z", "to": "9999-12-31T23:59:59Z"}), *BAD),
+         _json({"from": "0001-01-01T00:00:00Z", "to": "9999-12-31T23:59:59Z"}), 202, None),
     # 100 KB query strings
     Case("a 100 KB unknown parameter", "GET", SERIES + "?x=" + HUGE_QUERY, b"", *OK),
-    Case("a 100 KB range", "GET", SERIES + "?from=" + "9" * 100 * KB, b"", *BAD),
+    Case("a 100 KB range", "GET", SERIES + "?from=" + "9" * 100 * KB, b"", *INVALID),
     Case("a 100 KB endpoint filter", "GET", LISTING + "?endpoint=" + HUGE_QUERY, b"", *INVALID),
-    Case("a 100 KB consumer filter", "GET", SERIES + "?consumer=" + HUGE_QUERY, b"", *INVALID),
+    Case("a 100 KB consumer filter", "GET", LISTING + "?consumer=" + HUGE_QUERY, b"", *INVALID),
     Case("a 100 KB cursor", "GET", LISTING + "?cursor=" + HUGE_QUERY, b"", *INVALID),
     Case("a 100 KB consumer in the path", "GET", PROJECT + "/consumers/" + HUGE_QUERY + "/usage", b"", *OK),
     # path traversal and NUL in path parameters
@@ -293,8 +294,8 @@ CASES = [
     Case("../ as a consumer filter", "GET", LISTING + "?consumer=%2e%2e%2f", b"", *OK),
     Case("NUL as a granularity", "GET", SERIES + "?granularity=%00", b"", *INVALID),
     Case("NUL as a limit", "GET", LISTING + "?limit=%00", b"", *INVALID),
-    Case("a cursor that is not ours", "GET", LISTING + "?cursor=%00", b"", *BAD),
-    Case("a cursor of nested JSON", "GET", LISTING + "?cursor=" + _b64(b"[" * 380 + b"]" * 380), b"", *BAD),
+    Case("a cursor that is not ours", "GET", LISTING + "?cursor=%00", b"", *INVALID),
+    Case("a cursor of nested JSON", "GET", LISTING + "?cursor=" + _b64(b"[" * 380 + b"]" * 380), b"", *INVALID),
     Case("a time zone path", "PATCH", PROJECT, _json({"timezone": "../../../etc/passwd"}), *BAD),
     Case("a time zone with NUL", "PATCH", PROJECT, _json({"timezone": "UTC\u0000"}), *BAD),
     Case("an absolute time zone file", "PATCH", PROJECT, _json({"timezone": "/etc/localtime"}), *BAD),
@@ -443,7 +444,7 @@ def test_hostile_input_gets_the_envelope_and_the_stack_stays_well(api: Api, owne
         assert "stolen" not in value
     if case.code is None:
         assert reply.status == case.status, reply.body
-        assert "error" not in reply.body
+        assert not isinstance(reply.body.get("error"), dict)  # no envelope (an export's own error is null)
     else:
         assert (reply.status, reply.body["error"]["code"]) == (case.status, case.code), reply.body
         assert set(reply.body["error"]) == {"code", "message", "details", "request_id", "timestamp"}
@@ -530,9 +531,9 @@ def test_a_cursor_from_before_the_range_is_an_empty_page(
 
     api.call("POST", "/v1/events", {**EVENT, "event_id": "kept"}, key=caller.key)
     monkeypatch.setattr(events_table, "client", lambda: type("Client", (), {"query": staticmethod(like_dynamodb)}))
-    day = time.strftime("%Y-%m-%d", time.gmtime())
-    for before in ("0", "\u0000", "0000000000001"):
-        cursor = _b64(json.dumps({"d": day, "b": before}).encode())
+    day = int(time.time()) // 86_400
+    for before in ("0", "-", "0000000000001"):
+        cursor = f"{day}.{before}"
         reply = api.call("GET", f"/v1/projects/{caller.project}/events?cursor={cursor}", token=caller.token)
         assert (reply.status, reply.body["events"], reply.body["next_cursor"]) == (200, [], None), reply.body
     page = api.call("GET", f"/v1/projects/{caller.project}/events", token=caller.token).body
