@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 
 from apimeter.dal import counters
-from apimeter.domain.limits import Instant, Limits
+from apimeter.domain.limits import Instant, Limits, Usage
 from apimeter.logic import authorization
 from tests.integration.conftest import Api
 
@@ -111,3 +111,30 @@ def test_monthly_quota(api: Api, aws: dict[str, Any], valid: bool) -> None:
     assert api.call("POST", "/v1/events", {"events": [event] * 2}, key=key).status == 202
     assert api.call("GET", "/v1/quota", key=key).body["remaining"] == 0
     assert api.call("GET", "/v1/quota", token=token).status == 403
+
+
+def test_a_charge_from_a_clock_behind_counts_in_the_minute_already_started(aws: dict[str, Any]) -> None:
+    limits = Limits(per_minute=10, per_hour=100, per_day=1_000)
+    ahead, behind = Instant.at(1_763_814_660), Instant.at(1_763_814_600)  # 12:31 and 12:30, same hour
+    assert counters.charge("s", ahead, 1, limits) == (Usage(1, 1, 1), None)
+    usage, refusal = counters.charge("s", behind, 2, limits)
+    assert refusal is None
+    assert usage == Usage(3, 3, 3)  # not a restart of 12:30
+    assert counters.peek("s", ahead) == Usage(3, 3, 3)
+
+
+def test_a_new_minute_over_the_hour_is_refused_without_starting_it(aws: dict[str, Any]) -> None:
+    limits = Limits(per_minute=10, per_hour=2, per_day=1_000)
+    first, later = Instant.at(1_763_814_600), Instant.at(1_763_814_660)
+    assert counters.charge("s", first, 2, limits)[1] is None
+    assert counters.charge("s", later, 1, limits) == (Usage(0, 2, 2), "hour")
+    assert counters.peek("s", first) == Usage(2, 2, 2)  # 12:30 is still the stored minute
+
+
+def test_a_refund_after_the_minute_moved_on_takes_back_only_the_hour_and_day(aws: dict[str, Any]) -> None:
+    limits = Limits(per_minute=10, per_hour=100, per_day=1_000)
+    first, later = Instant.at(1_763_814_600), Instant.at(1_763_814_660)
+    counters.charge("s", first, 2, limits)
+    counters.charge("s", later, 3, limits)
+    counters.refund("s", first, 2)
+    assert counters.peek("s", later) == Usage(3, 3, 3)

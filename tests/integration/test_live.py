@@ -293,3 +293,20 @@ def test_posts_that_do_not_finish_in_time_count_as_failed(monkeypatch: pytest.Mo
         server.shutdown()
         server.server_close()
         sockets._client.cache_clear()
+
+
+def test_a_closed_connection_can_neither_subscribe_nor_be_read(aws: dict[str, Any]) -> None:
+    expires_at = int(time.time()) + 3_600
+    connections.open_connection("gone", {"sub": "usr_1"}, int(time.time() * 1000), expires_at)
+    connection = connections.get_connection("gone")
+    assert connection is not None
+    assert connections.close_connection("gone") == 0
+    assert connections.add_subscription(connection, "prj_1", limit=5) is False
+    connections.remove_subscription("gone", "prj_1")  # a no-op, not an error
+    assert connections.subscribers("prj_1") == []
+    assert connections.get_connection("gone") is None
+
+
+def test_an_expired_connection_reads_as_gone(aws: dict[str, Any]) -> None:
+    connections.open_connection("old", {"sub": "usr_1"}, int(time.time() * 1000), int(time.time()) - 1)
+    assert connections.get_connection("old") is None
