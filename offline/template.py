@@ -245,6 +245,17 @@ def _merge(base: dict[str, Any], override: dict[str, Any]) -> dict[str, Any]:
     return merged
 
 
+def _cors(cors: dict[str, Any] | None) -> Cors | None:
+    if not cors:
+        return None
+    return Cors(
+        allow_headers=tuple(cors.get("AllowHeaders", ())),
+        allow_methods=tuple(cors.get("AllowMethods", ())),
+        expose_headers=tuple(cors.get("ExposeHeaders", ())),
+        max_age=int(cors.get("MaxAge", 0)),
+    )
+
+
 def read_stack(root: Path, overrides: dict[str, str] | None = None) -> Stack:
     document = load(root / "template.yaml")
     parameters = {name: str(spec.get("Default", "")) for name, spec in document.get("Parameters", {}).items()}
@@ -259,14 +270,7 @@ def read_stack(root: Path, overrides: dict[str, str] | None = None) -> Stack:
     default_authorizer = None
     for api in stack.of_type("AWS::Serverless::HttpApi").values():
         auth = api.get("Properties", {}).get("Auth", {})
-        cors = api.get("Properties", {}).get("CorsConfiguration")
-        if cors:
-            stack.cors = Cors(
-                allow_headers=tuple(cors.get("AllowHeaders", ())),
-                allow_methods=tuple(cors.get("AllowMethods", ())),
-                expose_headers=tuple(cors.get("ExposeHeaders", ())),
-                max_age=int(cors.get("MaxAge", 0)),
-            )
+        stack.cors = _cors(api.get("Properties", {}).get("CorsConfiguration")) or stack.cors
         default_authorizer = auth.get("DefaultAuthorizer")
         for spec in auth.get("Authorizers", {}).values():
             stack.authorizer_function = spec["FunctionArn"]["Fn::GetAtt"][0]

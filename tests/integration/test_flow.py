@@ -123,8 +123,9 @@ def test_credentials_are_checked_and_tenants_isolated(api: Api) -> None:
     created = api.key(owner, project_id, ("track",))
     event = {"method": "GET", "endpoint": "/a", "status": 200}
 
-    for headers in ({"key": "am_deadbeef_" + "A" * 43}, {"key": "nonsense"}, {}):
-        reply = api.call("POST", "/v1/events", event, **headers)
+    credentials: list[dict[str, Any]] = [{"key": "am_deadbeef_" + "A" * 43}, {"key": "nonsense"}, {}]
+    for credential in credentials:
+        reply = api.call("POST", "/v1/events", event, **credential)
         assert reply.status == 401
         assert reply.body["error"]["code"] == "AUTHENTICATION_FAILED"
         assert reply.body["error"]["request_id"]

@@ -28,6 +28,7 @@ from botocore.exceptions import ClientError
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
+from apimeter.dal import dynamo
 from apimeter.dal import events as events_table
 from apimeter.domain.tokens import key_id
 from offline.template import Stack
@@ -519,12 +520,12 @@ def test_a_cursor_from_before_the_range_is_an_empty_page(
 ) -> None:
     """DynamoDB refuses a BETWEEN whose lower bound is above its upper one (moto answers it with
     nothing): the listing must never ask, whatever cursor it is given."""
-    query = events_table.client().query
+    query = dynamo.client().query
 
     def like_dynamodb(**request: Any) -> Any:
         values = request["ExpressionAttributeValues"]
         if ":after" in values and values[":after"]["S"] > values[":before"]["S"]:
-            error = {"Code": "ValidationException", "Message": "Invalid KeyConditionExpression: The BETWEEN "
+            error: Any = {"Code": "ValidationException", "Message": "Invalid KeyConditionExpression: The BETWEEN "
                      "operator requires upper bound to be greater than or equal to lower bound"}  # fmt: skip
             raise ClientError({"Error": error}, "Query")
         return query(**request)

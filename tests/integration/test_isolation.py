@@ -133,7 +133,8 @@ def test_no_route_crosses_tenants_or_projects(
     method, path = fill(route, victim)
     names_resource = "{" in route
     for attacker in ATTACKERS:
-        reply = api.call(method, path, BODIES.get(route), **attackers[attacker])
+        credential: dict[str, Any] = attackers[attacker]
+        reply = api.call(method, path, BODIES.get(route), **credential)
         leaked = [s for s in victim.secrets() if s in json.dumps(reply.body)]
         assert not leaked, f"{route} as {attacker} leaked {leaked}"
         if names_resource:
