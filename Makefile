@@ -119,7 +119,7 @@ audit: $(STAMP) ## bandit over the code (layers, functions, offline, tools); pip
 ifeq ($(AUDIT_DEPENDENCIES),no)
 	@echo "audit: pip-audit NOT RUN (AUDIT_DEPENDENCIES=no): the pins were not checked for known vulnerabilities" >&2
 else
-	@$(VENV)/bin/pip-audit --no-deps --disable-pip --progress-spinner off --vulnerability-service $(AUDIT_SERVICE) \
+	@$(VENV)/bin/pip-audit --strict --no-deps --disable-pip --progress-spinner off --vulnerability-service $(AUDIT_SERVICE) \
 		-r constraints.txt 2>&1 | grep -v "encouraged to fully hash\|Consider using a tool like" ; \
 	status=$${PIPESTATUS[0]}; if [ $$status -ne 0 ]; then \
 		echo "audit: pip-audit failed: a pin has a known vulnerability (listed above), or the $(AUDIT_SERVICE) vulnerability service could not be reached or does not know the pins (\"could not be audited\"). Try AUDIT_SERVICE=osv; AUDIT_DEPENDENCIES=no skips this check." >&2; \
