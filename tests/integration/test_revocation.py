@@ -95,8 +95,8 @@ def test_api_keys_outlive_a_logout_and_keep_their_cache(api: Api, monkeypatch: p
     refused(api.call("GET", "/v1/auth/me", token=owner))
 
     lookups: list[str] = []
-    find_key = entities.find_key
-    monkeypatch.setattr(entities, "find_key", lambda digest: lookups.append(digest) or find_key(digest))
+    find_key = entities.keys.find_key
+    monkeypatch.setattr(entities.keys, "find_key", lambda digest: lookups.append(digest) or find_key(digest))
     for _ in range(3):
         assert api.call("POST", "/v1/events", EVENT, key=key).status == 202
         assert api.call("GET", f"/v1/projects/{project_id}/metrics/summary", key=key).status == 200
