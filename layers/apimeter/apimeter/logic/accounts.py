@@ -145,6 +145,5 @@ def exchange_key(principal: Principal) -> tuple[str, int, Principal]:
 
 def me(principal: Principal) -> tuple[User, Tenant]:
     principal.require_user()
-    return entities.users.get_user(principal.tenant_id, principal.principal_id), entities.tenants.get_tenant(
-        principal.tenant_id
-    )
+    user = entities.users.get_user(principal.tenant_id, principal.principal_id)
+    return user, entities.tenants.get_tenant(principal.tenant_id)

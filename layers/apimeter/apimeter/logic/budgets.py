@@ -78,9 +78,8 @@ def update(principal: Principal, project_id: str | None, budget_id: str, body: d
     budget = replace(current, **changes)
     _check_key(budget)
     entities.budgets.put_budget(budgets.validate(budget), new=False)
-    entities.holds.clear_hold(
-        budget.tenant_id, budget.project_id, budget.id
-    )  # the next judgement sets what still holds
+    # the next judgement sets what still holds
+    entities.holds.clear_hold(budget.tenant_id, budget.project_id, budget.id)
     return budget
 
 

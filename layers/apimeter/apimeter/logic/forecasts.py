@@ -61,9 +61,8 @@ def latest(principal: Principal, project_id: str) -> dict[str, Any]:
     found = entities.forecasts.get_forecast(principal.tenant_id, project_id)
     if found is None:
         raise NotFound("no forecast yet: the hourly pipeline makes one, or POST to make one now")
-    computed_at, body = found
-    document: dict[str, Any] = orjson.loads(body)
-    return document | {"computed_at": computed_at}
+    document: dict[str, Any] = orjson.loads(found.body)
+    return document | {"computed_at": found.computed_at}
 
 
 def generate(principal: Principal, project_id: str) -> dict[str, Any]:
