@@ -59,7 +59,9 @@ def run(projects: int) -> dict[str, Any]:
                                               "id": {"S": tenant}, "created_at": {"S": "2026-01-01"}}}}]  # fmt: skip
         batch_write(table, rows)
         for p in range(projects):
-            entities.create_project(Project(f"prj_bench{p:06d}", f"ten_bench{p // 10:05d}", f"p{p}", 30, "2026-01-01"))
+            entities.projects.create_project(
+                Project(f"prj_bench{p:06d}", f"ten_bench{p // 10:05d}", f"p{p}", 30, "2026-01-01")
+            )
         functions = load_all(stack)
         stepfunctions.route_lambda_tasks(stack, functions)
         client = boto3.client("stepfunctions")

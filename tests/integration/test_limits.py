@@ -47,7 +47,7 @@ def set_limits(aws: dict[str, Any], api: Api, token: str, limits: dict[str, int]
     from apimeter.dal import entities
 
     tenant_id = api.call("GET", "/v1/auth/me", token=token).body["tenant"]["id"]
-    entities.update_tenant(tenant_id, {"limits": limits})
+    entities.tenants.update_tenant(tenant_id, {"limits": limits})
     authorization.cache.clear()
 
 

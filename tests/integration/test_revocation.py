@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 
 from apimeter.dal import dynamo, entities
+from apimeter.dal.entities.keys import KeyLookup
 from tests.builders import invoke, sample
 from tests.integration.conftest import Api
 
@@ -95,13 +96,13 @@ def test_api_keys_outlive_a_logout_and_keep_their_cache(api: Api, monkeypatch: p
     refused(api.call("GET", "/v1/auth/me", token=owner))
 
     lookups: list[str] = []
-    find_key = entities.find_key
+    find_key = entities.keys.find_key
 
-    def counted_find_key(digest: str) -> dict[str, Any] | None:
+    def counted_find_key(digest: str) -> KeyLookup | None:
         lookups.append(digest)
         return find_key(digest)
 
-    monkeypatch.setattr(entities, "find_key", counted_find_key)
+    monkeypatch.setattr(entities.keys, "find_key", counted_find_key)
     for _ in range(3):
         assert api.call("POST", "/v1/events", EVENT, key=key).status == 202
         assert api.call("GET", f"/v1/projects/{project_id}/metrics/summary", key=key).status == 200

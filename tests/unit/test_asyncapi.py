@@ -243,7 +243,7 @@ def key_connection(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     monkeypatch.setattr(connections, "get_connection", lambda c: connections.Connection(c, principal.to_context()))
     monkeypatch.setattr(connections, "add_subscription", add)
     monkeypatch.setattr(connections, "remove_subscription", lambda c, p: watched.remove(p))
-    monkeypatch.setattr(entities, "get_project", lambda tenant_id, project_id: object())
+    monkeypatch.setattr(entities.projects, "get_project", lambda tenant_id, project_id: object())
     return watched
 
 

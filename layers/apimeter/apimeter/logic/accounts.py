@@ -44,7 +44,7 @@ def _tokens(user: User, tenant: Tenant, family: str) -> Session:
         lifetime_seconds=config.access_token_seconds,
     )
     refresh = tokens.new_refresh_token()
-    entities.put_refresh_token(
+    entities.sessions.put_refresh_token(
         tokens.hash_refresh_token(refresh),
         user_id=user.id,
         tenant_id=tenant.id,
@@ -59,11 +59,11 @@ def _open_session(user: User, tenant: Tenant) -> Session:
         raise AuthenticationFailed("organization is suspended")
     if user.email in settings().platform_admins:
         # Bootstrap by deploy-time parameter (PlatformAdminEmails), never by a default password.
-        entities.set_platform_admin(tenant.id, user.id)
+        entities.users.set_platform_admin(tenant.id, user.id)
     family = new_id("fam")
     # A family outlives any one refresh token: each refresh restarts the refresh lifetime.
     lifetime = settings().refresh_token_seconds * 4
-    entities.start_family(family, user_id=user.id, tenant_id=tenant.id, expires_at=int(time.time()) + lifetime)
+    entities.sessions.start_family(family, user_id=user.id, tenant_id=tenant.id, expires_at=int(time.time()) + lifetime)
     return _tokens(user, tenant, family)
 
 
@@ -74,7 +74,7 @@ def register(email: str, password: str, organization: str) -> Session:
     created = now_iso()
     tenant = Tenant(new_id("ten"), organization.strip(), plan="free", status="active", created_at=created)
     user = User(new_id("usr"), tenant.id, address, "owner", created)
-    entities.create_registration(tenant, user, passwords.hash_password(password))
+    entities.tenants.create_registration(tenant, user, passwords.hash_password(password))
     return _open_session(user, tenant)
 
 
@@ -86,45 +86,44 @@ def login(email: str, password: str, source_ip: str = "unknown") -> Session:
         address = normalize_email(email)
     except ValidationFailed:
         address = ""
-    record = entities.get_login(address) if address else None
-    stored = record["password_hash"] if record else None
+    record = entities.users.get_login(address) if address else None
+    stored = record.password_hash if record else None
     if not passwords.verify_password(stored, password) or record is None:
         limits.sign_in_failed(email, source_ip)
         raise AuthenticationFailed("email or password is incorrect")
-    if passwords.needs_rehash(record["password_hash"]):
-        entities.set_password_hash(address, passwords.hash_password(password))
-    tenant = entities.get_tenant(record["tenant_id"])
-    user = entities.get_user(record["tenant_id"], record["user_id"])
+    if passwords.needs_rehash(record.password_hash):
+        entities.users.set_password_hash(address, passwords.hash_password(password))
+    tenant = entities.tenants.get_tenant(record.tenant_id)
+    user = entities.users.get_user(record.tenant_id, record.user_id)
     return _open_session(user, tenant)
 
 
 def refresh(refresh_token: str) -> Session:
     token_hash = tokens.hash_refresh_token(refresh_token)
-    row = entities.get_refresh_token(token_hash)
+    stored = entities.sessions.get_refresh_token(token_hash)
     now = int(time.time())
-    if row is None or int(row["expires_at"]) <= now:
+    if stored is None or stored.expires_at <= now:
         raise AuthenticationFailed("refresh token is invalid or expired")
-    family = row["family"]
-    if not entities.spend_refresh_token(token_hash, now):
-        entities.revoke_family(family)
+    family = stored.family
+    if not entities.sessions.spend_refresh_token(token_hash, now):
+        entities.sessions.revoke_family(family)
         raise AuthenticationFailed("refresh token was already used; every session of this sign-in is revoked")
-    state = entities.session_state(row["tenant_id"], row["user_id"], family)
+    state = entities.sessions.session_state(stored.tenant_id, stored.user_id, family)
     if not state.family_active:
         raise AuthenticationFailed("session has ended; sign in again")
     if state.user is None or state.tenant is None:
         raise AuthenticationFailed("user no longer exists")
-    tenant = entities.tenant_of(state.tenant)
-    if tenant.status != "active":
+    if state.tenant.status != "active":
         raise AuthenticationFailed("organization is suspended")
-    return _tokens(entities.user_of(row["tenant_id"], state.user), tenant, family)
+    return _tokens(state.user, state.tenant, family)
 
 
 def logout(principal: Principal) -> None:
     principal.require_user()
     if principal.session:
-        entities.revoke_family(principal.session)
+        entities.sessions.revoke_family(principal.session)
     if principal.token_id and principal.token_expires:
-        entities.revoke_access_token(principal.token_id, principal.token_expires)
+        entities.sessions.revoke_access_token(principal.token_id, principal.token_expires)
 
 
 def exchange_key(principal: Principal) -> tuple[str, int, Principal]:
@@ -146,4 +145,5 @@ def exchange_key(principal: Principal) -> tuple[str, int, Principal]:
 
 def me(principal: Principal) -> tuple[User, Tenant]:
     principal.require_user()
-    return entities.get_user(principal.tenant_id, principal.principal_id), entities.get_tenant(principal.tenant_id)
+    user = entities.users.get_user(principal.tenant_id, principal.principal_id)
+    return user, entities.tenants.get_tenant(principal.tenant_id)

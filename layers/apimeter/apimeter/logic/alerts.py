@@ -45,10 +45,10 @@ def fire(budget: Budget, alerts: Sequence[Alert]) -> list[Alert]:
     deliver the alerts that have not fired before; returns those."""
     hold = hold_of(budget, alerts)  # from every threshold crossed, so a hold once missed is set again
     if hold is not None:
-        entities.set_hold(budget.tenant_id, budget.project_id, budget.id, hold)
+        entities.holds.set_hold(budget.tenant_id, budget.project_id, budget.id, hold)
     fired = []
     for alert in alerts:
-        if entities.record_alert(budget.tenant_id, alert.id, payload(alert), channels_of(budget)):
+        if entities.alerts.record_alert(budget.tenant_id, alert.id, payload(alert), channels_of(budget)):
             logger.info("budget alert fired", extra={"alert_id": alert.id, "budget_id": budget.id})
             fired.append(alert)
             deliver(budget.tenant_id, alert.id, budget)
@@ -58,14 +58,14 @@ def fire(budget: Budget, alerts: Sequence[Alert]) -> list[Alert]:
 
 def deliver(tenant_id: str, alert_id: str, budget: Budget | None = None) -> list[str]:
     """Make an alert's outstanding deliveries; returns the channels still owed one."""
-    found = entities.pending_alert(tenant_id, alert_id)
+    found = entities.alerts.pending_alert(tenant_id, alert_id)
     if found is None:  # deleted with its budget or project
-        entities.drop_outbox(tenant_id, alert_id)
+        entities.alerts.drop_outbox(tenant_id, alert_id)
         return []
-    body, pending = found
+    body, pending = found.body, found.pending
     if budget is None:
         try:
-            budget = entities.get_budget(tenant_id, str(body["budget_id"]))
+            budget = entities.budgets.get_budget(tenant_id, str(body["budget_id"]))
         except NotFound:
             budget = None  # deleted since: its channels are gone with it
     fired_at = parse_instant(str(body["fired_at"]), "fired_at") or 0
@@ -75,17 +75,17 @@ def deliver(tenant_id: str, alert_id: str, budget: Budget | None = None) -> list
         try:
             if budget is not None:
                 _send(channel, body, budget)
-            entities.delivered(tenant_id, alert_id, channel, now_iso() if budget else "dropped")
+            entities.alerts.delivered(tenant_id, alert_id, channel, now_iso() if budget else "dropped")
         except webhooks.Refused as exc:
             reason = str(exc)
             logger.warning("alert delivery refused", extra={"alert_id": alert_id, "channel": channel, "error": reason})
-            entities.delivered(tenant_id, alert_id, channel, REFUSED + reason)
+            entities.alerts.delivered(tenant_id, alert_id, channel, REFUSED + reason)
         except Exception as exc:  # any channel may fail; the others still go, this one is retried
             logger.warning(
                 "alert delivery failed", extra={"alert_id": alert_id, "channel": channel, "error": repr(exc)}
             )
             if stale:  # days of failures: the receiver is gone, and the alert is history by now
-                entities.delivered(tenant_id, alert_id, channel, "dropped")
+                entities.alerts.delivered(tenant_id, alert_id, channel, "dropped")
             else:
                 still.append(channel)
     return still
@@ -118,7 +118,7 @@ class Flushed:
 def flush(seconds: float = 240.0) -> Flushed:
     """Retry outstanding deliveries for up to ``seconds`` (the pipeline's notifications step has
     300): what is left waits for the next run, counted as undelivered."""
-    owed = entities.outbox()
+    owed = entities.alerts.outbox()
     deadline = time.monotonic() + seconds
     undelivered = 0
     for index, (tenant_id, alert_id) in enumerate(owed):

@@ -20,10 +20,10 @@ import hashlib
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
-from typing import Any
 
 from apimeter.dal import entities
 from apimeter.domain import apikeys, tokens
+from apimeter.domain.accounts import Project, Tenant
 from apimeter.domain.budgets.holds import held_limits
 from apimeter.domain.plans import limits as plan_limits
 from apimeter.domain.principal import Principal
@@ -70,50 +70,50 @@ def _header(headers: Mapping[str, str], name: str) -> str:
     return ""
 
 
-def _limits(tenant: dict[str, Any] | None, project: dict[str, Any] | None = None) -> dict[str, int]:
+def _limits(tenant: Tenant, project: Project | None = None) -> dict[str, int]:
     """Plan defaults, then the tenant's overrides, then the project's."""
-    overrides = [dict((row or {}).get("limits") or {}) for row in (tenant, project)]
-    return plan_limits(str((tenant or {}).get("plan", "free")), *overrides)
+    return plan_limits(tenant.plan, tenant.limits, project.limits if project else {})
 
 
-def _require_active(tenant: dict[str, Any] | None) -> None:
+def _require_active(tenant: Tenant | None) -> Tenant:
     if tenant is None:
         raise AuthenticationFailed("organization no longer exists")
-    if tenant.get("status") != "active":
+    if tenant.status != "active":
         raise AuthenticationFailed("organization is suspended")
+    return tenant
 
 
 def _verify_api_key(secret: str) -> tuple[Principal, float | None]:
     if not apikeys.looks_like_key(secret):
         raise AuthenticationFailed("invalid API key")
-    found = entities.find_key(apikeys.key_digest(pepper(), secret))
+    found = entities.keys.find_key(apikeys.key_digest(pepper(), secret))
     if found is None:
         raise AuthenticationFailed("invalid or revoked API key")
-    valid_until = float(found["valid_until"]) if found.get("valid_until") else None
+    valid_until = float(found.valid_until) if found.valid_until else None
     if valid_until is not None and valid_until <= time.time():
         raise AuthenticationFailed("API key expired")
-    tenant, project = entities.tenant_and_project(found["tenant_id"], found["project_id"])
-    _require_active(tenant)
-    if project is None or project.get("status", "active") != "active":
+    state = entities.keys.key_state(found.tenant_id, found.project_id)
+    tenant, project = _require_active(state.tenant), state.project
+    if project is None or project.status != "active":
         raise AuthenticationFailed("the API key's project no longer exists")
     principal = Principal(
         kind="api_key",
-        principal_id=found["key_id"],
-        tenant_id=found["tenant_id"],
-        project_id=found["project_id"],
-        scopes=tuple(sorted(found["scopes"])),
-        limits=held_limits(_limits(tenant, project), (tenant or {}, project), found["key_id"], time.time()),
+        principal_id=found.key_id,
+        tenant_id=found.tenant_id,
+        project_id=found.project_id,
+        scopes=found.scopes,
+        limits=held_limits(_limits(tenant, project), state.holds, found.key_id, time.time()),
     )
     try:
-        entities.key_in_use(principal.tenant_id, found["project_id"], principal.principal_id, iso(_now_ms()))
+        entities.keys.key_in_use(principal.tenant_id, found.project_id, principal.principal_id, iso(_now_ms()))
     except Exception:  # last_used_at is a convenience: never refuse a valid key over it
         logger.exception("could not record last_used_at")
     return principal, valid_until
 
 
 def _verify_user_token(claims: tokens.AccessClaims) -> Principal:
-    state = entities.session_state(claims.tenant_id, claims.subject, claims.family or "", claims.jti)
-    _require_active(state.tenant)
+    state = entities.sessions.session_state(claims.tenant_id, claims.subject, claims.family or "", claims.jti)
+    tenant = _require_active(state.tenant)
     if state.user is None:
         raise AuthenticationFailed("user no longer exists")
     if state.token_revoked or not state.family_active:
@@ -122,33 +122,30 @@ def _verify_user_token(claims: tokens.AccessClaims) -> Principal:
         kind="user",
         principal_id=claims.subject,
         tenant_id=claims.tenant_id,
-        role=state.user["role"],  # the current role, not the one at sign-in
-        platform_admin=bool(state.user.get("platform_admin")),
+        role=state.user.role,  # the current role, not the one at sign-in
+        platform_admin=state.platform_admin,
         token_id=claims.jti,
         session=claims.family,
         token_expires=claims.expires_at,
-        limits=_limits(state.tenant),
+        limits=_limits(tenant),
     )
 
 
 def _verify_key_token(claims: tokens.AccessClaims) -> Principal:
     project_id = claims.project_id or ""
-    state = entities.key_state(claims.tenant_id, project_id, claims.subject)
-    tenant, key = state.tenant, state.key
-    _require_active(tenant)
-    if key is None or key.get("status") != "active":
+    state = entities.keys.key_state(claims.tenant_id, project_id, claims.subject)
+    tenant, key = _require_active(state.tenant), state.key
+    if key is None or key.status != "active":
         raise AuthenticationFailed("the API key behind this token was revoked")
     return Principal(
         kind="api_key",
         principal_id=claims.subject,
         tenant_id=claims.tenant_id,
         project_id=project_id,
-        scopes=tuple(sorted(set(claims.scopes) & set(key["scopes"]))),
+        scopes=tuple(sorted(set(claims.scopes) & set(key.scopes))),
         token_id=claims.jti,
         token_expires=claims.expires_at,
-        limits=held_limits(
-            _limits(tenant, state.project), (tenant or {}, state.project or {}), claims.subject, time.time()
-        ),
+        limits=held_limits(_limits(tenant, state.project), state.holds, claims.subject, time.time()),
     )
 
 

@@ -17,6 +17,7 @@ from typing import Any
 import orjson
 
 from apimeter.dal import entities, rollups
+from apimeter.dal.entities.alerts import StoredAlert
 from apimeter.domain import webhooks
 from apimeter.domain.budgets.alerts import Alert, actual_alerts, forecast_alerts
 from apimeter.domain.budgets.periods import hour_range, period_of
@@ -45,7 +46,7 @@ def _scope(principal: Principal, project_id: str | None, action: Action) -> None
 def create(principal: Principal, project_id: str | None, draft: BudgetDraft) -> Budget:
     """A new budget; webhooks without a secret get one (shown in this answer)."""
     _scope(principal, project_id, "budgets.manage")
-    project = entities.get_project(principal.tenant_id, project_id) if project_id else None
+    project = entities.projects.get_project(principal.tenant_id, project_id) if project_id else None
     budget = Budget(
         id=new_id("bud"),
         tenant_id=principal.tenant_id,
@@ -62,7 +63,7 @@ def create(principal: Principal, project_id: str | None, draft: BudgetDraft) -> 
         currency=draft.currency or (project.pricing.currency if project else "USD"),
     )
     _check_key(budget)
-    entities.put_budget(validate(budget), new=True)
+    entities.budgets.put_budget(validate(budget), new=True)
     return budget
 
 
@@ -77,14 +78,15 @@ def update(principal: Principal, project_id: str | None, budget_id: str, changes
         updates["channels"] = _channels(changes.channels, current.channels)
     budget = replace(current, **updates)
     _check_key(budget)
-    entities.put_budget(validate(budget), new=False)
-    entities.clear_hold(budget.tenant_id, budget.project_id, budget.id)  # the next judgement sets what still holds
+    entities.budgets.put_budget(validate(budget), new=False)
+    # the next judgement sets what still holds
+    entities.holds.clear_hold(budget.tenant_id, budget.project_id, budget.id)
     return budget
 
 
 def get(principal: Principal, project_id: str | None, budget_id: str, action: Action = "budgets.read") -> Budget:
     _scope(principal, project_id, action)
-    budget = entities.get_budget(principal.tenant_id, budget_id)
+    budget = entities.budgets.get_budget(principal.tenant_id, budget_id)
     if budget.project_id != project_id:
         raise NotFound("budget not found")
     return budget
@@ -92,27 +94,25 @@ def get(principal: Principal, project_id: str | None, budget_id: str, action: Ac
 
 def list_all(principal: Principal, project_id: str | None) -> list[Budget]:
     _scope(principal, project_id, "budgets.read")
-    return [b for b in entities.list_budgets(principal.tenant_id) if b.project_id == project_id]
+    return [b for b in entities.budgets.list_budgets(principal.tenant_id) if b.project_id == project_id]
 
 
 def delete(principal: Principal, project_id: str | None, budget_id: str) -> None:
     budget = get(principal, project_id, budget_id, "budgets.manage")
-    entities.clear_hold(budget.tenant_id, budget.project_id, budget.id)
-    entities.delete_budget(budget.tenant_id, budget.id)
+    entities.holds.clear_hold(budget.tenant_id, budget.project_id, budget.id)
+    entities.budgets.delete_budget(budget.tenant_id, budget.id)
 
 
 def history(principal: Principal, project_id: str | None, budget_id: str, limit: int) -> list[dict[str, Any]]:
     budget = get(principal, project_id, budget_id)
-    return [_alert_out(row) for row in entities.list_alerts(budget.tenant_id, budget.id, limit)]
+    return [_alert_out(alert) for alert in entities.alerts.list_alerts(budget.tenant_id, budget.id, limit)]
 
 
-def _alert_out(row: dict[str, Any]) -> dict[str, Any]:
-    delivered: dict[str, str] = row.get("delivered") or {}
-    pending = row.get("pending") or set()
-    deliveries = {c: _delivery_state(at) for c, at in delivered.items()}
-    deliveries |= dict.fromkeys(pending, "pending")
-    errors = {c: at.removeprefix(alerts.REFUSED) for c, at in delivered.items() if at.startswith(alerts.REFUSED)}
-    return {**row["body"], "deliveries": deliveries, "delivery_errors": errors}
+def _alert_out(alert: StoredAlert) -> dict[str, Any]:
+    deliveries = {c: _delivery_state(at) for c, at in alert.delivered.items()}
+    deliveries |= dict.fromkeys(alert.pending, "pending")
+    errors = {c: at.removeprefix(alerts.REFUSED) for c, at in alert.delivered.items() if at.startswith(alerts.REFUSED)}
+    return {**alert.body, "deliveries": deliveries, "delivery_errors": errors}
 
 
 def _delivery_state(at: str) -> str:
@@ -136,7 +136,7 @@ def _check_key(budget: Budget) -> None:
     if budget.project_id is None:
         raise ValidationFailed("key_id needs a project budget: a tenant-wide budget acts on all keys")
     try:
-        entities.get_key(budget.tenant_id, budget.project_id, budget.key_id)
+        entities.keys.get_key(budget.tenant_id, budget.project_id, budget.key_id)
     except NotFound as exc:  # the key the budget names is a resource that is not there
         raise NotFound(f"key_id {budget.key_id!r} is not a key of this project") from exc
 
@@ -155,10 +155,10 @@ def evaluate(tenant_id: str, hour_ms: int | None = None, now_ms: int | None = No
     and on the latest forecasts for the rest of its period. When the judged hour (``hour_ms``, the
     pipeline's) closed a period, that period is judged whole too: its last hour counts."""
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    found = entities.list_budgets(tenant_id)
+    found = entities.budgets.list_budgets(tenant_id)
     if not found:
         return Judged(0, 0)
-    project_ids = [p.id for p in entities.list_projects(tenant_id)]
+    project_ids = [p.id for p in entities.projects.list_projects(tenant_id)]
     paths = {pid: _forecast_path(tenant_id, pid) for pid in project_ids}
     as_of = now - now % HOUR_MS
     fired = 0
@@ -206,7 +206,7 @@ def _spent(project_ids: Sequence[str], metric: str, span: Range) -> float:
 
 
 def _forecast_path(tenant_id: str, project_id: str) -> dict[str, Any] | None:
-    found = entities.get_forecast_path(tenant_id, project_id)
+    found = entities.forecasts.get_forecast_path(tenant_id, project_id)
     return orjson.loads(zlib.decompress(found)) if found else None
 
 

@@ -49,7 +49,7 @@ def create(principal: Principal, project_id: str, request: ExportRequest) -> Exp
         status="queued",
         created_at=now_iso(),
     )
-    entities.create_export(export, expires_at=int(time.time()) + FILE_DAYS * 86_400)
+    entities.exports.create_export(export, expires_at=int(time.time()) + FILE_DAYS * 86_400)
     queues.request_export(principal.tenant_id, project_id, export.id)
     return export
 
@@ -57,14 +57,14 @@ def create(principal: Principal, project_id: str, request: ExportRequest) -> Exp
 def get(principal: Principal, project_id: str, export_id: str) -> tuple[Export, str | None]:
     """An export and, once it is ready, a download link valid for an hour."""
     projects.get(principal, project_id, "analytics.read")
-    export = entities.get_export(principal.tenant_id, project_id, export_id)
+    export = entities.exports.get_export(principal.tenant_id, project_id, export_id)
     return export, _link(export)
 
 
 def list_recent(principal: Principal, project_id: str, limit: int) -> list[tuple[Export, str | None]]:
     """The newest exports, each with its download link once ready (signing one is local: no call)."""
     projects.get(principal, project_id, "analytics.read")
-    return [(export, _link(export)) for export in entities.list_exports(principal.tenant_id, project_id, limit)]
+    return [(export, _link(export)) for export in entities.exports.list_exports(principal.tenant_id, project_id, limit)]
 
 
 def _link(export: Export) -> str | None:
@@ -74,13 +74,13 @@ def _link(export: Export) -> str | None:
 def run(tenant_id: str, project_id: str, export_id: str, seconds_left: Callable[[], float]) -> bool:
     """Write (or go on writing) an export's file; ``True`` when it is finished."""
     try:
-        export = entities.get_export(tenant_id, project_id, export_id)
+        export = entities.exports.get_export(tenant_id, project_id, export_id)
     except NotFound:
         return True  # its project was deleted meanwhile: nothing to write
     if export.status in ("ready", "failed"):
         return True  # a redelivered message
     if export.status == "queued":
-        entities.update_export(export, {"status": "running"})
+        entities.exports.update_export(export, {"status": "running"})
     buffer = bytearray(exports.header(export.format) if export.parts == 0 else b"")
     rows, written, parts, upload_id = export.rows, export.bytes, export.parts, export.upload_id
     pending_rows = 0
@@ -103,7 +103,7 @@ def run(tenant_id: str, project_id: str, export_id: str, seconds_left: Callable[
         files.upload_part(export.object_key, upload_id, parts, bytes(buffer))
         rows, written = rows + pending_rows, written + len(buffer)
         checkpoint = {"upload_id": upload_id, "parts": parts, "cursor": position, "rows": rows, "bytes": written}
-        entities.update_export(export, checkpoint)
+        entities.exports.update_export(export, checkpoint)
         buffer.clear()
         pending_rows = 0
         if seconds_left() < SAFETY_SECONDS:
@@ -117,7 +117,7 @@ def run(tenant_id: str, project_id: str, export_id: str, seconds_left: Callable[
         files.complete_upload(export.object_key, upload_id)
     done = {"status": "ready", "rows": rows + pending_rows, "bytes": written + len(buffer), "parts": parts,
             "finished_at": now_iso()}  # fmt: skip
-    entities.update_export(export, done)
+    entities.exports.update_export(export, done)
     return True
 
 
@@ -128,7 +128,7 @@ def resume(tenant_id: str, project_id: str, export_id: str) -> None:
 def fail(tenant_id: str, project_id: str, export_id: str, reason: str) -> None:
     """Give up on an export after its last attempt, and drop its partial upload."""
     try:
-        export = entities.get_export(tenant_id, project_id, export_id)
+        export = entities.exports.get_export(tenant_id, project_id, export_id)
     except NotFound:
         return  # its project was deleted meanwhile
     if export.upload_id:
@@ -136,4 +136,4 @@ def fail(tenant_id: str, project_id: str, export_id: str, reason: str) -> None:
             files.abort_upload(export.object_key, export.upload_id)
         except Exception:  # the bucket's lifecycle rule aborts it later anyway
             logger.exception("could not abort the partial upload")
-    entities.update_export(export, {"status": "failed", "error": reason, "finished_at": now_iso()})
+    entities.exports.update_export(export, {"status": "failed", "error": reason, "finished_at": now_iso()})

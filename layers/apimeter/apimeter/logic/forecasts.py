@@ -26,7 +26,7 @@ from apimeter.logic import projects
 
 def refresh(tenant_id: str, project_id: str, now_ms: int | None = None) -> dict[str, Any]:
     """Forecast from the current hour and keep it as the project's latest; returns it."""
-    project = entities.get_project(tenant_id, project_id)
+    project = entities.projects.get_project(tenant_id, project_id)
     now = int(time.time() * 1000) if now_ms is None else now_ms
     as_of = now - now % HOUR_MS
     month_start = period_of("monthly", project.timezone, as_of).start_ms
@@ -50,18 +50,19 @@ def refresh(tenant_id: str, project_id: str, now_ms: int | None = None) -> dict[
         }
         path = zlib.compress(orjson.dumps({"as_of_ms": as_of, **rounded}))  # a month of hours: ~70 KB of JSON
     computed_at = now_iso()  # the one stored is the one answered, to the second
-    entities.put_forecast(tenant_id, project_id, iso(as_of), computed_at, orjson.dumps(document).decode(), path)
+    entities.forecasts.put_forecast(
+        tenant_id, project_id, iso(as_of), computed_at, orjson.dumps(document).decode(), path
+    )
     return document | {"computed_at": computed_at}
 
 
 def latest(principal: Principal, project_id: str) -> dict[str, Any]:
     projects.get(principal, project_id, "analytics.read")
-    found = entities.get_forecast(principal.tenant_id, project_id)
+    found = entities.forecasts.get_forecast(principal.tenant_id, project_id)
     if found is None:
         raise NotFound("no forecast yet: the hourly pipeline makes one, or POST to make one now")
-    computed_at, body = found
-    document: dict[str, Any] = orjson.loads(body)
-    return document | {"computed_at": computed_at}
+    document: dict[str, Any] = orjson.loads(found.body)
+    return document | {"computed_at": found.computed_at}
 
 
 def generate(principal: Principal, project_id: str) -> dict[str, Any]:

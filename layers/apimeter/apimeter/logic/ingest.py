@@ -29,7 +29,7 @@ def _policy(tenant_id: str, project_id: str) -> IngestPolicy:
     now = time.monotonic()
     if cached and cached[0] > now:
         return cached[1]
-    project = entities.get_project(tenant_id, project_id)
+    project = entities.projects.get_project(tenant_id, project_id)
     policy = IngestPolicy(
         project.retention_days, settings().max_future_skew_seconds, project.ip_privacy, project.ip_salt, project.pricing
     )

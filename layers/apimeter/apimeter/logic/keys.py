@@ -21,7 +21,7 @@ def create(
     principal: Principal, project_id: str, name: str, scopes: list[str], expires_at: datetime | None = None
 ) -> tuple[ApiKey, str]:
     principal.require("keys.manage")
-    entities.get_project(principal.tenant_id, project_id)
+    entities.projects.get_project(principal.tenant_id, project_id)
     valid_until = None
     if expires_at is not None:
         if expires_at.tzinfo is None:
@@ -40,14 +40,14 @@ def create(
         digest=generated.digest,
         expires_at=iso(valid_until * 1000) if valid_until else None,
     )
-    entities.create_key(key, valid_until)
+    entities.keys.create_key(key, valid_until)
     return key, generated.secret
 
 
 def list_all(principal: Principal, project_id: str) -> list[ApiKey]:
     principal.require("keys.read")
-    entities.get_project(principal.tenant_id, project_id)
-    return entities.list_keys(principal.tenant_id, project_id)
+    entities.projects.get_project(principal.tenant_id, project_id)
+    return entities.keys.list_keys(principal.tenant_id, project_id)
 
 
 def rotate(principal: Principal, project_id: str, key_id: str, grace_seconds: int) -> tuple[ApiKey, str, str]:
@@ -56,24 +56,24 @@ def rotate(principal: Principal, project_id: str, key_id: str, grace_seconds: in
     principal.require("keys.manage")
     if not 0 <= grace_seconds <= MAX_GRACE_SECONDS:
         raise ValidationFailed(f"grace_seconds must be between 0 and {MAX_GRACE_SECONDS}")
-    key = entities.get_key(principal.tenant_id, project_id, key_id)
+    key = entities.keys.get_key(principal.tenant_id, project_id, key_id)
     if key.status != "active":
         raise Conflict("a revoked key cannot be rotated")
     generated = apikeys.generate_key(pepper())
     now = time.time()
     grace_until = int(now) + grace_seconds
-    entities.rotate_key(
+    entities.keys.rotate_key(
         key,
         new_digest=generated.digest,
         new_prefix=generated.prefix,
         grace_until=grace_until,
         rotated_at=iso(int(now * 1000)),
     )
-    return entities.get_key(principal.tenant_id, project_id, key_id), generated.secret, iso(grace_until * 1000)
+    return entities.keys.get_key(principal.tenant_id, project_id, key_id), generated.secret, iso(grace_until * 1000)
 
 
 def revoke(principal: Principal, project_id: str, key_id: str) -> None:
     principal.require("keys.manage")
-    key = entities.get_key(principal.tenant_id, project_id, key_id)
+    key = entities.keys.get_key(principal.tenant_id, project_id, key_id)
     if key.status != "revoked":
-        entities.revoke_key(key, now_iso())
+        entities.keys.revoke_key(key, now_iso())

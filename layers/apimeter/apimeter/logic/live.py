@@ -150,7 +150,7 @@ def publish_alert(tenant_id: str, alert: dict[str, Any]) -> Pushed:
     to every connection subscribed to any project of the tenant (once each)."""
     try:
         project_id = alert.get("project_id")
-        scope = [project_id] if project_id else [p.id for p in entities.list_projects(tenant_id)]
+        scope = [project_id] if project_id else [p.id for p in entities.projects.list_projects(tenant_id)]
         watchers = list(dict.fromkeys(c for p in scope for c in connections.subscribers(str(p))))
         return _send(watchers, live.alert_message(alert))
     except Exception:

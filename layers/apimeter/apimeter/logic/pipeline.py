@@ -44,15 +44,15 @@ def plan(hour: str | None = None, now_ms: int | None = None) -> Plan:
     tenants, projects = [], []
     after: str | None = None
     while True:
-        page, after = entities.list_tenants(PAGE, after)
+        page, after = entities.tenants.list_tenants(PAGE, after)
         for tenant_id in page:
-            row = entities.get_tenant_row(tenant_id)
-            if row is None or row.get("status", "active") != "active":
+            tenant = entities.tenants.find_tenant(tenant_id)
+            if tenant is None or tenant.status != "active":
                 continue
             tenants.append({"tenant_id": tenant_id, "hour_ms": hour_ms})
             projects += [
                 {"tenant_id": tenant_id, "project_id": p.id, "hour_ms": hour_ms}
-                for p in entities.list_projects(tenant_id)
+                for p in entities.projects.list_projects(tenant_id)
             ]
         if after is None:
             break

@@ -30,19 +30,19 @@ def create(principal: Principal, name: str) -> Project:
         created_at=now_iso(),
         ip_salt=secrets.token_hex(16),
     )
-    entities.create_project(project)
+    entities.projects.create_project(project)
     return project
 
 
 def list_all(principal: Principal) -> list[Project]:
     principal.require("projects.read")
-    return entities.list_projects(principal.tenant_id)
+    return entities.projects.list_projects(principal.tenant_id)
 
 
 def get(principal: Principal, project_id: str, action: Action = "projects.read") -> Project:
     """A project of the caller's tenant; NOT_FOUND for any other, whoever owns it."""
     principal.require_project_read(project_id, action)
-    return entities.get_project(principal.tenant_id, project_id)
+    return entities.projects.get_project(principal.tenant_id, project_id)
 
 
 MAX_RETENTION_DAYS = 3650
@@ -51,7 +51,7 @@ MAX_RETENTION_DAYS = 3650
 def update(principal: Principal, project_id: str, changes: ProjectChanges) -> Project:
     """Change a project's settings. Limit overrides may only tighten what the plan and tenant allow."""
     principal.require("projects.manage")
-    entities.get_project(principal.tenant_id, project_id)
+    entities.projects.get_project(principal.tenant_id, project_id)
     stored: dict[str, Any] = {}
     for name, value in ((f.name, getattr(changes, f.name)) for f in fields(changes)):
         if value is None:
@@ -75,8 +75,8 @@ def update(principal: Principal, project_id: str, changes: ProjectChanges) -> Pr
                 raise Conflict("a project may only lower its plan's limits", details={"above_plan": over})
         stored[name] = value.strip() if isinstance(value, str) else value
     if stored:
-        entities.update_project(principal.tenant_id, project_id, stored)
-    return entities.get_project(principal.tenant_id, project_id)
+        entities.projects.update_project(principal.tenant_id, project_id, stored)
+    return entities.projects.get_project(principal.tenant_id, project_id)
 
 
 MAX_RECOMPUTE_HOURS = 31 * 24
@@ -86,7 +86,7 @@ def recompute(principal: Principal, project_id: str, start: str, end: str) -> tu
     """Backfill: mark a range's hours for recomputation from raw events; returns how many, and the
     range they cover: at most MAX_RECOMPUTE_HOURS, within retention (older raw events are gone), up to now."""
     principal.require("rollups.manage")
-    project = entities.get_project(principal.tenant_id, project_id)
+    project = entities.projects.get_project(principal.tenant_id, project_id)
     now = int(time.time() * 1000)
     end_ms = min(parse_instant(end, "to") or 0, now)
     asked = fit(parse_instant(start, "from"), end_ms, default_end=end_ms, default_ms=0,

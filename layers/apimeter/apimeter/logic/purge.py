@@ -21,8 +21,8 @@ SAFETY_SECONDS = 20.0
 
 def request(principal: Principal, project_id: str) -> None:
     principal.require("projects.manage")
-    entities.get_project(principal.tenant_id, project_id)
-    entities.mark_project_deleting(principal.tenant_id, project_id, now_iso())
+    entities.projects.get_project(principal.tenant_id, project_id)
+    entities.projects.mark_project_deleting(principal.tenant_id, project_id, now_iso())
     queues.request_purge(principal.tenant_id, project_id)
 
 
@@ -34,13 +34,13 @@ def _days(retention_days: int) -> list[str]:
 
 def purge(tenant_id: str, project_id: str, seconds_left: Callable[[], float]) -> bool:
     """Delete what is left of a deleting project; ``True`` when nothing is left."""
-    row = entities.project_row(tenant_id, project_id)
-    if row is None:
+    project = entities.projects.find_project(tenant_id, project_id)
+    if project is None:
         return True  # already purged
-    if row.get("status") != "deleting":
+    if project.status != "deleting":
         return True  # not being deleted (or restored): leave it alone
     config = settings()
-    retention = max(int(row.get("retention_days", config.default_retention_days)), config.default_retention_days)
+    retention = max(project.retention_days, config.default_retention_days)
     for day in _days(retention):
         while keys := events.keys_of_day(project_id, day, config.event_shards):
             events.delete(keys)
@@ -52,7 +52,7 @@ def purge(tenant_id: str, project_id: str, seconds_left: Callable[[], float]) ->
                 return False
     rollups.delete_pending_of(project_id, _days(7))  # markers live a week (TTL)
     files.delete_prefix(f"exports/{tenant_id}/{project_id}/")
-    entities.purge_project_entities(tenant_id, project_id)
+    entities.projects.purge_project_entities(tenant_id, project_id)
     return True
 
 

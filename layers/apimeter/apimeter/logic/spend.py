@@ -64,7 +64,7 @@ def _watched(tenant_id: str) -> list[Budget]:
     now = time.monotonic()
     if cached and cached[0] > now:
         return cached[1]
-    found = [b for b in entities.list_budgets(tenant_id) if any(t.on == "actual" for t in b.thresholds)]
+    found = [b for b in entities.budgets.list_budgets(tenant_id) if any(t.on == "actual" for t in b.thresholds)]
     _cache[tenant_id] = (now + CACHE_SECONDS, found)
     return found
 
@@ -79,7 +79,7 @@ def watch(batch: Sequence[Charge]) -> Watched:
             try:
                 for period, amount in _sums(budget, tenant_charges).items():
                     expires = period.end_ms // 1000 + KEEP_DAYS * 86_400
-                    spent = entities.add_spend(budget.id, period.label, amount, expires)
+                    spent = entities.budgets.add_spend(budget.id, period.label, amount, expires)
                     counters += 1
                     due = actual_alerts(budget, period, spent, int(time.time() * 1000))
                     fired += len(alerts.fire(budget, due))

@@ -21,12 +21,12 @@ from apimeter.errors import Conflict, ValidationFailed
 
 def list_page(principal: Principal, limit: int, cursor: str | None) -> tuple[list[Tenant], str | None]:
     principal.require_platform_admin()
-    ids, next_cursor = entities.list_tenants(limit, cursor)
+    ids, next_cursor = entities.tenants.list_tenants(limit, cursor)
     found = []
     for tenant_id in ids:
-        row = entities.get_tenant_row(tenant_id)
-        if row is not None and row.get("status") != "deleted":
-            found.append(entities.get_tenant(tenant_id))
+        tenant = entities.tenants.find_tenant(tenant_id)
+        if tenant is not None and tenant.status != "deleted":
+            found.append(tenant)
     return found, next_cursor
 
 
@@ -37,13 +37,13 @@ def create(principal: Principal, name: str, plan: Plan, owner_email: str, owner_
     created = now_iso()
     tenant = Tenant(new_id("ten"), name.strip(), plan, "active", created)
     owner = User(new_id("usr"), tenant.id, normalize_email(owner_email), "owner", created)
-    entities.create_registration(tenant, owner, passwords.hash_password(owner_password))
+    entities.tenants.create_registration(tenant, owner, passwords.hash_password(owner_password))
     return tenant, owner
 
 
 def get(principal: Principal, tenant_id: str) -> Tenant:
     principal.require_platform_admin()
-    return entities.get_tenant(tenant_id)
+    return entities.tenants.get_tenant(tenant_id)
 
 
 def update(
@@ -56,7 +56,7 @@ def update(
     limits: dict[str, int] | None = None,
 ) -> Tenant:
     principal.require_platform_admin()
-    entities.get_tenant(tenant_id)
+    entities.tenants.get_tenant(tenant_id)
     changes: dict[str, Any] = {}
     if name is not None:
         changes["name"] = name.strip()
@@ -74,14 +74,14 @@ def update(
             raise ValidationFailed(f"unknown limits: {', '.join(sorted(unknown))}", details={"allowed": LIMIT_NAMES})
         changes["limits"] = limits
     if changes:
-        entities.update_tenant(tenant_id, changes)
-    return entities.get_tenant(tenant_id)
+        entities.tenants.update_tenant(tenant_id, changes)
+    return entities.tenants.get_tenant(tenant_id)
 
 
 def delete(principal: Principal, tenant_id: str) -> None:
     """Marks the tenant deleted: its keys and tokens stop working and it leaves the listings."""
     principal.require_platform_admin()
-    entities.get_tenant(tenant_id)
+    entities.tenants.get_tenant(tenant_id)
     if tenant_id == principal.tenant_id:
         raise Conflict("a platform admin cannot delete their own organization")
-    entities.update_tenant(tenant_id, {"status": "deleted", "deleted_at": now_iso()})
+    entities.tenants.update_tenant(tenant_id, {"status": "deleted", "deleted_at": now_iso()})
