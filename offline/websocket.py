@@ -9,8 +9,9 @@ message is routed by the API's selection expression (``$request.body.action``) t
 ``post_to_connection`` is served at ``/_offline/live/@connections/{id}`` (410 Gone for a closed
 connection). API Gateway's limits apply: 128 KB messages, 10 minutes idle, two hours in all.
 
-The WebSocket protocol itself (framing, masking, ping/pong, close handshake, UTF-8 checks) is the
-``websockets`` library's sans-I/O implementation; this module only moves bytes and builds events.
+The WebSocket protocol itself (framing, masking, ping/pong, close handshake, size limits) is the
+``websockets`` library's sans-I/O implementation; this module moves bytes, builds events, and checks
+that text messages are UTF-8 (1007 when not), which that layer leaves to its callers.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ from http.server import BaseHTTPRequestHandler
 from typing import Any
 from urllib.parse import parse_qsl, unquote, urlsplit
 
-from websockets.frames import Frame, Opcode
+from websockets.frames import CloseCode, Frame, Opcode
 from websockets.http11 import Request
 from websockets.protocol import State
 from websockets.server import ServerProtocol
@@ -120,6 +121,7 @@ class LiveGateway:
         protocol.receive_data(raw.replace("\r\n", "\n").replace("\n", "\r\n").encode("latin-1"))
         parsed = protocol.events_received()
         if len(parsed) != 1 or not isinstance(parsed[0], Request):
+            _flush(handler.connection, protocol)  # the protocol's own refusal (a request line over 8 KB: 414)
             return
         response = protocol.accept(parsed[0])
         if response.status_code != 101:  # not a valid WebSocket handshake: API Gateway never calls $connect
@@ -232,14 +234,21 @@ class LiveGateway:
             for frame in frames:
                 if isinstance(frame, Frame) and message.add(frame):
                     connection.last_active_ms = _now()[1]
-                    self._message(connection, message.data(), message.text)
+                    data = message.data()
+                    if message.text and not _is_utf8(data):  # RFC 6455 8.1; the sans-I/O protocol leaves it to us
+                        with connection.lock:
+                            protocol.fail(CloseCode.INVALID_DATA, "text message is not UTF-8")
+                            with contextlib.suppress(OSError):
+                                connection.flush()
+                        break
+                    self._message(connection, data, message.text)
             if not data or protocol.state is State.CLOSED:
                 code = protocol.close_rcvd.code if protocol.close_rcvd else 1006
                 reason = protocol.close_rcvd.reason if protocol.close_rcvd else "Connection closed abnormally"
                 return code, reason
 
     def _message(self, connection: _Socket, data: bytes, text: bool) -> None:
-        body = data.decode("utf-8", "replace") if text else data.decode("latin-1")
+        body = data.decode() if text else data.decode("latin-1")
         route = self.api.routes.get(self._select(body)) or self.api.routes.get("$default")
         request_id = str(uuid.uuid4())
         if route is None:
@@ -272,7 +281,7 @@ class LiveGateway:
         path = self.api.selection.removeprefix("$request.body.").split(".")
         try:
             value: Any = json.loads(body)
-        except ValueError:
+        except (ValueError, RecursionError):  # nesting past the parser's stack is not a route either
             return "$default"
         for name in path:
             value = value.get(name) if isinstance(value, dict) else None
@@ -390,6 +399,14 @@ class _Message:
     def data(self) -> bytes:
         data, self.parts = b"".join(self.parts), []
         return data
+
+
+def _is_utf8(data: bytes) -> bool:
+    try:
+        data.decode()
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def merged_headers(items: Any) -> dict[str, str]:
