@@ -209,43 +209,62 @@ class LiveGateway:
         protocol, message = connection.protocol, _Message()
         started = time.monotonic()
         while True:
-            remaining = min(IDLE_SECONDS, MAX_SECONDS - (time.monotonic() - started))
-            if remaining <= 0:
-                connection.close(1001, "Going away")
-                return 1001, "Going away"
-            connection.sock.settimeout(remaining)
-            try:
-                data = handler.rfile.read1(65536)
-            except TimeoutError:
-                connection.close(1001, "Going away")
-                return 1001, "Going away"
-            except OSError:
+            data = self._read(connection, handler, started)
+            if isinstance(data, tuple):
+                return data
+            frames = self._feed(connection, data)
+            if frames is None:
                 return 1006, "Connection closed abnormally"
-            with connection.lock:
-                if data:
-                    protocol.receive_data(data)
-                else:
-                    protocol.receive_eof()
-                frames = protocol.events_received()
-                try:
-                    connection.flush()  # pongs, close replies
-                except OSError:
-                    return 1006, "Connection closed abnormally"
-            for frame in frames:
-                if isinstance(frame, Frame) and message.add(frame):
-                    connection.last_active_ms = _now()[1]
-                    data = message.data()
-                    if message.text and not _is_utf8(data):  # RFC 6455 8.1; the sans-I/O protocol leaves it to us
-                        with connection.lock:
-                            protocol.fail(CloseCode.INVALID_DATA, "text message is not UTF-8")
-                            with contextlib.suppress(OSError):
-                                connection.flush()
-                        break
-                    self._message(connection, data, message.text)
+            self._deliver(connection, frames, message)
             if not data or protocol.state is State.CLOSED:
                 code = protocol.close_rcvd.code if protocol.close_rcvd else 1006
                 reason = protocol.close_rcvd.reason if protocol.close_rcvd else "Connection closed abnormally"
                 return code, reason
+
+    @staticmethod
+    def _read(connection: _Socket, handler: BaseHTTPRequestHandler, started: float) -> bytes | tuple[int, str]:
+        """The next bytes (empty at the end), or the close code and reason of a connection that ended."""
+        remaining = min(IDLE_SECONDS, MAX_SECONDS - (time.monotonic() - started))
+        if remaining <= 0:
+            connection.close(1001, "Going away")
+            return 1001, "Going away"
+        connection.sock.settimeout(remaining)
+        try:
+            return handler.rfile.read1(65536)
+        except TimeoutError:
+            connection.close(1001, "Going away")
+            return 1001, "Going away"
+        except OSError:
+            return 1006, "Connection closed abnormally"
+
+    @staticmethod
+    def _feed(connection: _Socket, data: bytes) -> list[Any] | None:
+        """The frames ``data`` completes (pongs and close replies sent); None if the socket failed."""
+        protocol = connection.protocol
+        with connection.lock:
+            if data:
+                protocol.receive_data(data)
+            else:
+                protocol.receive_eof()
+            frames: list[Any] = protocol.events_received()
+            try:
+                connection.flush()
+            except OSError:
+                return None
+        return frames
+
+    def _deliver(self, connection: _Socket, frames: list[Any], message: _Message) -> None:
+        for frame in frames:
+            if isinstance(frame, Frame) and message.add(frame):
+                connection.last_active_ms = _now()[1]
+                data = message.data()
+                if message.text and not _is_utf8(data):  # RFC 6455 8.1; the sans-I/O protocol leaves it to us
+                    with connection.lock:
+                        connection.protocol.fail(CloseCode.INVALID_DATA, "text message is not UTF-8")
+                        with contextlib.suppress(OSError):
+                            connection.flush()
+                    return
+                self._message(connection, data, message.text)
 
     def _message(self, connection: _Socket, data: bytes, text: bool) -> None:
         body = data.decode() if text else data.decode("latin-1")
