@@ -16,7 +16,7 @@ from typing import Any
 from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn, HTTPBearer
 
 from apimeter import __version__
-from apimeter.api.models import ErrorEnvelope
+from apimeter.api.models.common import ErrorEnvelope
 from apimeter.domain.events import MAX_BATCH, EventIn
 from offline.lambdas import Lambda
 from offline.template import read_stack

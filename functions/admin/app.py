@@ -7,7 +7,7 @@ from typing import Annotated
 from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from apimeter.api.models import NewTenantOut, TenantIn, TenantListOut, TenantOut, TenantPatch, UserOut
+from apimeter.api.models.admin import NewTenantOut, TenantIn, TenantListOut, TenantOut, TenantPatch
 from apimeter.api.resolver import USER, build_resolver, handler, principal
 from apimeter.logic import tenants
 from apimeter.settings import require
@@ -29,7 +29,7 @@ def list_page(
 @app.post("/v1/admin/tenants", security=USER, status_code=201, tags=["admin"], summary="Create a tenant and owner")
 def create(body: TenantIn) -> NewTenantOut:
     tenant, owner = tenants.create(principal(app), body.name, body.plan, body.owner_email, body.owner_password)
-    return NewTenantOut(tenant=TenantOut.of(tenant), owner=UserOut.of(owner))
+    return NewTenantOut.of(tenant, owner)
 
 
 @app.get("/v1/admin/tenants/<tenant_id>", security=USER, tags=["admin"], summary="Get a tenant")

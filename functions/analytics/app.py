@@ -7,8 +7,7 @@ from urllib.parse import unquote
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from apimeter.api.models import (
-    INSTANT,
+from apimeter.api.models.analytics import (
     BreakdownOut,
     ConsumersOut,
     ConsumerUsageOut,
@@ -17,8 +16,8 @@ from apimeter.api.models import (
     EventsPageOut,
     SummaryOut,
     TimeseriesOut,
-    instant,
 )
+from apimeter.api.models.common import INSTANT, instant
 from apimeter.api.resolver import USER, USER_OR_KEY, build_resolver, handler, principal
 from apimeter.domain.rollups import CONSUMER, ENDPOINT, StatusClass
 from apimeter.domain.windows import Granularity, WindowName

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from apimeter.api.models import AnomalyListOut, AnomalyOut, FeedbackIn
+from apimeter.api.models.anomalies import AnomalyListOut, AnomalyOut, FeedbackIn
 from apimeter.api.resolver import USER, USER_OR_KEY, build_resolver, handler, principal
 from apimeter.domain.windows import WindowName
 from apimeter.logic import anomalies

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from apimeter.api.models import KeyTokenOut, LoginIn, MeOut, RefreshIn, RegisterIn, SessionOut, TenantOut, UserOut
+from apimeter.api.models.auth import KeyTokenOut, LoginIn, MeOut, RefreshIn, RegisterIn, SessionOut
 from apimeter.api.resolver import API_KEY, USER, build_resolver, handler, principal
 from apimeter.logic import accounts
 from apimeter.observability import MetricUnit, metrics
@@ -57,7 +57,7 @@ def key_token() -> KeyTokenOut:
 @app.get("/v1/auth/me", security=USER, tags=["auth"], summary="The signed-in user and their organization")
 def me() -> MeOut:
     user, tenant = accounts.me(principal(app))
-    return MeOut(user=UserOut.of(user), tenant=TenantOut.of(tenant))
+    return MeOut.of(user, tenant)
 
 
 lambda_handler = handler(app, public_routes={"POST /v1/auth/register", "POST /v1/auth/login", "POST /v1/auth/refresh"})

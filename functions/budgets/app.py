@@ -8,7 +8,7 @@ from aws_lambda_powertools.event_handler import Response
 from aws_lambda_powertools.event_handler.openapi.params import Query
 from aws_lambda_powertools.event_handler.openapi.types import OpenAPIResponse
 
-from apimeter.api.models import (
+from apimeter.api.models.budgets import (
     AlertListOut,
     AlertOut,
     BudgetIn,

@@ -6,7 +6,7 @@ from typing import Annotated
 
 from aws_lambda_powertools.event_handler.openapi.params import Query
 
-from apimeter.api.models import ExportFiltersIn, ExportIn, ExportListOut, ExportOut
+from apimeter.api.models.exports import ExportFiltersIn, ExportIn, ExportListOut, ExportOut
 from apimeter.api.resolver import USER_OR_KEY, build_resolver, handler, principal
 from apimeter.domain.exports import ExportRequest
 from apimeter.logic import exports

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apimeter.api.models import ForecastOut
+from apimeter.api.models.forecasts import ForecastOut
 from apimeter.api.resolver import USER_OR_KEY, build_resolver, handler, principal
 from apimeter.logic import forecasts
 from apimeter.settings import require

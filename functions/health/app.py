@@ -5,7 +5,7 @@ envelope rather than API Gateway's own."""
 from __future__ import annotations
 
 from apimeter import __version__
-from apimeter.api.models import HealthOut, ReadyOut
+from apimeter.api.models.health import HealthOut, ReadyOut
 from apimeter.api.resolver import build_resolver, handler
 from apimeter.logic import readiness
 from apimeter.observability import MetricUnit, metrics

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from apimeter.api.models import IngestOut, QuotaOut
+from apimeter.api.models.ingest import IngestOut, QuotaOut
 from apimeter.api.resolver import API_KEY, build_resolver, handler, principal
 from apimeter.logic import ingest, limits
 from apimeter.observability import MetricUnit, metrics

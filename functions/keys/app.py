@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from apimeter.api.models import KeyIn, KeyListOut, KeyOut, NewKeyOut, RotatedKeyOut, RotateIn
+from apimeter.api.models.keys import KeyIn, KeyListOut, KeyOut, NewKeyOut, RotatedKeyOut, RotateIn
 from apimeter.api.resolver import USER, build_resolver, handler, principal
 from apimeter.logic import keys
 from apimeter.settings import require

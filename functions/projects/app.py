@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from apimeter.api.models import (
+from apimeter.api.models.projects import (
     PricingIn,
     ProjectIn,
     ProjectListOut,

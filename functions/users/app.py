@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from aws_lambda_powertools.event_handler import Response
 
-from apimeter.api.models import RoleIn, RolesOut, UserIn, UserListOut, UserOut
+from apimeter.api.models.users import RoleIn, RolesOut, UserIn, UserListOut, UserOut
 from apimeter.api.resolver import USER, build_resolver, handler, principal
 from apimeter.domain import permissions
 from apimeter.logic import users

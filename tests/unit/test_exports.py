@@ -6,7 +6,7 @@ import csv
 import io
 import json
 
-from apimeter.api.models import EventOut
+from apimeter.api.models.analytics import EventOut
 from apimeter.domain import exports
 from apimeter.domain.events import PUBLIC_FIELDS, TrackedEvent
 

@@ -7,7 +7,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from apimeter.api.models import AnomalyOut
+from apimeter.api.models.anomalies import AnomalyOut
 from apimeter.domain.rollups import StatusClass
 
 PROJECT_ID = r"^prj_[0-9a-z]{1,64}$"

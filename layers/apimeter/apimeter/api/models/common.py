@@ -1,0 +1,89 @@
+"""What every resource's models share: the strict input base, instants, zones, prices, limits, the error envelope."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+from zoneinfo import available_timezones
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+
+from apimeter.domain.plans import LIMIT_NAMES
+from apimeter.domain.windows import EPOCH_MS_PATTERN
+
+
+class _Input(BaseModel):
+    # Strict: a number is a JSON number and a string a JSON string, as the document says (lax mode
+    # took true for 1 and "5" for 5); unknown fields are refused.
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+def _zones(schema: dict[str, Any]) -> None:
+    schema["enum"] = sorted(available_timezones())  # read when the document is made, not at cold start
+
+
+INSTANT = "An RFC 3339 date-time (e.g. 2026-11-29T10:00:00Z) or epoch milliseconds; before 1970 reads as 1970."
+
+
+def instant(schema: dict[str, Any]) -> None:
+    """What ``windows.parse_instant`` reads: a ``date-time`` or the digits of epoch milliseconds."""
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == "string":
+            branch["anyOf"] = [{"format": "date-time"}, {"pattern": EPOCH_MS_PATTERN}]
+
+
+Instant = Annotated[str, Field(max_length=64, json_schema_extra=instant)]
+
+Zone = Annotated[str, Field(max_length=64, json_schema_extra=_zones, description="IANA time zone, e.g. Europe/Paris.")]
+
+# DynamoDB keeps numbers from 1e-130 to 1e126: every number a caller sets is bounded, or rounded to
+# what is kept, so that none fails on its way in (5e-324 did, with a 500).
+TWELVE_PLACES = AfterValidator(lambda v: round(v, 12))
+Price = Annotated[float, Field(ge=0, le=1000, description="Kept to 12 decimal places."), TWELVE_PLACES]
+
+
+_Limit = Annotated[int | None, Field(None, ge=0, le=10**12)]
+
+
+class LimitsIn(_Input):
+    """Overrides of a plan's limits, by name; a null one is left out."""
+
+    key_per_minute: _Limit = None
+    key_per_hour: _Limit = None
+    key_per_day: _Limit = None
+    project_per_minute: _Limit = None
+    project_per_hour: _Limit = None
+    project_per_day: _Limit = None
+    events_per_month: _Limit = None
+    distinct_endpoints: _Limit = None
+    distinct_consumers: _Limit = None
+
+    def given(self) -> dict[str, int]:
+        return {name: value for name, value in self.model_dump().items() if value is not None}
+
+
+if set(LimitsIn.model_fields) != set(LIMIT_NAMES):  # one list of limits, in the plans
+    raise RuntimeError("LimitsIn must name every limit of apimeter.domain.plans.LIMIT_NAMES")
+
+
+class ErrorOut(BaseModel):
+    code: Literal[
+        "VALIDATION_ERROR",
+        "AUTHENTICATION_FAILED",
+        "FORBIDDEN",
+        "NOT_FOUND",
+        "CONFLICT",
+        "PAYLOAD_TOO_LARGE",
+        "RATE_LIMIT_EXCEEDED",
+        "INTERNAL_ERROR",
+        "SERVICE_UNAVAILABLE",
+    ]
+    message: str
+    details: Any = None
+    request_id: str
+    timestamp: str
+
+
+class ErrorEnvelope(BaseModel):
+    """Every error, from every route."""
+
+    error: ErrorOut
