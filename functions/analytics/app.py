@@ -91,13 +91,13 @@ def summary(project_id: str, window: Window = None, start: From = None, end: To 
 )
 def status_codes(project_id: str, window: Window = None, start: From = None, end: To = None) -> BreakdownOut:
     result = _summary(project_id, window, start, end, compare=False)
-    return BreakdownOut.of(result, {str(c): n for c, n in result.totals.status_codes.items()}, with_classes=True)
+    return BreakdownOut.of(result, result.status_code_shares, with_classes=True)
 
 
 @app.get("/v1/projects/<project_id>/metrics/methods", security=USER_OR_KEY, tags=["analytics"], summary="By method")
 def methods(project_id: str, window: Window = None, start: From = None, end: To = None) -> BreakdownOut:
     result = _summary(project_id, window, start, end, compare=False)
-    return BreakdownOut.of(result, result.totals.methods, with_classes=False)
+    return BreakdownOut.of(result, result.method_shares, with_classes=False)
 
 
 @app.get("/v1/usage", security=USER, tags=["analytics"], summary="Totals across every project of the organization")

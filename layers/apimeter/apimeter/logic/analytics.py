@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -47,6 +47,45 @@ from apimeter.settings import settings
 DEFAULT_SERIES_POINTS: dict[Granularity, int] = {"minute": 60, "hour": 24, "day": 30}
 
 
+TOP_STATUS_CODES = 10
+
+
+def _relative(now: float | None, before: float | None) -> float | None:
+    if now is None or not before:
+        return None
+    return round((now - before) / before, 6)
+
+
+def _share(part: int, whole: int) -> float:
+    return round(part / whole, 6) if whole else 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class Change:
+    """Relative change against the previous window (0.25 = +25 %), None when that was zero; except
+    ``error_rate``, the absolute difference of the rates (a relative change of rates misleads)."""
+
+    requests: float | None
+    errors: float | None
+    cost: float | None
+    latency_p95: float | None
+    error_rate: float
+    latency_p50: float | None
+    latency_p99: float | None
+    throughput: float | None
+    bytes_in: float | None
+    bytes_out: float | None
+    units: float | None
+    unique_consumers: float | None
+
+
+@dataclass(frozen=True, slots=True)
+class Share:
+    key: str  # a status code or a method
+    count: int
+    share: float  # of the window's requests
+
+
 @dataclass(frozen=True, slots=True)
 class Summary:
     window: str
@@ -54,6 +93,55 @@ class Summary:
     totals: Totals
     previous: Totals  # the window of the same length just before
     items_read: int
+
+    @property
+    def seconds(self) -> float:
+        return max(self.span.end_ms - self.span.start_ms, 1) / 1000  # an empty range (to before from) answers zeros
+
+    @property
+    def throughput_rps(self) -> float:
+        return round(self.totals.requests / self.seconds, 6)
+
+    @property
+    def previous_throughput_rps(self) -> float:
+        return round(self.previous.requests / self.seconds, 6)
+
+    @property
+    def top_status_codes(self) -> dict[str, int]:
+        """The most frequent status codes, most frequent first (ties: the lower code first)."""
+        top = sorted(self.totals.status_codes.items(), key=lambda kv: (-kv[1], kv[0]))[:TOP_STATUS_CODES]
+        return {str(code): count for code, count in top}
+
+    def change(self) -> Change:
+        now, before = self.totals, self.previous
+        latency, latency_before = now.latency(), before.latency()
+        return Change(
+            requests=_relative(now.requests, before.requests),
+            errors=_relative(now.errors, before.errors),
+            cost=_relative(float(now.cost), float(before.cost)),
+            latency_p95=_relative(latency["p95"], latency_before["p95"]),
+            error_rate=round(now.error_rate - before.error_rate, 6),
+            latency_p50=_relative(latency["p50"], latency_before["p50"]),
+            latency_p99=_relative(latency["p99"], latency_before["p99"]),
+            throughput=_relative(now.requests, before.requests),  # windows of equal length
+            bytes_in=_relative(now.bytes_in, before.bytes_in),
+            bytes_out=_relative(now.bytes_out, before.bytes_out),
+            units=_relative(float(now.units), float(before.units)),
+            unique_consumers=_relative(now.unique_consumers, before.unique_consumers),
+        )
+
+    def shares(self, counts: Mapping[str, int]) -> list[Share]:
+        """Counts as fractions of the window's requests, largest first."""
+        ordered = sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
+        return [Share(key, count, _share(count, self.totals.requests)) for key, count in ordered]
+
+    @property
+    def status_code_shares(self) -> list[Share]:
+        return self.shares({str(code): count for code, count in self.totals.status_codes.items()})
+
+    @property
+    def method_shares(self) -> list[Share]:
+        return self.shares(self.totals.methods)
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +276,11 @@ class Ranking:
     rows: list[tuple[str, Totals]]  # the top values, best first
     distinct: int  # how many values the window has
     items_read: int
+
+    def shared(self) -> list[tuple[str, Totals, float]]:
+        """The rows, each with its share of the ranked rows' requests (not of the whole window's)."""
+        total = sum(totals.requests for _, totals in self.rows)
+        return [(name, totals, _share(totals.requests, total)) for name, totals in self.rows]
 
 
 def ranking(

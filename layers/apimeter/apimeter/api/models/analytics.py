@@ -1,7 +1,8 @@
-"""Analytics answers: they map the use case's results to fields and compute nothing of their own."""
+"""Analytics answers, mapped field by field from the use case's results (which compute the figures)."""
 
 from __future__ import annotations
 
+from dataclasses import asdict
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
@@ -10,7 +11,7 @@ from apimeter.domain.distinct import RELATIVE_STANDARD_ERROR
 from apimeter.domain.events import TrackedEvent, public
 from apimeter.domain.rollups import Totals
 from apimeter.domain.windows import iso, iso_ms
-from apimeter.logic.analytics import Day, EventsPage, Ranking, Series, Summary
+from apimeter.logic.analytics import Day, EventsPage, Ranking, Series, Share, Summary
 
 
 class EventOut(BaseModel):
@@ -98,12 +99,6 @@ class ChangeOut(BaseModel):
     unique_consumers: float | None = None
 
 
-def _relative(now: float | None, before: float | None) -> float | None:
-    if now is None or not before:
-        return None
-    return round((now - before) / before, 6)
-
-
 class SummaryOut(BaseModel):
     window: str
     start: str = Field(..., alias="from")
@@ -129,9 +124,8 @@ class SummaryOut(BaseModel):
     @classmethod
     def of(cls, summary: Summary, with_consumers: bool = True) -> SummaryOut:
         totals, before, span = summary.totals, summary.previous, summary.span
-        latency, latency_before = totals.latency(), before.latency()
-        seconds = max(span.end_ms - span.start_ms, 1) / 1000  # an empty range (to before from) answers zeros
-        top_codes = sorted(totals.status_codes.items(), key=lambda kv: (-kv[1], kv[0]))[:10]
+        latency_before = before.latency()
+        change = asdict(summary.change())
         return cls.model_validate(
             {
                 "window": summary.window,
@@ -140,9 +134,9 @@ class SummaryOut(BaseModel):
                 "requests": totals.requests,
                 "errors": totals.errors,
                 "error_rate": totals.error_rate,
-                "throughput_rps": round(totals.requests / seconds, 6),
+                "throughput_rps": summary.throughput_rps,
                 "status_classes": totals.status_classes,
-                "status_codes": {str(code): count for code, count in top_codes},
+                "status_codes": summary.top_status_codes,
                 "latency_ms": LatencyOut.of(totals),
                 "bytes_in": totals.bytes_in,
                 "bytes_out": totals.bytes_out,
@@ -158,28 +152,13 @@ class SummaryOut(BaseModel):
                     "latency_p95_ms": latency_before["p95"],
                     "latency_p50_ms": latency_before["p50"],
                     "latency_p99_ms": latency_before["p99"],
-                    "throughput_rps": round(before.requests / seconds, 6),
+                    "throughput_rps": summary.previous_throughput_rps,
                     "bytes_in": before.bytes_in,
                     "bytes_out": before.bytes_out,
                     "units": float(before.units),
                     "unique_consumers": before.unique_consumers if with_consumers else None,
                 },
-                "change": {
-                    "requests": _relative(totals.requests, before.requests),
-                    "errors": _relative(totals.errors, before.errors),
-                    "cost": _relative(float(totals.cost), float(before.cost)),
-                    "latency_p95": _relative(latency["p95"], latency_before["p95"]),
-                    "error_rate": round(totals.error_rate - before.error_rate, 6),
-                    "latency_p50": _relative(latency["p50"], latency_before["p50"]),
-                    "latency_p99": _relative(latency["p99"], latency_before["p99"]),
-                    "throughput": _relative(totals.requests, before.requests),  # windows of equal length
-                    "bytes_in": _relative(totals.bytes_in, before.bytes_in),
-                    "bytes_out": _relative(totals.bytes_out, before.bytes_out),
-                    "units": _relative(float(totals.units), float(before.units)),
-                    "unique_consumers": (
-                        _relative(totals.unique_consumers, before.unique_consumers) if with_consumers else None
-                    ),
-                },
+                "change": {**change, "unique_consumers": change["unique_consumers"] if with_consumers else None},
             }
         )
 
@@ -199,20 +178,15 @@ class BreakdownOut(BaseModel):
     items: list[ShareOut]
 
     @classmethod
-    def of(cls, summary: Summary, counts: dict[str, int], with_classes: bool) -> BreakdownOut:
-        total = summary.totals.requests
-        items = [
-            {"key": key, "count": count, "share": round(count / total, 6) if total else 0.0}
-            for key, count in sorted(counts.items(), key=lambda kv: (-kv[1], kv[0]))
-        ]
+    def of(cls, summary: Summary, shares: list[Share], with_classes: bool) -> BreakdownOut:
         return cls.model_validate(
             {
                 "window": summary.window,
                 "from": iso(summary.span.start_ms),
                 "to": iso(summary.span.end_ms),
-                "requests": total,
+                "requests": summary.totals.requests,
                 "status_classes": summary.totals.status_classes if with_classes else None,
-                "items": items,
+                "items": [asdict(share) for share in shares],
             }
         )
 
@@ -307,10 +281,10 @@ class FiguresOut(BaseModel):
     units: float
 
     @staticmethod
-    def figures(totals: Totals, total_requests: int) -> dict[str, Any]:
+    def figures(totals: Totals, share: float) -> dict[str, Any]:
         return {
             "requests": totals.requests,
-            "share": round(totals.requests / total_requests, 6) if total_requests else 0.0,
+            "share": share,
             "errors": totals.errors,
             "error_rate": totals.error_rate,
             "status_classes": totals.status_classes,
@@ -354,12 +328,11 @@ class EndpointsOut(_RankingOut):
 
     @classmethod
     def of(cls, ranking: Ranking, sort: str) -> EndpointsOut:
-        total = sum(t.requests for _, t in ranking.rows)
         items = []
-        for name, totals in ranking.rows:
+        for name, totals, share in ranking.shared():
             method, _, endpoint = name.partition(" ")
             row = {"method": method, "endpoint": endpoint} if endpoint else {"method": None, "endpoint": name}
-            items.append({**row, **FiguresOut.figures(totals, total)})
+            items.append({**row, **FiguresOut.figures(totals, share)})
         return cls.model_validate({**cls.head(ranking, sort), "items": items})
 
 
@@ -368,8 +341,7 @@ class ConsumersOut(_RankingOut):
 
     @classmethod
     def of(cls, ranking: Ranking, sort: str) -> ConsumersOut:
-        total = sum(t.requests for _, t in ranking.rows)
-        items = [{"consumer": name, **FiguresOut.figures(totals, total)} for name, totals in ranking.rows]
+        items = [{"consumer": name, **FiguresOut.figures(totals, share)} for name, totals, share in ranking.shared()]
         return cls.model_validate({**cls.head(ranking, sort), "items": items})
 
 
