@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from apimeter.domain.accounts import EMAIL_PATTERN, ApiKey, Pricing, Project, Tenant, User
-from apimeter.domain.budgets.rules import Budget, Threshold
+from apimeter.domain.budgets.rules import WEBHOOK_URL_PATTERN, Budget, Threshold
 from apimeter.domain.distinct import RELATIVE_STANDARD_ERROR
 from apimeter.domain.events import Rejection, TrackedEvent, public
 from apimeter.domain.exports import Export
@@ -45,7 +44,25 @@ def instant(schema: dict[str, Any]) -> None:
             branch["anyOf"] = [{"format": "date-time"}, {"pattern": EPOCH_MS_PATTERN}]
 
 
-Instant = Annotated[str, Field(max_length=64, json_schema_extra=instant)]
+Instant = Annotated[str, Field(min_length=1, max_length=64, json_schema_extra=instant)]
+
+
+def _date_time(schema: dict[str, Any]) -> None:
+    """An RFC 3339 date-time (``windows.parse_date_time``)."""
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == "string":
+            branch["format"] = "date-time"
+
+
+def _json_integer(value: Any) -> Any:
+    """JSON Schema's integer: a number with no fraction (so 3.0 is 3), never a boolean or a string."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer as the document says one: strict (no true, no "5"), yet 3.0 is the integer 3.
+Whole = Annotated[int, BeforeValidator(_json_integer)]
 
 Zone = Annotated[str, Field(max_length=64, json_schema_extra=_zones, description="IANA time zone, e.g. Europe/Paris.")]
 
@@ -86,7 +103,7 @@ class PricingIn(_Input):
     )
 
 
-_Limit = Annotated[int | None, Field(None, ge=0, le=10**12)]
+_Limit = Annotated[Whole | None, Field(None, ge=0, le=10**12)]
 
 
 class LimitsIn(_Input):
@@ -112,7 +129,7 @@ if set(LimitsIn.model_fields) != set(LIMIT_NAMES):  # one list of limits, in the
 
 class ProjectPatch(_Input):
     name: str | None = Field(None, min_length=1, max_length=200)
-    retention_days: int | None = Field(None, ge=1, le=3650, description="How long raw events are kept.")
+    retention_days: Whole | None = Field(None, ge=1, le=3650, description="How long raw events are kept.")
     ip_privacy: Literal["full", "hashed", "none"] | None = Field(
         None, description="Keep callers' IPs as sent, as a keyed hash (per project), or not at all."
     )
@@ -124,7 +141,7 @@ class ProjectPatch(_Input):
 class ExportFiltersIn(_Input):
     endpoint: str | None = Field(None, max_length=512, description="Route template, e.g. /users/{id}")
     method: str | None = Field(None, max_length=16)
-    status: int | None = Field(None, ge=100, le=599)
+    status: Whole | None = Field(None, ge=100, le=599)
     consumer: str | None = Field(None, max_length=256)
 
 
@@ -157,16 +174,17 @@ class ProjectIn(_Input):
 class KeyIn(_Input):
     name: str = Field(..., min_length=1, max_length=200)
     scopes: list[Literal["track", "read"]] = Field(default=["track"], min_length=1)
-    expires_at: datetime | None = Field(
+    expires_at: str | None = Field(
         None,
-        strict=False,  # parsed from its RFC 3339 text
+        max_length=64,
+        json_schema_extra=_date_time,
         description="When the key stops working (RFC 3339); default never. A time already past makes a key "
         "that is refused from the start.",
     )
 
 
 class RotateIn(_Input):
-    grace_seconds: int = Field(86_400, ge=0, le=7 * 86_400, description="How long the old secret keeps working.")
+    grace_seconds: Whole = Field(86_400, ge=0, le=7 * 86_400, description="How long the old secret keeps working.")
 
 
 class UserIn(_Input):
@@ -959,7 +977,12 @@ ThresholdIn = NotifyThresholdIn | SuspendThresholdIn | ForecastThresholdIn
 
 
 class WebhookIn(_Input):
-    url: str = Field(..., max_length=2048, description="https (http only on localhost).")
+    url: str = Field(
+        ...,
+        max_length=2048,
+        json_schema_extra={"pattern": WEBHOOK_URL_PATTERN},  # a look-ahead: checked by the budget's rules
+        description="https, naming its host (http only to localhost); no credentials.",
+    )
     secret: str | None = Field(
         None, min_length=16, max_length=256, description="Signs deliveries; generated when left out."
     )
