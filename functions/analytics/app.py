@@ -37,7 +37,9 @@ def _instant(name: str, description: str) -> Query:
     # Powertools types json_schema_extra as a dict, but hands it to pydantic, which also takes a
     # function of the schema: the only way to shape the string branch of an optional parameter.
     extra: Any = instant
-    return Query(alias=name, max_length=64, json_schema_extra=extra, description=f"{description} {INSTANT}")
+    return Query(
+        alias=name, min_length=1, max_length=64, json_schema_extra=extra, description=f"{description} {INSTANT}"
+    )
 
 
 From = Annotated[str | None, _instant("from", "Custom range start; default 24 h before 'to'.")]

@@ -179,6 +179,14 @@ def _rfc3339_ms(value: str) -> int | None:
     return (instant - epoch) // timedelta(milliseconds=1) + (999 if leap else int(fraction)) - offset_minutes * 60_000
 
 
+def parse_date_time(value: str, name: str) -> int:
+    """Epoch milliseconds of an RFC 3339 date-time (with its offset), whatever its year."""
+    parsed = _rfc3339_ms(value)
+    if parsed is None:
+        raise ValidationFailed(f"'{name}' must be an RFC 3339 date-time (e.g. 2026-11-29T10:00:00Z)")
+    return parsed
+
+
 def parse_instant(value: str | None, name: str) -> int | None:
     """RFC 3339 date-time (ISO 8601 with an offset) or epoch milliseconds.
 
@@ -187,15 +195,11 @@ def parse_instant(value: str | None, name: str) -> int | None:
     """
     if value is None or value == "":
         return None
-    if re.fullmatch(EPOCH_MS_PATTERN, value):
-        instant = int(value)
-    else:
-        parsed = _rfc3339_ms(value)
-        if parsed is None:
-            raise ValidationFailed(
-                f"'{name}' must be an RFC 3339 date-time (e.g. 2026-11-29T10:00:00Z) or epoch milliseconds"
-            )
-        instant = parsed
+    instant = int(value) if re.fullmatch(EPOCH_MS_PATTERN, value) else _rfc3339_ms(value)
+    if instant is None:
+        raise ValidationFailed(
+            f"'{name}' must be an RFC 3339 date-time (e.g. 2026-11-29T10:00:00Z) or epoch milliseconds"
+        )
     return min(max(instant, 0), LAST_INSTANT_MS)
 
 

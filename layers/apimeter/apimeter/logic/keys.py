@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import time
-from datetime import datetime
 
 from apimeter.dal import entities
 from apimeter.domain import apikeys
 from apimeter.domain.accounts import ApiKey
 from apimeter.domain.ids import new_id
 from apimeter.domain.principal import Principal
-from apimeter.domain.windows import iso, now_iso
+from apimeter.domain.windows import iso, now_iso, parse_date_time
 from apimeter.errors import Conflict, ValidationFailed
 from apimeter.secrets import pepper
 
@@ -18,15 +17,14 @@ MAX_GRACE_SECONDS = 7 * 86_400
 
 
 def create(
-    principal: Principal, project_id: str, name: str, scopes: list[str], expires_at: datetime | None = None
+    principal: Principal, project_id: str, name: str, scopes: list[str], expires_at: str | None = None
 ) -> tuple[ApiKey, str]:
     principal.require("keys.manage")
     entities.projects.get_project(principal.tenant_id, project_id)
     valid_until = None
     if expires_at is not None:
-        if expires_at.tzinfo is None:
-            raise ValidationFailed("expires_at needs a UTC offset (e.g. Z)")
-        valid_until = max(int(expires_at.timestamp()), 1)  # a time already past makes a key refused from the start
+        # a time already past makes a key refused from the start
+        valid_until = max(parse_date_time(expires_at, "expires_at") // 1000, 1)
     generated = apikeys.generate_key(pepper())
     key = ApiKey(
         id=new_id("key"),

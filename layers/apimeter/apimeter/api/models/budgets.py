@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field
 
 from apimeter.api.models.common import Zone, _Input
-from apimeter.domain.budgets.rules import Budget
+from apimeter.domain.budgets.rules import WEBHOOK_URL_PATTERN, Budget
 
 
 class _ActualThresholdIn(_Input):
@@ -44,7 +44,12 @@ ThresholdIn = NotifyThresholdIn | SuspendThresholdIn | ForecastThresholdIn
 
 
 class WebhookIn(_Input):
-    url: str = Field(..., max_length=2048, description="https (http only on localhost).")
+    url: str = Field(
+        ...,
+        max_length=2048,
+        json_schema_extra={"pattern": WEBHOOK_URL_PATTERN},  # a look-ahead: checked by the budget's rules
+        description="https, naming its host (http only to localhost); no credentials.",
+    )
     secret: str | None = Field(
         None, min_length=16, max_length=256, description="Signs deliveries; generated when left out."
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Any, Literal
 from zoneinfo import available_timezones
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field
+from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Field
 
 from apimeter.domain.plans import LIMIT_NAMES
 from apimeter.domain.windows import EPOCH_MS_PATTERN
@@ -31,7 +31,25 @@ def instant(schema: dict[str, Any]) -> None:
             branch["anyOf"] = [{"format": "date-time"}, {"pattern": EPOCH_MS_PATTERN}]
 
 
-Instant = Annotated[str, Field(max_length=64, json_schema_extra=instant)]
+Instant = Annotated[str, Field(min_length=1, max_length=64, json_schema_extra=instant)]
+
+
+def date_time(schema: dict[str, Any]) -> None:
+    """An RFC 3339 date-time (``windows.parse_date_time``)."""
+    for branch in schema.get("anyOf", [schema]):
+        if branch.get("type") == "string":
+            branch["format"] = "date-time"
+
+
+def _json_integer(value: Any) -> Any:
+    """JSON Schema's integer: a number with no fraction (so 3.0 is 3), never a boolean or a string."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    return value
+
+
+# An integer as the document says one: strict (no true, no "5"), yet 3.0 is the integer 3.
+Whole = Annotated[int, BeforeValidator(_json_integer)]
 
 Zone = Annotated[str, Field(max_length=64, json_schema_extra=_zones, description="IANA time zone, e.g. Europe/Paris.")]
 
@@ -41,7 +59,7 @@ TWELVE_PLACES = AfterValidator(lambda v: round(v, 12))
 Price = Annotated[float, Field(ge=0, le=1000, description="Kept to 12 decimal places."), TWELVE_PLACES]
 
 
-_Limit = Annotated[int | None, Field(None, ge=0, le=10**12)]
+_Limit = Annotated[Whole | None, Field(None, ge=0, le=10**12)]
 
 
 class LimitsIn(_Input):

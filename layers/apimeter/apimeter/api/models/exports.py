@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from apimeter.api.models.common import INSTANT, Instant, _Input
+from apimeter.api.models.common import INSTANT, Instant, Whole, _Input
 from apimeter.domain.exports import Export
 from apimeter.domain.windows import iso_ms
 
@@ -14,7 +14,7 @@ from apimeter.domain.windows import iso_ms
 class ExportFiltersIn(_Input):
     endpoint: str | None = Field(None, max_length=512, description="Route template, e.g. /users/{id}")
     method: str | None = Field(None, max_length=16)
-    status: int | None = Field(None, ge=100, le=599)
+    status: Whole | None = Field(None, ge=100, le=599)
     consumer: str | None = Field(None, max_length=256)
 
 

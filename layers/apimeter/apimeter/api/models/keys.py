@@ -2,28 +2,28 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from apimeter.api.models.common import _Input
+from apimeter.api.models.common import Whole, _Input, date_time
 from apimeter.domain.accounts import ApiKey
 
 
 class KeyIn(_Input):
     name: str = Field(..., min_length=1, max_length=200)
     scopes: list[Literal["track", "read"]] = Field(default=["track"], min_length=1)
-    expires_at: datetime | None = Field(
+    expires_at: str | None = Field(
         None,
-        strict=False,  # parsed from its RFC 3339 text
+        max_length=64,
+        json_schema_extra=date_time,
         description="When the key stops working (RFC 3339); default never. A time already past makes a key "
         "that is refused from the start.",
     )
 
 
 class RotateIn(_Input):
-    grace_seconds: int = Field(86_400, ge=0, le=7 * 86_400, description="How long the old secret keeps working.")
+    grace_seconds: Whole = Field(86_400, ge=0, le=7 * 86_400, description="How long the old secret keeps working.")
 
 
 class KeyOut(BaseModel):
