@@ -149,7 +149,8 @@ class OfflineStack:
         after this) and invocations; the stack's own clients, made before, stay reliable."""
         import boto3
 
-        faults.install(boto3._get_default_session()._session)
+        assert boto3.DEFAULT_SESSION is not None, "priority.install() sets the default session up first"
+        faults.install(boto3.DEFAULT_SESSION.events)
         for name in WATCHED:
             if name in functions:
                 faults.guard(functions[name], name)
