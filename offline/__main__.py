@@ -13,6 +13,7 @@ from pathlib import Path
 from types import FrameType
 
 from offline import demo
+from offline.faults import Faults
 from offline.stack import OfflineStack, Options
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -27,6 +28,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--parameter", action="append", default=[], metavar="NAME=VALUE", help="template parameter override"
     )
+    parser.add_argument(
+        "--faults",
+        metavar="SPEC",
+        help="inject AWS faults (offline/faults.py), e.g. all=0.02,seed=7 or throttle=0.05,redeliver=0.02",
+    )
     args = parser.parse_args(argv)
     # Metrics are disabled offline; Powertools still warns when a handler emitted none.
     warnings.filterwarnings("ignore", message="No application metrics to publish")
@@ -39,6 +45,7 @@ def main(argv: list[str] | None = None) -> int:
         parameters=overrides,
         create_demo=not args.no_demo,
         ttl_every_seconds=args.ttl_every,
+        faults=Faults.parse(args.faults) if args.faults else None,
     )
     stack = OfflineStack(options)
     stopping = threading.Event()

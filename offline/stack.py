@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from offline import demo, priority, resources, state, stepfunctions
+from offline.faults import WATCHED, Faults
 from offline.gateway import Gateway, serve
 from offline.lambdas import load_all
 from offline.queues import QueuePump
@@ -40,6 +41,7 @@ class Options:
     parameters: dict[str, str] = field(default_factory=dict)
     create_demo: bool = True
     ttl_every_seconds: float = 30.0
+    faults: Faults | None = None  # offline/faults.py: AWS misbehaving on purpose (``--faults``)
 
 
 class OfflineStack:
@@ -75,6 +77,8 @@ class OfflineStack:
         self._clients = resources.clients(self.moto_url)
         restored = self._create_resources()
         functions = load_all(self.stack)
+        if self.options.faults:
+            self._inject(self.options.faults, functions)
         self._start_pumps(functions, start_at_latest=restored)
         for mapping in self.stack.queues:
             pump = QueuePump(
@@ -149,6 +153,18 @@ class OfflineStack:
             return True
         return False
 
+    def _inject(self, faults: Faults, functions: dict[str, Any]) -> None:
+        """Faults for the functions' AWS calls (their clients come from the default session, made
+        after this) and invocations; the stack's own clients, made before, stay reliable."""
+        import boto3
+
+        assert boto3.DEFAULT_SESSION is not None, "priority.install() sets the default session up first"
+        faults.install(boto3.DEFAULT_SESSION.events)
+        for name in WATCHED:
+            if name in functions:
+                faults.guard(functions[name], name)
+        log.warning("injecting faults: %s", ", ".join(f"{k}={v}" for k, v in sorted(faults.rates.items())))
+
     def _table_names(self) -> list[str]:
         return [self.stack.physical_name(t) for t in self.stack.of_type("AWS::DynamoDB::Table")]
 
@@ -166,6 +182,7 @@ class OfflineStack:
                 queue,
                 # Restored items were already aggregated before the stop: deliver only new records.
                 start_at_latest=start_at_latest,
+                faults=self.options.faults,
             )
             pump.start()
             self._pumps.append(pump)
@@ -206,6 +223,8 @@ class OfflineStack:
             count = state.save(self.options.state_dir, self._clients["dynamodb"], self._table_names(), self._secrets)
             count += state.save_files(self.options.state_dir, self._clients["s3"], self._buckets)
             log.warning("saved %d items to %s", count, self.options.state_dir)
+        if self.options.faults:
+            log.warning("faults injected: %s", self.options.faults.summary())
         if self._moto is not None:
             self._moto.stop()
 

@@ -14,10 +14,13 @@ import logging
 import threading
 import time
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from offline.lambdas import Lambda
 from offline.template import REGION, StreamMapping
+
+if TYPE_CHECKING:
+    from offline.faults import Faults
 
 log = logging.getLogger("offline.streams")
 
@@ -52,6 +55,7 @@ class StreamPump:
         sqs: Any,
         queue_url: str | None,
         start_at_latest: bool,
+        faults: Faults | None = None,
     ) -> None:
         self.mapping = mapping
         self.function = function
@@ -64,8 +68,10 @@ class StreamPump:
         self._stop = threading.Event()
         self._idle = threading.Event()
         self._thread = threading.Thread(target=self._run, name=f"stream-{mapping.function}", daemon=True)
+        self.faults = faults  # offline/faults.py: redelivery and reordering, when asked for
         self.delivered = 0
         self.failed_batches = 0
+        self.retried_batches = 0
 
     def start(self) -> None:
         self._open_shards()
@@ -110,7 +116,8 @@ class StreamPump:
                     batch.extend(more)
                 else:
                     time.sleep(min(POLL_SECONDS, max(0.0, deadline - time.monotonic())))
-            self._deliver(shard, batch, self.mapping.max_retries)
+            for part in self.faults.deliveries(batch) if self.faults else [batch]:
+                self._deliver(shard, part, self.mapping.max_retries)
             total += len(batch)
         return total
 
@@ -124,8 +131,18 @@ class StreamPump:
         remaining = self._unfinished(batch, response)
         if remaining:
             self._retry(shard, remaining, retries_left, split=False)
-        else:
-            self.delivered += len(batch)
+            return
+        self.delivered += len(batch)
+        if self.faults and self.faults.redeliver():
+            self._redeliver(batch)
+
+    def _redeliver(self, batch: list[dict[str, Any]]) -> None:
+        """The same batch again, as when Lambda did not get a finished invocation's answer; what it
+        does is counted, never retried further."""
+        try:
+            self.function.invoke({"Records": batch})
+        except Exception:
+            log.warning("%s failed on a redelivered batch of %d", self.mapping.function, len(batch))
 
     def _unfinished(self, batch: list[dict[str, Any]], response: Any) -> list[dict[str, Any]]:
         if not self.mapping.partial_failures or not isinstance(response, dict):
@@ -147,6 +164,7 @@ class StreamPump:
             self._give_up(shard, batch)
             return
         time.sleep(RETRY_BACKOFF_SECONDS)
+        self.retried_batches += 1
         next_left = retries_left - 1 if retries_left > 0 else -1
         if split and len(batch) > 1:
             middle = len(batch) // 2

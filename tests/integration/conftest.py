@@ -8,6 +8,7 @@ from typing import Any
 import boto3
 import pytest
 
+from offline.faults import WATCHED, Faults
 from offline.gateway import Gateway
 from offline.lambdas import Lambda, load_all
 from offline.queues import QueuePump
@@ -57,6 +58,17 @@ class Api:
             pump = StreamPump(mapping, self.functions[mapping.function], streams, arn, sqs, queue["QueueUrl"], False)
             pump._open_shards()
             self._pumps.append(pump)
+
+    def inject(self, faults: Faults) -> None:
+        """Faults (offline/faults.py) in every DynamoDB call of the handlers, in the invocations of
+        the ingest path and stream consumers, and in the stream's delivery."""
+        from apimeter.dal import dynamo
+
+        faults.install(dynamo.client().meta.events)
+        for name in WATCHED:
+            faults.guard(self.functions[name], name)
+        for pump in self._pumps:
+            pump.faults = faults
 
     def pump(self) -> int:
         """Deliver everything in the stream to its function, as the event source mapping would."""

@@ -16,9 +16,11 @@ from aws_lambda_powertools.event_handler.openapi.exceptions import (
 )
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
+from botocore.exceptions import ClientError
 
 from apimeter.api.envelope import error_body, error_response
 from apimeter.api.headers import secure
+from apimeter.dal.dynamo import throttled
 from apimeter.domain import json_text
 from apimeter.domain.principal import Principal
 from apimeter.errors import (
@@ -26,6 +28,7 @@ from apimeter.errors import (
     AuthenticationFailed,
     PayloadTooLarge,
     RateLimited,
+    ServiceUnavailable,
     UnsupportedMediaType,
     ValidationFailed,
 )
@@ -40,6 +43,11 @@ USER: list[dict[str, list[str]]] = [{"bearer": []}]
 API_KEY: list[dict[str, list[str]]] = [{"apiKey": []}]
 USER_OR_KEY: list[dict[str, list[str]]] = [{"bearer": []}, {"apiKey": []}]
 
+# A throttled table answers 503 with this Retry-After: what was written stays written, and a retry
+# of the same request is safe (ingest counts what it already has as duplicates).
+RETRY_AFTER_SECONDS = 1
+_BUSY = "the service is busy; retry the request after Retry-After seconds"
+
 
 def _request_id(app: APIGatewayHttpResolver) -> str:
     return str(app.current_event.request_context.request_id or "")
@@ -50,9 +58,11 @@ def build_resolver() -> APIGatewayHttpResolver:
     # errors are json's JSONDecodeError: a 400 below.
     app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=json_text.loads)
 
-    def envelope(status: int, code: str, message: str, details: Any = None) -> Response[str]:
+    def envelope(
+        status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
+    ) -> Response[str]:
         body = error_body(code, message, _request_id(app), details)
-        return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body)
+        return Response(status_code=status, content_type=content_types.APPLICATION_JSON, body=body, headers=headers)
 
     @app.exception_handler(ApimeterError)
     def _domain_error(exc: ApimeterError) -> Response[str]:
@@ -83,6 +93,14 @@ def build_resolver() -> APIGatewayHttpResolver:
     def _unexpected(exc: Exception) -> Response[str]:
         logger.exception("unhandled error")
         return envelope(500, "INTERNAL_ERROR", "internal error")
+
+    @app.exception_handler(ClientError)
+    def _aws_error(exc: ClientError) -> Response[str]:
+        if not throttled(exc):
+            logger.exception("unhandled error")
+            return envelope(500, "INTERNAL_ERROR", "internal error")
+        logger.warning("throttled after the SDK's retries", extra={"error": str(exc)})
+        return envelope(503, ServiceUnavailable.code, _BUSY, headers={"Retry-After": str(RETRY_AFTER_SECONDS)})
 
     return app
 
@@ -170,6 +188,11 @@ def handler(
                     limits.charge(caller, 1)
                 except RateLimited as exc:
                     return error_response(429, exc.code, exc.message, request_id, exc.details, limits.take_headers())
+                except ClientError as exc:
+                    if not throttled(exc):
+                        raise
+                    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+                    return error_response(503, ServiceUnavailable.code, _BUSY, request_id, headers=retry)
         response = app.resolve(event, context)
         response.setdefault("headers", {}).update(limits.take_headers())
         return response

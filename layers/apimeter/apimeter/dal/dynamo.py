@@ -165,6 +165,15 @@ def error_code(exc: Exception) -> str:
     return str(response.get("Error", {}).get("Code", ""))
 
 
+# DynamoDB's answers when a table or partition takes more than it can for now. botocore has already
+# retried them by the time they reach our code, so the caller's own retry, later, is what is left.
+THROTTLING_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
+
+
+def throttled(exc: BaseException) -> bool:
+    return isinstance(exc, ClientError) and error_code(exc) in THROTTLING_CODES
+
+
 def put_if(table: str, item: Item, condition: str = "attribute_not_exists(pk)", values: Item | None = None) -> bool:
     """One PutItem that applies only when ``condition`` holds (by default: no such item yet);
     False when it does not."""
