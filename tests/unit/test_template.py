@@ -120,6 +120,24 @@ def test_checked_in_openapi_matches_the_code() -> None:
     assert checked_in == render(), "docs/openapi.json is stale: run `make openapi`"
 
 
+def test_every_bound_is_one_json_schema_knows() -> None:
+    """pydantic writes a bound it cannot place as "ge"/"le", which JSON Schema ignores: the document
+    would allow what the server refuses (a retention of 0 days did)."""
+    leaked: list[str] = []
+
+    def walk(node: object, where: str) -> None:
+        if isinstance(node, dict):
+            leaked.extend(f"{where}.{key}" for key in ("ge", "le", "gt", "lt") if key in node)
+            for key, value in node.items():
+                walk(value, f"{where}.{key}")
+        elif isinstance(node, list):
+            for i, value in enumerate(node):
+                walk(value, f"{where}[{i}]")
+
+    walk(json.loads(render()), "")
+    assert leaked == []
+
+
 def test_every_function_logs_to_its_own_group_with_retention(stack: Stack) -> None:
     groups = stack.of_type("AWS::Logs::LogGroup")
     for name, resource in stack.of_type("AWS::Serverless::Function").items():

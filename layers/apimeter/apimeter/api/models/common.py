@@ -48,8 +48,10 @@ def _json_integer(value: Any) -> Any:
     return value
 
 
-# An integer as the document says one: strict (no true, no "5"), yet 3.0 is the integer 3.
-Whole = Annotated[int, BeforeValidator(_json_integer)]
+# An integer as the document says one: strict (no true, no "5"), yet 3.0 is the integer 3. Bounds go
+# before it, on the int (after it, pydantic writes them as "ge"/"le", which JSON Schema does not know).
+JSON_INTEGER = BeforeValidator(_json_integer)
+Whole = Annotated[int, JSON_INTEGER]
 
 Zone = Annotated[str, Field(max_length=64, json_schema_extra=_zones, description="IANA time zone, e.g. Europe/Paris.")]
 
@@ -59,7 +61,7 @@ TWELVE_PLACES = AfterValidator(lambda v: round(v, 12))
 Price = Annotated[float, Field(ge=0, le=1000, description="Kept to 12 decimal places."), TWELVE_PLACES]
 
 
-_Limit = Annotated[Whole | None, Field(None, ge=0, le=10**12)]
+_Limit = Annotated[Annotated[int, Field(ge=0, le=10**12), JSON_INTEGER] | None, Field(None)]
 
 
 class LimitsIn(_Input):

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from apimeter.api.models.common import INSTANT, Instant, Whole, _Input
+from apimeter.api.models.common import INSTANT, JSON_INTEGER, Instant, _Input
 from apimeter.domain.exports import Export
 from apimeter.domain.windows import iso_ms
 
@@ -14,7 +14,7 @@ from apimeter.domain.windows import iso_ms
 class ExportFiltersIn(_Input):
     endpoint: str | None = Field(None, max_length=512, description="Route template, e.g. /users/{id}")
     method: str | None = Field(None, max_length=16)
-    status: Whole | None = Field(None, ge=100, le=599)
+    status: Annotated[int, Field(ge=100, le=599), JSON_INTEGER] | None = None
     consumer: str | None = Field(None, max_length=256)
 
 

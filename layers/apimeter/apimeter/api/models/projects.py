@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from apimeter.api.models.common import INSTANT, TWELVE_PLACES, Instant, LimitsIn, Price, Whole, Zone, _Input
+from apimeter.api.models.common import INSTANT, JSON_INTEGER, TWELVE_PLACES, Instant, LimitsIn, Price, Zone, _Input
 from apimeter.domain.accounts import Pricing, Project
 
 
@@ -32,7 +32,9 @@ class PricingIn(_Input):
 
 class ProjectPatch(_Input):
     name: str | None = Field(None, min_length=1, max_length=200)
-    retention_days: Whole | None = Field(None, ge=1, le=3650, description="How long raw events are kept.")
+    retention_days: Annotated[int, Field(ge=1, le=3650), JSON_INTEGER] | None = Field(
+        None, description="How long raw events are kept."
+    )
     ip_privacy: Literal["full", "hashed", "none"] | None = Field(
         None, description="Keep callers' IPs as sent, as a keyed hash (per project), or not at all."
     )
