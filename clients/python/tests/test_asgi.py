@@ -374,3 +374,15 @@ def test_walking_the_routes_skips_a_route_that_cannot_match_and_falls_back_to_a_
     _raw_call(ApimeterMiddleware(app, client=recorder), path="/elsewhere", router=Router())
     assert "endpoint" not in recorder.last  # nothing matched: the server templates the raw path
     assert recorder.last["path"] == "/elsewhere"
+
+
+def test_trailers_after_the_body_add_no_bytes_and_no_second_record(recorder: Recorder):
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [], "trailers": True})
+        await send({"type": "http.response.body", "body": b"12345"})
+        await send({"type": "http.response.trailers", "headers": [(b"x-checksum", b"abc")], "more_trailers": False})
+
+    sent = _raw_call(ApimeterMiddleware(app, client=recorder))
+    assert [m["type"] for m in sent][-1] == "http.response.trailers"
+    assert len(recorder.calls) == 1
+    assert recorder.last["response_bytes"] == 5

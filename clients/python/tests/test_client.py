@@ -266,13 +266,14 @@ def test_close_counts_what_memory_could_not_send(fake: FakeApimeter, make_client
 def test_track_never_raises_and_odd_values_are_sent_as_json(fake: FakeApimeter, make_client: MakeClient):
     errors: list[ApimeterError] = []
     client = make_client(on_error=errors.append)
-    client.track(**call(1, cost=Decimal("0.25"), properties={"tags": ("a", "b"), "who": object()}))
+    client.track(**call(1, cost=Decimal("0.25"), properties={"tags": ("a", "b"), "who": object(), "kinds": {"x"}}))
     client.track(**call(2), not_a_field=1)
     assert client.flush(30)
     assert len(fake.events) == 1
     stored = next(iter(fake.events.values()))
     assert stored["cost"] == 0.25
     assert stored["properties"]["tags"] == ["a", "b"]
+    assert stored["properties"]["kinds"] == ["x"]  # a set, as a list
     assert stored["properties"]["who"].startswith("<object")
     assert [e.code for e in errors] == ["VALIDATION_ERROR"]
     assert "not_a_field" in errors[0].message

@@ -352,3 +352,18 @@ def test_an_event_that_is_not_json_is_refused_before_the_spool(fake: FakeApimete
     assert client.stats.spooled == 1
     assert client.stats.rejected == 1
     client.close()
+
+
+def test_an_orphan_that_is_only_a_torn_line_holds_no_event_and_is_cleared(tmp_path: Path):
+    from apimeter_client._spool import SpoolBacklog
+
+    with pytest.raises(ValueError, match="spool_fsync must be one of never, interval, always"):
+        SpoolBacklog(tmp_path, max_bytes=1 << 20, batch_size=10, fsync="sometimes")
+    orphan = tmp_path / "00000000000000000001-1-deadbeef.spool"
+    orphan.write_bytes(b'{"event_id":"torn","method":"GE')  # the machine died in the first write
+    spool = SpoolBacklog(tmp_path, max_bytes=1 << 20, batch_size=10)
+    assert spool.adopt() == 1
+    assert spool.pending() == 0
+    assert spool.take(10) is None
+    spool.close()
+    assert segments(tmp_path) == []
