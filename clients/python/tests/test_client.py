@@ -515,3 +515,16 @@ def test_when_no_thread_can_start_track_and_close_still_return(
     assert client.stats.dropped == 4
     assert [(e.code, e.count) for e in errors] == [("CLOSED", 4)]
     assert fake.requests == []
+
+
+def test_a_server_that_closes_each_connection_is_reconnected_to(fake: FakeApimeter, make_client: MakeClient):
+    fake.script.append(lambda items: Reply(202, {"accepted": len(items), "duplicates": 0, "rejected": []},
+                                           headers={"connection": "close"}, store=True))  # fmt: skip
+    client = make_client()
+    client.track(**call(1))
+    assert client.flush(30)
+    client.track(**call(2))  # over a new connection: the first one was closed after its answer
+    assert client.flush(30)
+    assert len(fake.events) == 2
+    assert client.stats.sent == 2
+    assert client.stats.retried == 0
