@@ -184,8 +184,11 @@ def test_older_starlette_without_scope_route_is_matched_by_walking_the_routes(re
             self.inner = inner
 
         async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
-            await self.inner(scope, receive, send)
-            scope.pop("route", None)
+            async def forgetful_send(message: Any) -> None:
+                scope.pop("route", None)  # gone before the middleware records the call
+                await send(message)
+
+            await self.inner(scope, receive, forgetful_send)
 
     inner = ApimeterMiddleware(ForgetRoute(app.router), client=recorder)
 
@@ -291,3 +294,95 @@ def test_the_call_ends_with_its_response_not_its_background_tasks(recorder: Reco
     assert recorder.last["status"] == 200
     assert recorder.last["endpoint"] == "/jobs/{job}"
     assert recorder.last["response_bytes"] == 4
+
+
+def _raw_call(app: Any, path: str = "/raw", **scope: Any) -> list[dict[str, Any]]:
+    """Runs a bare ASGI app for one GET, returning the messages it sent."""
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return {"type": "http.request", "body": b"", "more_body": False}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    call_scope = {"type": "http", "method": "GET", "path": path, "headers": [], "client": ("192.0.2.1", 1)} | scope
+    asyncio.run(app(call_scope, receive, send))
+    return sent
+
+
+def test_files_sent_by_path_or_descriptor_are_counted_by_their_size(recorder: Recorder, tmp_path):
+    report = tmp_path / "report.csv"
+    report.write_bytes(b"x" * 4321)
+
+    async def by_path(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.pathsend", "path": str(scope["file"])})
+
+    async def by_descriptor(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 206, "headers": []})
+        with open(report, "rb") as file:
+            message = {"type": "http.response.zerocopysend", "file": file} | scope["extra"]
+            await send(message)
+
+    _raw_call(ApimeterMiddleware(by_path, client=recorder), file=report)
+    assert recorder.last["response_bytes"] == 4321
+    _raw_call(ApimeterMiddleware(by_path, client=recorder), file=tmp_path / "gone.csv")  # removed meanwhile
+    assert recorder.last["response_bytes"] == 0
+    _raw_call(ApimeterMiddleware(by_descriptor, client=recorder), extra={})
+    assert (recorder.last["status"], recorder.last["response_bytes"]) == (206, 4321)
+    _raw_call(ApimeterMiddleware(by_descriptor, client=recorder), extra={"count": 100})  # a range of it
+    assert recorder.last["response_bytes"] == 100
+    assert len(recorder.calls) == 4
+
+
+def test_a_call_the_middleware_cannot_read_leaves_the_response_untouched(recorder: Recorder, caplog):
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"fine"})
+
+    sent = _raw_call(ApimeterMiddleware(app, client=recorder), headers=[b"not a pair"])
+    assert [m.get("body") for m in sent] == [None, b"fine"]
+    assert recorder.calls == []
+    assert "apimeter: could not record a call" in caplog.messages
+
+
+def test_walking_the_routes_skips_a_route_that_cannot_match_and_falls_back_to_a_partial(recorder: Recorder):
+    """Without scope["route"] (older Starlette) the middleware matches the routes itself: a route of
+    an unknown kind is skipped, and a path matched only in part (another method) keeps its route."""
+
+    class Odd:
+        def matches(self, scope: Any) -> Any:
+            raise TypeError("not a route this walk knows")
+
+    async def endpoint(request: Any) -> PlainTextResponse:
+        return PlainTextResponse("ok")
+
+    routes = [Odd(), Route("/items/{item}", endpoint, methods=["POST"])]
+
+    class Router:
+        def __init__(self) -> None:
+            self.routes = routes
+
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 405, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    _raw_call(ApimeterMiddleware(app, client=recorder), path="/items/9", router=Router())
+    assert recorder.last["endpoint"] == "/items/{item}"
+    assert recorder.last["status"] == 405
+    _raw_call(ApimeterMiddleware(app, client=recorder), path="/elsewhere", router=Router())
+    assert "endpoint" not in recorder.last  # nothing matched: the server templates the raw path
+    assert recorder.last["path"] == "/elsewhere"
+
+
+def test_trailers_after_the_body_add_no_bytes_and_no_second_record(recorder: Recorder):
+    async def app(scope: Any, receive: Any, send: Any) -> None:
+        await send({"type": "http.response.start", "status": 200, "headers": [], "trailers": True})
+        await send({"type": "http.response.body", "body": b"12345"})
+        await send({"type": "http.response.trailers", "headers": [(b"x-checksum", b"abc")], "more_trailers": False})
+
+    sent = _raw_call(ApimeterMiddleware(app, client=recorder))
+    assert [m["type"] for m in sent][-1] == "http.response.trailers"
+    assert len(recorder.calls) == 1
+    assert recorder.last["response_bytes"] == 5

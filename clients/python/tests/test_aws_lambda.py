@@ -146,3 +146,24 @@ def test_the_event_is_at_apimeter_before_the_handler_returns(fake: FakeApimeter)
         handler(copy.deepcopy(sample("clients/http-api.json")), None)
     assert [e["endpoint"] for e in fake.events.values()] == ["/orders/{order_id}"] * 3
     client.close()
+
+
+def test_an_invocation_that_is_not_an_http_event_is_handled_and_not_recorded():
+    recorder = FlushingRecorder()
+
+    @instrument(recorder)
+    def handler(event: Any, context: Any) -> Any:
+        return {"seen": event}
+
+    assert handler(["a", "batch"], None) == {"seen": ["a", "batch"]}
+    assert recorder.calls == []
+    assert recorder.flushes == [2.0]  # what other invocations tracked is still flushed
+
+
+def test_from_header_reads_asgi_scopes_and_lambda_events_and_is_none_without_the_header():
+    customer = from_header("X-Customer")
+    assert customer({"type": "http", "headers": [(b"x-customer", b"acme")]}) == "acme"
+    assert customer({"type": "http", "headers": [(b"host", b"api.example.com")]}) is None
+    assert customer({"headers": {"X-CUSTOMER": "globex"}}) == "globex"
+    assert customer({"headers": {"Host": "api.example.com"}}) is None
+    assert customer({"headers": None}) is None

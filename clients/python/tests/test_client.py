@@ -5,15 +5,17 @@ from __future__ import annotations
 import datetime as dt
 import itertools
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
 
-from apimeter_client import ApimeterError, Client
+from apimeter_client import ApimeterError, Client, _client
 from apimeter_client._transport import _retry_after
 from fake_apimeter import FakeApimeter, Reply, envelope, wait_for
 
@@ -264,13 +266,14 @@ def test_close_counts_what_memory_could_not_send(fake: FakeApimeter, make_client
 def test_track_never_raises_and_odd_values_are_sent_as_json(fake: FakeApimeter, make_client: MakeClient):
     errors: list[ApimeterError] = []
     client = make_client(on_error=errors.append)
-    client.track(**call(1, cost=Decimal("0.25"), properties={"tags": ("a", "b"), "who": object()}))
+    client.track(**call(1, cost=Decimal("0.25"), properties={"tags": ("a", "b"), "who": object(), "kinds": {"x"}}))
     client.track(**call(2), not_a_field=1)
     assert client.flush(30)
     assert len(fake.events) == 1
     stored = next(iter(fake.events.values()))
     assert stored["cost"] == 0.25
     assert stored["properties"]["tags"] == ["a", "b"]
+    assert stored["properties"]["kinds"] == ["x"]  # a set, as a list
     assert stored["properties"]["who"].startswith("<object")
     assert [e.code for e in errors] == ["VALIDATION_ERROR"]
     assert "not_a_field" in errors[0].message
@@ -424,3 +427,104 @@ def test_without_a_key_no_url_is_needed_either():
     client.track(**call(1))
     assert client.flush(1)
     client.close()
+
+
+def test_a_client_in_a_with_block_sends_on_leaving_it(fake: FakeApimeter):
+    with Client("amk_test", fake.url, flush_interval=3600) as client:
+        client.track(**call(1))
+        assert fake.events == {}
+    assert len(fake.events) == 1
+    assert client.stats.sent == 1
+
+
+def test_an_unknown_field_first_is_still_reported_and_after_close_ignored(fake: FakeApimeter, make_client: MakeClient):
+    errors: list[ApimeterError] = []
+    client = make_client(on_error=errors.append)
+    client.track(**call(1), colour="blue")  # nothing valid tracked yet: the worker starts for the report
+    assert wait_for(lambda: len(errors) == 1)
+    assert errors[0].code == "VALIDATION_ERROR"
+    assert errors[0].message == "unknown fields: colour"
+    assert errors[0].events[0]["colour"] == "blue"
+    client.close(timeout=5)
+    client.track(**call(2), colour="red")
+    assert client.stats.rejected == 1
+    assert fake.requests == []
+
+
+def test_a_flush_from_on_error_does_not_wait_on_itself(fake: FakeApimeter, make_client: MakeClient):
+    fake.refuse = lambda event: "no" if event["status"] == 599 else None
+    flushed: list[bool] = []
+    client = make_client()
+    client._on_error = lambda error: flushed.append(client.flush(30))  # the worker's own thread
+    client.track(**call(1, status=599))
+    assert client.flush(30)
+    assert flushed == [False]
+
+
+def test_a_success_without_the_usual_counts_still_settles_the_batch(fake: FakeApimeter, make_client: MakeClient):
+    errors: list[ApimeterError] = []
+    client = make_client(on_error=errors.append)
+    fake.script.append(Reply(200, None))  # a proxy's empty 200: stored, counts unknown
+    for i in range(3):
+        client.track(**call(i))
+    assert client.flush(30)
+    assert client.stats.sent == 3
+    fake.script.append(Reply(202, {"rejected": [{"index": 1, "code": "CONFLICT", "message": "changed"}, "odd"]}))
+    for i in range(3, 6):
+        client.track(**call(i))
+    assert client.flush(30)
+    assert client.stats.sent == 4  # the two refusals are not counted as sent
+    assert client.stats.rejected == 2
+    assert [(e.code, e.message) for e in errors] == [("CONFLICT", "changed"), ("VALIDATION_ERROR", "")]
+    assert {e.status for e in errors} == {202}
+    assert errors[0].events[0]["path"] == "/users/4"
+    assert errors[1].events == []
+
+
+def test_without_on_error_a_refused_event_is_logged(
+    fake: FakeApimeter, make_client: MakeClient, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(_client, "_last_warning", {})  # another test's warning must not silence this one
+    fake.refuse = lambda event: "status out of range" if event["status"] == 599 else None
+    client = make_client()
+    with caplog.at_level(logging.WARNING, logger="apimeter_client"):
+        client.track(**call(1, status=599))
+        assert client.flush(30)
+    assert "apimeter: event refused: VALIDATION_ERROR: status out of range" in caplog.messages
+    assert client.stats.rejected == 1
+
+
+class _NoThread(threading.Thread):
+    def start(self) -> None:
+        raise RuntimeError("can't create new thread at interpreter shutdown")
+
+
+def test_when_no_thread_can_start_track_and_close_still_return(
+    fake: FakeApimeter, make_client: MakeClient, monkeypatch: pytest.MonkeyPatch
+):
+    """At interpreter shutdown a thread cannot start: track() still returns, flush() says it could
+    not send, and close() counts what stayed in memory."""
+    monkeypatch.setattr(_client, "threading", SimpleNamespace(**{**vars(threading), "Thread": _NoThread}))
+    errors: list[ApimeterError] = []
+    client = make_client(on_error=errors.append)
+    for i in range(4):
+        client.track(**call(i))
+    assert client.stats.queued == 4
+    assert client.flush(1) is False
+    assert client.close(timeout=1) is False
+    assert client.stats.dropped == 4
+    assert [(e.code, e.count) for e in errors] == [("CLOSED", 4)]
+    assert fake.requests == []
+
+
+def test_a_server_that_closes_each_connection_is_reconnected_to(fake: FakeApimeter, make_client: MakeClient):
+    fake.script.append(lambda items: Reply(202, {"accepted": len(items), "duplicates": 0, "rejected": []},
+                                           headers={"connection": "close"}, store=True))  # fmt: skip
+    client = make_client()
+    client.track(**call(1))
+    assert client.flush(30)
+    client.track(**call(2))  # over a new connection: the first one was closed after its answer
+    assert client.flush(30)
+    assert len(fake.events) == 2
+    assert client.stats.sent == 2
+    assert client.stats.retried == 0

@@ -225,3 +225,145 @@ def test_interval_fsync_covers_rotated_segments_and_never_blocks_track(tmp_path:
     release.set()
     worker.join(60)
     assert written <= set(synced)
+
+
+def _line(i: int, pad: int = 0) -> bytes:
+    return b'{"event_id":"s-%d","method":"GET","endpoint":"/a","status":200,"pad":"%s"}\n' % (i, b"p" * pad)
+
+
+def test_a_spool_directory_that_goes_away_refuses_events_and_says_so(fake: FakeApimeter, tmp_path: Path):
+    errors: list[ApimeterError] = []
+    directory = tmp_path / "spool"
+    client = Client("amk_test", fake.url, spool_dir=directory, on_error=errors.append)
+    directory.rmdir()  # cleaned away under the running app
+    client.track(**call(1))
+    assert client.stats.dropped == 1
+    assert wait_for(lambda: [(e.code, e.count) for e in errors] == [("SPOOL_ERROR", 1)])
+    directory.mkdir()
+    client.track(**call(2))
+    assert client.flush(30)
+    assert set(fake.events) == {"e-2"}
+    client.close()
+
+
+def test_an_event_larger_than_a_request_is_refused_alone(fake: FakeApimeter, tmp_path: Path):
+    errors: list[ApimeterError] = []
+    client = Client("amk_test", fake.url, spool_dir=tmp_path, on_error=errors.append)
+    client.track(**call(1))
+    client.track(**call(2, properties={"blob": "x" * (1 << 20)}))  # over the API's 1 MiB, alone
+    client.track(**call(3))
+    assert client.flush(60)
+    assert set(fake.events) == {"e-1", "e-3"}
+    assert [(e.code, e.status) for e in errors] == [("PAYLOAD_TOO_LARGE", 413)]
+    assert errors[0].events[0]["event_id"] == "e-2"
+    assert client.stats.rejected == 1
+    client.close()
+    assert segments(tmp_path) == []
+
+
+def test_an_acknowledgement_the_disk_refuses_means_a_resend_never_a_loss(tmp_path: Path):
+    from apimeter_client._spool import SpoolBacklog
+
+    spool = SpoolBacklog(tmp_path, max_bytes=1 << 20, batch_size=10)
+    assert spool.take(10) is None  # nothing written yet
+    for i in range(3):
+        spool.put_line(_line(i))
+    batch = spool.take(10)
+    assert batch is not None
+    assert len(batch) == 3
+    [segment] = segments(tmp_path)
+    (tmp_path / (segment.name + ".ack")).mkdir()  # the ack file cannot be written (nor read back)
+    spool.done(batch)
+    assert spool.pending() == 0
+    spool.forget()  # the process dies before close(): its segment is left behind
+    after = SpoolBacklog(tmp_path, max_bytes=1 << 20, batch_size=10)
+    assert after.adopt() == 1
+    assert after.pending() == 3  # sent again; the server counts each event id once
+    again = after.take(10)
+    assert again is not None
+    assert [e["event_id"] for e in again.events()] == ["s-0", "s-1", "s-2"]
+
+
+def test_leftovers_past_the_bound_are_adopted_without_their_oldest_segments(tmp_path: Path):
+    from apimeter_client._spool import SpoolBacklog
+
+    writer = SpoolBacklog(tmp_path, max_bytes=1 << 20, batch_size=500)
+    for i in range(300):  # about 1 KB each: five 64 KiB segments
+        writer.put_line(_line(i, pad=1000))
+    written = segments(tmp_path)
+    assert len(written) >= 4
+    writer.forget()
+    reader = SpoolBacklog(tmp_path, max_bytes=150_000, batch_size=500)
+    assert reader.adopt() == len(written)
+    kept = segments(tmp_path)
+    assert kept == written[-len(kept) :]  # the newest stay
+    assert sum(p.stat().st_size for p in kept) <= 150_000
+    assert reader.evicted > 0
+    assert reader.evicted + reader.pending() == 300
+    batch = reader.take(500)
+    assert batch is not None
+    assert batch.events()[-1]["event_id"] == f"s-{reader.evicted + len(batch) - 1}"  # oldest kept first
+
+
+def test_a_torn_line_longer_than_a_read_and_a_dangling_name_are_no_events(tmp_path: Path):
+    from apimeter_client._spool import SpoolBacklog
+
+    orphan = tmp_path / "00000000000000000001-1-deadbeef.spool"
+    orphan.write_bytes(_line(0) + _line(1) + b'{"event_id":"torn","pad":"' + b"p" * 70_000)
+    (tmp_path / "00000000000000000002-2-deadbeef.spool").symlink_to(tmp_path / "gone")
+    spool = SpoolBacklog(tmp_path, max_bytes=1 << 20, batch_size=10)
+    assert spool.adopt() == 1
+    assert spool.pending() == 2
+    batch = spool.take(10)
+    assert batch is not None
+    assert [e["event_id"] for e in batch.events()] == ["s-0", "s-1"]
+
+
+def test_a_flush_waits_for_what_came_before_it_not_for_later_segments(tmp_path: Path):
+    from apimeter_client._spool import SpoolBacklog
+
+    spool = SpoolBacklog(tmp_path, max_bytes=1 << 20, batch_size=10)
+    for i in range(10):
+        spool.put_line(_line(i, pad=1000))
+    marker = spool.mark()
+    i = 10
+    while len(segments(tmp_path)) < 2:  # tracked after the flush began, into a second segment
+        spool.put_line(_line(i, pad=1000))
+        i += 1
+    assert not spool.reached(marker)
+    batch = spool.take(10)
+    assert batch is not None
+    spool.done(batch)
+    assert spool.reached(marker)
+    assert spool.pending() == i - 10
+
+
+def test_an_event_that_is_not_json_is_refused_before_the_spool(fake: FakeApimeter, tmp_path: Path):
+    circular: dict[str, Any] = {}
+    circular["self"] = circular
+    errors: list[ApimeterError] = []
+    client = Client("amk_test", fake.url, spool_dir=tmp_path, on_error=errors.append)
+    client.track(**call(1, properties=circular))
+    client.track(**call(2))
+    assert client.flush(30)
+    assert set(fake.events) == {"e-2"}
+    assert [e.code for e in errors] == ["VALIDATION_ERROR"]
+    assert errors[0].message.startswith("not JSON: Circular reference")
+    assert client.stats.spooled == 1
+    assert client.stats.rejected == 1
+    client.close()
+
+
+def test_an_orphan_that_is_only_a_torn_line_holds_no_event_and_is_cleared(tmp_path: Path):
+    from apimeter_client._spool import SpoolBacklog
+
+    with pytest.raises(ValueError, match="spool_fsync must be one of never, interval, always"):
+        SpoolBacklog(tmp_path, max_bytes=1 << 20, batch_size=10, fsync="sometimes")
+    orphan = tmp_path / "00000000000000000001-1-deadbeef.spool"
+    orphan.write_bytes(b'{"event_id":"torn","method":"GE')  # the machine died in the first write
+    spool = SpoolBacklog(tmp_path, max_bytes=1 << 20, batch_size=10)
+    assert spool.adopt() == 1
+    assert spool.pending() == 0
+    assert spool.take(10) is None
+    spool.close()
+    assert segments(tmp_path) == []

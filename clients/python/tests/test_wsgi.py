@@ -117,3 +117,26 @@ def test_an_app_that_starts_its_response_late_is_counted_once():
     status, body = run(ApimeterMiddleware(lazy, recorder), environ())
     assert (status, len(body)) == ("200 OK", 100)
     assert recorder.last["response_bytes"] == 100
+
+
+def test_a_file_wrapper_without_close_is_recorded_once_however_often_it_is_closed():
+    recorder = Recorder()
+
+    class BareWrapper:  # no close() of its own: the middleware gives it one
+        def __init__(self, data: bytes) -> None:
+            self.data = data
+
+        def __iter__(self) -> Any:
+            return iter([self.data])
+
+    def app(env: Any, start_response: Any) -> Any:
+        start_response("200 OK", [("Content-Length", "10")])
+        return env["wsgi.file_wrapper"](b"z" * 10)
+
+    env = environ("/files/a.txt", **{"wsgi.file_wrapper": BareWrapper})
+    result = ApimeterMiddleware(app, recorder)(env, lambda status, headers, exc_info=None: None)
+    assert isinstance(result, BareWrapper)
+    result.close()  # type: ignore[attr-defined]
+    result.close()  # type: ignore[attr-defined] # a server that closes twice
+    assert len(recorder.calls) == 1
+    assert recorder.last["response_bytes"] == 10
