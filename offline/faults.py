@@ -93,7 +93,7 @@ class Faults:
         unknown = set(self.rates) - set(KINDS)
         if unknown:
             raise ValueError(f"unknown fault kinds {sorted(unknown)}; known: {', '.join(KINDS)}")
-        self._rng = random.Random(self.seed)  # noqa: S311 - reproducible faults, not secrets
+        self._rng = random.Random(self.seed)  # noqa: S311 - reproducible faults, not secrets # nosec B311
 
     @classmethod
     def parse(cls, spec: str) -> Faults:

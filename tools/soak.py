@@ -35,6 +35,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
+from secrets import token_urlsafe
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -93,7 +94,7 @@ def traffic(count: int, seed: int, now_ms: int) -> list[dict[str, Any]]:
     The log has 10,000 requests over four days; a soak needs more, so each request stands for as
     many as it takes, from the same client to the same endpoint within the same minute: the log's
     mix of endpoints, clients, statuses and its daily rhythm, at a higher rate."""
-    rng = random.Random(seed)  # noqa: S311 - reproducible traffic
+    rng = random.Random(seed)  # noqa: S311 - reproducible traffic # nosec B311
     rows: list[tuple[int, str, str, str, int]] = []
     if LOG.exists():
         for line in LOG.read_text().splitlines():
@@ -125,6 +126,7 @@ def _moto() -> Iterator[None]:
     from moto.core.botocore_stubber import BotocoreStubber
 
     from offline.moto import install_shortcuts
+    from offline.resources import MOTO_CREDENTIAL
 
     saved = dict(os.environ)
     lock = threading.Lock()
@@ -137,7 +139,7 @@ def _moto() -> Iterator[None]:
     BotocoreStubber.process_request = one_at_a_time  # type: ignore[method-assign]
     for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
         os.environ.pop(name, None)
-    os.environ.update({"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+    os.environ.update({"AWS_ACCESS_KEY_ID": MOTO_CREDENTIAL, "AWS_SECRET_ACCESS_KEY": MOTO_CREDENTIAL,
                        "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true",
                        "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "CRITICAL",
                        "EVENT_SHARDS": str(EVENT_SHARDS)})  # fmt: skip
@@ -259,7 +261,7 @@ def _soak(
     inbox = _alert_inbox(stack)
     faults = Faults(rates, seed)
     timeouts = _inject(stack, faults)
-    rng = random.Random(seed)  # noqa: S311 - which events are resent, reproducibly
+    rng = random.Random(seed)  # noqa: S311 - which events are resent, reproducibly # nosec B311
 
     @contextlib.contextmanager
     def timed(phase: str) -> Iterator[None]:
@@ -424,7 +426,7 @@ def _pending(stack: Stack) -> int:
 
 
 def _setup(stack: Stack, count: int) -> tuple[str, str, str, str]:
-    owner = {"email": "soak@example.com", "password": "s3cret-pass!", "organization": "Soak"}
+    owner = {"email": "soak@example.com", "password": token_urlsafe(16), "organization": "Soak"}
     status, _, session = stack.call("POST", "/v1/auth/register", owner)
     assert status == 201, session
     token, tenant_id = session["access_token"], session["tenant"]["id"]
