@@ -80,6 +80,16 @@ def test_budget_lifecycle_and_validation(api: Api) -> None:
     assert api.call("GET", f"{base}/{budget_id}", token=token).status == 404
 
 
+def test_a_budget_naming_a_key_the_project_lacks_is_a_conflict(api: Api) -> None:
+    token = api.register()["access_token"]
+    project_id = api.project(token)
+    other = api.key(token, api.project(token))["id"]  # a key of another project of the same organization
+    body = {"name": "cap", "amount": 1.0, "period": "monthly", "key_id": other, "thresholds": [{"percent": 100}]}
+    refused = api.call("POST", f"/v1/projects/{project_id}/budgets", body, token=token)
+    assert (refused.status, refused.body["error"]["code"]) == (409, "CONFLICT")  # not 404: the project is there
+    assert api.call("GET", f"/v1/projects/{project_id}/budgets", token=token).body["budgets"] == []
+
+
 def test_a_change_sets_only_what_it_names_and_null_changes_nothing(api: Api) -> None:
     token = api.register()["access_token"]
     project_id = api.project(token)

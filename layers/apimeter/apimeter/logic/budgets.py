@@ -29,7 +29,7 @@ from apimeter.domain.permissions import Action
 from apimeter.domain.principal import Principal
 from apimeter.domain.rollups import PROJECT_TOTAL
 from apimeter.domain.windows import Range, cover, now_iso
-from apimeter.errors import NotFound, ValidationFailed
+from apimeter.errors import Conflict, NotFound, ValidationFailed
 from apimeter.logic import alerts, projects
 from apimeter.observability import logger
 
@@ -137,8 +137,8 @@ def _check_key(budget: Budget) -> None:
         raise ValidationFailed("key_id needs a project budget: a tenant-wide budget acts on all keys")
     try:
         entities.keys.get_key(budget.tenant_id, budget.project_id, budget.key_id)
-    except NotFound as exc:  # the key the budget names is a resource that is not there
-        raise NotFound(f"key_id {budget.key_id!r} is not a key of this project") from exc
+    except NotFound as exc:  # the path's resources exist (404 would say otherwise); the project lacks that key
+        raise Conflict(f"key_id {budget.key_id!r} is not a key of this project") from exc
 
 
 # the hourly judgement
