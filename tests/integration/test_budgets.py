@@ -310,3 +310,17 @@ def test_an_alert_deleted_with_its_budget_leaves_the_outbox(api: Api, receiver: 
     assert api.call("DELETE", f"/v1/projects/{project_id}/budgets/{made['id']}", token=token).status == 204
     assert alerts.flush() == alerts.Flushed(alerts=1, undelivered=0)  # found gone, and dropped
     assert alerts.flush().alerts == 0
+
+
+def test_an_alert_and_its_outbox_entry_are_kept_together_once(aws: dict[str, Any]) -> None:
+    """One transaction: an invocation ended between two separate writes left an alert no delivery
+    run would ever find (the soak under faults showed it)."""
+    from apimeter.dal import entities
+
+    body = {"id": "bud_1#2026-11#actual#80", "budget_id": "bud_1"}
+    assert entities.alerts.record_alert("ten_1", "bud_1#2026-11#actual#80", body, ["sns"]) is True
+    assert entities.alerts.record_alert("ten_1", "bud_1#2026-11#actual#80", body, ["sns"]) is False
+    assert entities.alerts.outbox() == [("ten_1", "bud_1#2026-11#actual#80")]
+    stored = entities.alerts.pending_alert("ten_1", "bud_1#2026-11#actual#80")
+    assert stored is not None
+    assert stored.pending == ("sns",)

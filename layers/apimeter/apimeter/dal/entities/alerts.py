@@ -7,6 +7,7 @@ from typing import Any, NamedTuple
 
 from apimeter.dal.dynamo import as_json, client, deserialize, put_if, serialize
 from apimeter.dal.entities import table
+from apimeter.errors import Conflict
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,13 +31,17 @@ def _alert(row: dict[str, Any]) -> StoredAlert:
 
 def record_alert(tenant_id: str, alert_id: str, body: dict[str, Any], channels: list[str]) -> bool:
     """Keep an alert the first time it fires, with the deliveries it still needs (an outbox entry);
-    False when it fired before. One conditional put: retries and concurrent evaluators agree."""
+    False when it fired before. The alert and its outbox entry are one conditional transaction:
+    retries and concurrent evaluators agree, and an invocation ended between two writes cannot
+    leave an alert that no delivery run would find."""
     row = {"pk": f"TENANT#{tenant_id}", "sk": f"ALERT#{alert_id}", "body": body, "pending": set(channels) or None,
            "delivered": {}}  # fmt: skip
-    if not put_if(table.name(), serialize(row)):
+    if not channels:
+        return put_if(table.name(), serialize(row))
+    try:
+        table.create([row, {"pk": "OUTBOX", "sk": f"{tenant_id}#{alert_id}"}], "the alert fired before")
+    except Conflict:
         return False
-    if channels:
-        client().put_item(TableName=table.name(), Item=serialize({"pk": "OUTBOX", "sk": f"{tenant_id}#{alert_id}"}))
     return True
 
 
