@@ -324,3 +324,14 @@ def test_an_alert_and_its_outbox_entry_are_kept_together_once(aws: dict[str, Any
     stored = entities.alerts.pending_alert("ten_1", "bud_1#2026-11#actual#80")
     assert stored is not None
     assert stored.pending == ("sns",)
+
+
+def test_the_answer_shows_the_thresholds_as_kept(api: Api) -> None:
+    token = api.register()["access_token"]
+    project_id = api.project(token)
+    body = {"name": "b", "amount": 10, "period": "monthly",
+            "thresholds": [{"percent": 80}, {"percent": 80, "action": "throttle"}]}  # fmt: skip
+    made = api.call("POST", f"/v1/projects/{project_id}/budgets", body, token=token).body
+    kept = api.call("GET", f"/v1/projects/{project_id}/budgets/{made['id']}", token=token).body
+    assert [(t["percent"], t["action"]) for t in made["thresholds"]] == [(80, "throttle")]
+    assert made["thresholds"] == kept["thresholds"]

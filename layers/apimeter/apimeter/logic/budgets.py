@@ -29,7 +29,7 @@ from apimeter.domain.permissions import Action
 from apimeter.domain.principal import Principal
 from apimeter.domain.rollups import PROJECT_TOTAL
 from apimeter.domain.windows import Range, cover, now_iso
-from apimeter.errors import Conflict, NotFound, ValidationFailed
+from apimeter.errors import Conflict, NotFound
 from apimeter.logic import alerts, projects
 from apimeter.observability import logger
 
@@ -62,8 +62,9 @@ def create(principal: Principal, project_id: str | None, draft: BudgetDraft) -> 
         key_id=draft.key_id,
         currency=draft.currency or (project.pricing.currency if project else "USD"),
     )
+    budget = validate(budget)
     _check_key(budget)
-    entities.budgets.put_budget(validate(budget), new=True)
+    entities.budgets.put_budget(budget, new=True)
     return budget
 
 
@@ -76,9 +77,9 @@ def update(principal: Principal, project_id: str | None, budget_id: str, changes
         updates["amount"] = float(changes.amount)
     if changes.channels is not None:
         updates["channels"] = _channels(changes.channels, current.channels)
-    budget = replace(current, **updates)
+    budget = validate(replace(current, **updates))
     _check_key(budget)
-    entities.budgets.put_budget(validate(budget), new=False)
+    entities.budgets.put_budget(budget, new=False)
     # the next judgement sets what still holds
     entities.holds.clear_hold(budget.tenant_id, budget.project_id, budget.id)
     return budget
@@ -131,10 +132,10 @@ def _channels(draft: ChannelsDraft, current: Channels | None) -> Channels:
 
 
 def _check_key(budget: Budget) -> None:
-    if budget.key_id is None:
+    """The key a project budget names is one of its project's (``validate`` has refused a key_id on a
+    tenant-wide budget)."""
+    if budget.key_id is None or budget.project_id is None:
         return
-    if budget.project_id is None:
-        raise ValidationFailed("key_id needs a project budget: a tenant-wide budget acts on all keys")
     try:
         entities.keys.get_key(budget.tenant_id, budget.project_id, budget.key_id)
     except NotFound as exc:  # the path's resources exist (404 would say otherwise); the project lacks that key
