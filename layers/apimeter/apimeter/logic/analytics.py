@@ -472,7 +472,7 @@ def list_events(
                max_ms=latest, earliest=now - project.retention_days * 86_400_000)  # fmt: skip
     start_ms, end_ms = span.start_ms, min(span.end_ms, latest)
     if end_ms <= start_ms:
-        return EventsPage([], None, 0, Range(start_ms, max(start_ms, end_ms)))
+        return EventsPage([], None, 0, Range(start_ms, start_ms))
     first_day = bucket_start(end_ms - 1, "day")
     days = [bucket_key(d, "day") for d in range(first_day, bucket_start(start_ms, "day") - 1, -STEP_MS["day"])]
     before, after = f"{end_ms:013d}", f"{start_ms:013d}"

@@ -24,11 +24,15 @@ def _zones(schema: dict[str, Any]) -> None:
 INSTANT = "An RFC 3339 date-time (e.g. 2026-11-29T10:00:00Z) or epoch milliseconds; before 1970 reads as 1970."
 
 
+def _strings(schema: dict[str, Any]) -> list[dict[str, Any]]:
+    """The string branch of a field's schema (of its optional form too, where it is one of anyOf)."""
+    return [branch for branch in schema.get("anyOf", [schema]) if branch.get("type") == "string"]
+
+
 def instant(schema: dict[str, Any]) -> None:
     """What ``windows.parse_instant`` reads: a ``date-time`` or the digits of epoch milliseconds."""
-    for branch in schema.get("anyOf", [schema]):
-        if branch.get("type") == "string":
-            branch["anyOf"] = [{"format": "date-time"}, {"pattern": EPOCH_MS_PATTERN}]
+    for branch in _strings(schema):
+        branch["anyOf"] = [{"format": "date-time"}, {"pattern": EPOCH_MS_PATTERN}]
 
 
 Instant = Annotated[str, Field(min_length=1, max_length=64, json_schema_extra=instant)]
@@ -36,9 +40,8 @@ Instant = Annotated[str, Field(min_length=1, max_length=64, json_schema_extra=in
 
 def date_time(schema: dict[str, Any]) -> None:
     """An RFC 3339 date-time (``windows.parse_date_time``)."""
-    for branch in schema.get("anyOf", [schema]):
-        if branch.get("type") == "string":
-            branch["format"] = "date-time"
+    for branch in _strings(schema):
+        branch["format"] = "date-time"
 
 
 def _json_integer(value: Any) -> Any:
