@@ -9,19 +9,23 @@ The run covers every operation of docs/openapi.json with schemathesis' checks of
 promises (``CHECKS``; not those of undocumented methods, which API Gateway answers) in all its
 phases: the document's examples, the edges of every constraint, random data, and the stateful
 phase, which follows the document's links from a create to its read, update and delete.
-Exit status is schemathesis': 0 when nothing failed.
+It ends by counting the requests the fuzzer sent (from its HAR report) and how many of them
+were answered with each status class. Exit status is schemathesis': 0 when nothing failed.
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import subprocess
 import sys
 import tempfile
 import urllib.error
 import uuid
+from collections import Counter
 from pathlib import Path
+from typing import Any
 
 from offline.demo import call, project_key
 
@@ -63,7 +67,19 @@ def run(url: str, max_examples: int, max_time: int | None, extra: list[str]) -> 
                    "APIMETER_FUZZ_URL": url, "APIMETER_FUZZ_TOKEN": token, "APIMETER_FUZZ_KEY": new_key(url, token),
                    "APIMETER_FUZZ_EMAIL": login["email"], "APIMETER_FUZZ_PASSWORD": login["password"]}  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:  # schemathesis writes its cassettes and caches where it runs
-        return subprocess.call(command, env=environment, cwd=folder)  # noqa: S603 - our own arguments # nosec B603
+        har = Path(folder) / "requests.har"
+        command += ["--report", "har", "--report-har-path", str(har)]
+        status = subprocess.call(command, env=environment, cwd=folder)  # noqa: S603 - our own arguments # nosec B603
+        if har.exists():
+            print(requests_line(json.loads(har.read_text())))
+        return status
+
+
+def requests_line(har: dict[str, Any]) -> str:
+    """``requests: N (2xx a, 4xx b, ...)``, from a HAR log."""
+    entries = har.get("log", {}).get("entries", [])
+    classes = Counter(f"{entry.get('response', {}).get('status', 0) // 100}xx" for entry in entries)
+    return f"requests: {len(entries)} ({', '.join(f'{k} {v}' for k, v in sorted(classes.items()))})"
 
 
 def main(argv: list[str] | None = None) -> int:
