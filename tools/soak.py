@@ -3,7 +3,10 @@
 ``python -m tools.soak --events 200000 --seed 1`` (``make soak``). Events come from the access log in
 ../shared/data/access-logs (read in place; synthetic events when it is absent), cycled with new
 event ids, shifted to end an hour ago, and sent in batches through the API gateway to the ingest
-function on in-process moto, with every fault of offline/faults.py on at a realistic rate. Some
+function on in-process moto, with every fault of offline/faults.py on at a realistic rate; a share
+of the requests (``--http-share``, a tenth by default) goes over HTTP instead, to the same gateway
+serving on a loopback port, so the framing, the socket and the HTTP client's view are under fault
+too. Some
 events are resent (duplicates), some held back and sent at the end (late), and the scheduled rollup
 runs every so often, so later rounds land in hours already finalized. A project budget on requests
 has thresholds the run crosses. Afterwards, read straight from moto's memory:
@@ -30,6 +33,8 @@ import re
 import sys
 import threading
 import time
+import urllib.error
+import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -41,6 +46,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 LOG = ROOT.parent / "shared" / "data" / "access-logs" / "apache_combined_2015.log"
 LINE = re.compile(r'^(\S+) \S+ \S+ \[([^\]]+)\] "(\S+) (\S+) [^"]*" (\d{3})')
+HTTP_SHARE = 0.1  # of ingest requests: sent over a loopback socket rather than handed to the gateway
 HOUR = 3_600_000
 DAY = 24 * HOUR
 
@@ -62,6 +68,7 @@ EVENT_SHARDS = 2
 class Report:
     events: int = 0
     requests: int = 0
+    over_http: int = 0
     answers: Counter[str] = field(default_factory=Counter)
     retries: Counter[str] = field(default_factory=Counter)
     faults: dict[str, int] = field(default_factory=dict)
@@ -77,7 +84,7 @@ class Report:
         retries = ", ".join(f"{k} {v}" for k, v in sorted(self.retries.items()))
         shown = self.mismatches[:20] + ([f"... {len(self.mismatches) - 20} more"] if len(self.mismatches) > 20 else [])
         return [
-            f"events        {self.events} unique accepted, in {self.requests} requests",
+            f"events        {self.events} unique accepted, in {self.requests} requests ({self.over_http} over HTTP)",
             f"answers       {answers}",
             f"faults        {faults}",
             f"retries       {retries}",
@@ -219,6 +226,21 @@ class Stack:
         status, out, _, payload = self.gateway.handle(method, path, headers, raw, "127.0.0.1", "127.0.0.1")
         return status, {k.lower(): v for k, v in out.items()}, json.loads(payload) if payload else None
 
+    @contextlib.contextmanager
+    def serving(self) -> Iterator[str]:
+        """The gateway on a loopback port for as long as the block runs; yields its base URL."""
+        from offline.gateway import serve
+
+        server = serve(self.gateway, 0)
+        thread = threading.Thread(target=server.serve_forever, name="soak-http", daemon=True)
+        thread.start()
+        try:
+            yield f"http://127.0.0.1:{server.server_address[1]}"
+        finally:
+            server.shutdown()
+            server.server_close()
+            thread.join()
+
     def pump(self) -> int:
         total = 0
         while moved := sum(p.poll_once() for p in self.pumps):
@@ -239,17 +261,18 @@ class Stack:
 
 
 def run(events: int, seed: int, batch: int = 1000, rates: dict[str, float] | None = None,
-        say: Callable[[str], None] = print) -> Report:  # fmt: skip
+        say: Callable[[str], None] = print, http_share: float = HTTP_SHARE) -> Report:  # fmt: skip
     started = time.monotonic()
     with _moto():
-        report = _soak(Stack(), events, seed, batch, RATES if rates is None else rates, say)
+        stack = Stack()
+        with stack.serving() as url:
+            report = _soak(stack, events, seed, batch, RATES if rates is None else rates, say, (url, http_share))
     report.seconds = time.monotonic() - started
     return report
 
 
-def _soak(
-    stack: Stack, count: int, seed: int, size: int, rates: dict[str, float], say: Callable[[str], None]
-) -> Report:
+def _soak(stack: Stack, count: int, seed: int, size: int, rates: dict[str, float], say: Callable[[str], None],
+          http: tuple[str, float]) -> Report:  # fmt: skip
     from apimeter.logic import budgets, rollup
     from offline.faults import Faults
 
@@ -271,7 +294,7 @@ def _soak(
         finally:
             report.phases[phase] = report.phases.get(phase, 0.0) + time.monotonic() - began
 
-    client = _Client(stack, key, report, timeouts)
+    client = _Client(stack, key, report, timeouts, http, random.Random(seed + 1))  # noqa: S311 # nosec B311
     late: list[dict[str, Any]] = []
     sent: list[dict[str, Any]] = []
     send = client.send
@@ -327,16 +350,33 @@ def _tally(stack: Stack, report: Report, faults: Any, acknowledged: dict[str, di
 class _Client:
     """What a client of the API does: resend a batch while the answer says to retry."""
 
-    def __init__(self, stack: Stack, key: str, report: Report, timeouts: Counter[str]) -> None:
+    def __init__(self, stack: Stack, key: str, report: Report, timeouts: Counter[str], http: tuple[str, float],
+                 rng: random.Random) -> None:  # fmt: skip
         self.stack, self.key, self.report, self.timeouts = stack, key, report, timeouts
+        (self.url, self.http_share), self.rng = http, rng
         self.acknowledged: dict[str, dict[str, Any]] = {}
+
+    def post(self, items: list[dict[str, Any]]) -> tuple[int, dict[str, str], Any]:
+        """One ingest request, over HTTP for a share of them."""
+        if self.rng.random() >= self.http_share:
+            return self.stack.call("POST", "/v1/events", {"events": items}, key=self.key)
+        self.report.over_http += 1
+        body = json.dumps({"events": items}).encode()
+        headers = {"content-type": "application/json", "x-api-key": self.key, "user-agent": "soak"}
+        request = urllib.request.Request(f"{self.url}/v1/events", body, headers, method="POST")  # noqa: S310
+        try:
+            with urllib.request.urlopen(request, timeout=600) as answer:  # noqa: S310 - our loopback URL # nosec B310
+                status, out, payload = answer.status, dict(answer.headers), answer.read()
+        except urllib.error.HTTPError as error:
+            status, out, payload = error.code, dict(error.headers), error.read()
+        return status, {k.lower(): v for k, v in out.items()}, json.loads(payload) if payload else None
 
     def send(self, items: list[dict[str, Any]]) -> None:
         report = self.report
         for _ in range(100):
             report.requests += 1
             seen = self.timeouts["ingest"]
-            status, headers, body = self.stack.call("POST", "/v1/events", {"events": items}, key=self.key)
+            status, headers, body = self.post(items)
             if status == 202:
                 report.answers["202"] += 1
                 rejected = {r["index"] for r in body["rejected"]}
@@ -523,13 +563,15 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--events", type=int, default=200_000)
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--batch", type=int, default=1000, help="events per ingest request (the API takes 1,000)")
+    parser.add_argument("--http-share", type=float, default=HTTP_SHARE, help="share of requests sent over HTTP")
     args = parser.parse_args(argv)
     import logging
     import warnings
 
     logging.basicConfig(level=logging.CRITICAL)
     warnings.filterwarnings("ignore")
-    report = run(args.events, args.seed, args.batch, say=lambda line: print(line, flush=True))
+    report = run(args.events, args.seed, args.batch, say=lambda line: print(line, flush=True),
+                 http_share=args.http_share)  # fmt: skip
     print("\n".join(report.lines()))
     return 1 if report.mismatches else 0
 
