@@ -25,13 +25,10 @@ from __future__ import annotations
 
 import argparse
 import contextlib
-import dataclasses
 import json
-import os
 import random
 import re
 import sys
-import threading
 import time
 import urllib.error
 import urllib.request
@@ -42,6 +39,9 @@ from datetime import datetime
 from pathlib import Path
 from secrets import token_urlsafe
 from typing import Any
+
+from offline import inprocess
+from offline.inprocess import Stack
 
 ROOT = Path(__file__).resolve().parent.parent
 LOG = ROOT.parent / "shared" / "data" / "access-logs" / "apache_combined_2015.log"
@@ -125,146 +125,12 @@ def traffic(count: int, seed: int, now_ms: int) -> list[dict[str, Any]]:
     return events
 
 
-@contextlib.contextmanager
-def _moto() -> Iterator[None]:
-    """moto in-process, one request at a time (DynamoDB applies a conditional write atomically),
-    with this process's environment and caches restored afterwards."""
-    from moto import mock_aws
-    from moto.core.botocore_stubber import BotocoreStubber
-
-    from offline.moto import install_shortcuts
-    from offline.resources import MOTO_CREDENTIAL
-
-    saved = dict(os.environ)
-    lock = threading.Lock()
-    original = BotocoreStubber.process_request
-
-    def one_at_a_time(self: BotocoreStubber, request: Any) -> Any:
-        with lock:
-            return original(self, request)
-
-    BotocoreStubber.process_request = one_at_a_time  # type: ignore[method-assign]
-    for name in ("AWS_PROFILE", "AWS_SESSION_TOKEN", "AWS_ENDPOINT_URL"):
-        os.environ.pop(name, None)
-    os.environ.update({"AWS_ACCESS_KEY_ID": MOTO_CREDENTIAL, "AWS_SECRET_ACCESS_KEY": MOTO_CREDENTIAL,
-                       "AWS_DEFAULT_REGION": "us-east-1", "POWERTOOLS_TRACE_DISABLED": "true",
-                       "POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_LOG_LEVEL": "CRITICAL",
-                       "EVENT_SHARDS": str(EVENT_SHARDS)})  # fmt: skip
-    install_shortcuts()  # offline/moto.py: the same answers, faster
-    try:
-        with mock_aws():
-            _fresh()
-            yield
-    finally:
-        BotocoreStubber.process_request = original  # type: ignore[method-assign]
-        os.environ.clear()
-        os.environ.update(saved)
-        _fresh()
-
-
-def _fresh() -> None:
-    from aws_lambda_powertools.utilities import parameters
-
-    from apimeter import secrets
-    from apimeter.dal import dynamo, notifications, sockets
-    from apimeter.logic import authorization, dimensions, ingest, spend
-    from apimeter.settings import settings
-
-    for cached in (settings, dynamo.client, dynamo._probe_client, sockets._client, secrets._previous_versions,
-                   notifications._sns, notifications._events):  # fmt: skip
-        cached.cache_clear()
-    parameters.clear_caches()
-    for found in (authorization.cache, ingest._policies, dimensions._known, dimensions._full, spend._cache):
-        found.clear()
-
-
-class Stack:
-    """The template's functions behind the local gateway, its tables on moto, the stream pumped on demand."""
-
-    def __init__(self) -> None:
-        import boto3
-
-        from offline import resources
-        from offline.gateway import Gateway
-        from offline.lambdas import load_all
-        from offline.streams import StreamPump
-        from offline.template import read_stack
-
-        self.stack = read_stack(ROOT)
-        for function in self.stack.functions.values():
-            environment = {k: v for k, v in function.environment.items() if k != "POWERTOOLS_SERVICE_NAME"}
-            os.environ.update(environment | {"EVENT_SHARDS": str(EVENT_SHARDS)})
-        _fresh()
-        self.dynamodb = boto3.client("dynamodb")
-        resources.create_tables(self.stack, self.dynamodb)
-        resources.create_secrets(self.stack, boto3.client("secretsmanager"), {})
-        sqs = boto3.client("sqs")
-        self.queues = resources.create_queues(self.stack, sqs)
-        resources.create_buckets(self.stack, boto3.client("s3"))
-        resources.create_alert_channels(self.stack, boto3.client("sns"), boto3.client("events"))
-        self.functions = load_all(self.stack)
-        self.gateway = Gateway(self.stack, self.functions)
-        self.pumps = []
-        streams = boto3.client("dynamodbstreams")
-        for mapping in self.stack.streams:
-            table = self.stack.physical_name(mapping.table)
-            arn = self.dynamodb.describe_table(TableName=table)["Table"]["LatestStreamArn"]
-            queue = self.queues.get(mapping.on_failure_queue or "")
-            # Everything is in the stream when it is pumped: no batching window to wait out.
-            eager = dataclasses.replace(mapping, window_seconds=0)
-            pump = StreamPump(eager, self.functions[mapping.function], streams, arn, sqs, queue, False)
-            pump._open_shards()
-            self.pumps.append(pump)
-
-    def call(self, method: str, path: str, body: Any = None, **credentials: str) -> tuple[int, dict[str, str], Any]:
-        headers = {"host": "127.0.0.1", "user-agent": "soak", "content-type": "application/json"}
-        if "token" in credentials:
-            headers["authorization"] = f"Bearer {credentials['token']}"
-        if "key" in credentials:
-            headers["x-api-key"] = credentials["key"]
-        raw = json.dumps(body).encode() if body is not None else b""
-        status, out, _, payload = self.gateway.handle(method, path, headers, raw, "127.0.0.1", "127.0.0.1")
-        return status, {k.lower(): v for k, v in out.items()}, json.loads(payload) if payload else None
-
-    @contextlib.contextmanager
-    def serving(self) -> Iterator[str]:
-        """The gateway on a loopback port for as long as the block runs; yields its base URL."""
-        from offline.gateway import serve
-
-        server = serve(self.gateway, 0)
-        thread = threading.Thread(target=server.serve_forever, name="soak-http", daemon=True)
-        thread.start()
-        try:
-            yield f"http://127.0.0.1:{server.server_address[1]}"
-        finally:
-            server.shutdown()
-            server.server_close()
-            thread.join()
-
-    def pump(self) -> int:
-        total = 0
-        while moved := sum(p.poll_once() for p in self.pumps):
-            total += moved
-        return total
-
-    def items(self, logical_id: str) -> Iterator[dict[str, Any]]:
-        """Every item of a table, read from moto's memory (a Scan through moto would take minutes)."""
-        from moto.dynamodb.models import dynamodb_backends
-
-        from apimeter.dal.dynamo import deserialize
-
-        name = self.stack.physical_name(logical_id)
-        table: Any = next(b.tables[name] for r in dynamodb_backends.values() for b in r.values() if name in b.tables)
-        for value in list(table.items.values()):
-            for item in list(value.values()) if table.range_key_attr else [value]:
-                yield deserialize(item.to_json()["Attributes"])
-
-
 def run(events: int, seed: int, batch: int = 1000, rates: dict[str, float] | None = None,
         say: Callable[[str], None] = print, http_share: float = HTTP_SHARE) -> Report:  # fmt: skip
     started = time.monotonic()
-    with _moto():
-        stack = Stack()
+    shards = {"EVENT_SHARDS": str(EVENT_SHARDS)}
+    with inprocess.moto(shards):
+        stack = Stack(shards)
         with stack.serving() as url:
             report = _soak(stack, events, seed, batch, RATES if rates is None else rates, say, (url, http_share))
     report.seconds = time.monotonic() - started
