@@ -18,7 +18,7 @@ ADMIN_EMAILS ?= demo@apimeter.local
 export SAM_CLI_TELEMETRY := 0
 export AWS_DEFAULT_REGION ?= us-east-1
 
-.PHONY: help install browser dashboard dev demo watch dev-reset rollup pipeline recompute test test-fast test-client lint audit build fuzz soak bench bench-client bench-forecast bench-anomaly bench-pipeline bench-live bench-dashboard openapi clean
+.PHONY: help install browser dashboard dev demo watch dev-reset rollup pipeline recompute test test-fast test-client lint audit build fuzz soak cost bench bench-client bench-forecast bench-anomaly bench-pipeline bench-live bench-dashboard openapi clean
 
 help: ## list targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -135,6 +135,9 @@ fuzz: $(STAMP) ## fuzz every operation of the HTTP API with schemathesis on the 
 
 soak: $(STAMP) ## the soak under faults: 200,000 events through ingest, streams and rollups on moto with every fault of offline/faults.py on; exits 1 on any mismatch (ARGS="--events 20000 --seed 3")
 	$(PY) -m tools.soak $(ARGS)
+
+cost: $(STAMP) ## what running apimeter costs per million events: the access log replayed through the real handlers on moto, every AWS call metered (ARGS="--events 10000 --single 1000")
+	$(PY) -m tools.cost $(ARGS)
 
 bench: $(STAMP) ## benchmarks: ingest domain path, stream aggregation
 	$(PY) bench/ingest.py
