@@ -45,8 +45,23 @@ def works(url: str, path: str, token: str | None = None, key: str | None = None)
     return True
 
 
-def sign_in(url: str, login: dict[str, str]) -> str:
-    return str(call(url, "POST", "/v1/auth/login", login)["access_token"])
+def sign_in(url: str, login: dict[str, str]) -> dict[str, Any]:
+    """A new session (access and refresh token) for an existing account."""
+    return dict(call(url, "POST", "/v1/auth/login", login))
+
+
+def register(url: str, login: dict[str, str]) -> dict[str, Any]:
+    """A new organization owned by a new account, and its first session."""
+    return dict(call(url, "POST", "/v1/auth/register", {**login, "organization": "fuzz"}))
+
+
+def refreshed(url: str, refresh_token: str) -> dict[str, Any]:
+    """The session a refresh token rotates into."""
+    return dict(call(url, "POST", "/v1/auth/refresh", {"refresh_token": refresh_token}))
+
+
+def new_login() -> dict[str, str]:
+    return {"email": f"fuzz-{uuid.uuid4().hex[:12]}@apimeter.test", "password": uuid.uuid4().hex}
 
 
 def new_key(url: str, token: str) -> str:
@@ -55,8 +70,9 @@ def new_key(url: str, token: str) -> str:
 
 
 def run(url: str, max_examples: int, max_time: int | None, extra: list[str]) -> int:
-    login = {"email": f"fuzz-{uuid.uuid4().hex[:12]}@apimeter.test", "password": uuid.uuid4().hex}
-    token = call(url, "POST", "/v1/auth/register", {**login, "organization": "fuzz"})["access_token"]
+    login = new_login()
+    session = register(url, login)
+    token = session["access_token"]
     seed = str(uuid.uuid4().int % 2**31)
     command = [sys.executable, "-m", "schemathesis.cli", "run", str(DOCUMENT), "--url", url,
                "--checks", ",".join(CHECKS), "--max-examples", str(max_examples), "--workers", "2",
@@ -65,7 +81,8 @@ def run(url: str, max_examples: int, max_time: int | None, extra: list[str]) -> 
         command += ["--max-time", str(max_time)]
     environment = {**os.environ, "SCHEMATHESIS_HOOKS": "tools.fuzz_auth", "PYTHONPATH": str(ROOT),
                    "APIMETER_FUZZ_URL": url, "APIMETER_FUZZ_TOKEN": token, "APIMETER_FUZZ_KEY": new_key(url, token),
-                   "APIMETER_FUZZ_EMAIL": login["email"], "APIMETER_FUZZ_PASSWORD": login["password"]}  # fmt: skip
+                   "APIMETER_FUZZ_EMAIL": login["email"], "APIMETER_FUZZ_PASSWORD": login["password"],
+                   "APIMETER_FUZZ_REFRESH": session["refresh_token"]}  # fmt: skip
     with tempfile.TemporaryDirectory() as folder:  # schemathesis writes its cassettes and caches where it runs
         har = Path(folder) / "requests.har"
         command += ["--report", "har", "--report-har-path", str(har)]
