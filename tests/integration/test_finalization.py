@@ -6,6 +6,7 @@ import time
 from typing import Any
 
 import boto3
+import pytest
 
 from apimeter.domain.windows import iso
 from apimeter.logic import rollup
@@ -98,6 +99,30 @@ def test_a_late_event_is_counted_at_the_next_run(api: Api, aws: dict[str, Any]) 
     rollup.run()
     final = bucket(aws, project_id, "hour", hour_of(base))
     assert (final["requests"], final["c4xx"]) == ("11", "1")
+
+
+def test_a_run_that_ends_before_its_days_leaves_their_hours_for_the_next(
+    api: Api, aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _, project_id, key, base = setup(api, hours_ago=50, count=10)
+    rollup.run()
+    late = {"event_id": "late", "timestamp": base + 5 * 60_000, "method": "GET", "endpoint": "/a", "status": 404}
+    assert api.call("POST", "/v1/events", late, key=key).status == 202
+    api.pump()
+    finish_day = rollup.finalize_day
+
+    def ended(project_id: str, day: str, run: str) -> None:
+        raise TimeoutError("the invocation ended after the hour, before its day")
+
+    monkeypatch.setattr(rollup, "finalize_day", ended)
+    with pytest.raises(TimeoutError):
+        rollup.run()
+    assert bucket(aws, project_id, "hour", hour_of(base))["requests"] == "11"
+    monkeypatch.setattr(rollup, "finalize_day", finish_day)
+    assert rollup.run().days == 1
+    day = time.strftime("%Y-%m-%d", time.gmtime(base / 1000))
+    assert bucket(aws, project_id, "day", day)["requests"] == "11"
+    assert bucket(aws, project_id, "day", f"{day}#GET /a", "e")["requests"] == "11"
 
 
 def test_finished_days_are_the_sum_of_their_final_hours(api: Api, aws: dict[str, Any]) -> None:

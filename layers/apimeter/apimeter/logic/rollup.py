@@ -89,6 +89,7 @@ def run(now_ms: int | None = None) -> RunReport:
     report = RunReport(run=new_id("run"))
     marking_days = [bucket_key(now - n * STEP_MS["day"], "day") for n in range(MARKER_DAYS)]
     days: set[tuple[str, str]] = set()
+    done: list[rollups.Pending] = []
     for marker in rollups.pending(marking_days):
         if bucket_ms(marker.hour, "hour") + STEP_MS["hour"] + GRACE_MS > now:
             report.deferred += 1
@@ -96,14 +97,19 @@ def run(now_ms: int | None = None) -> RunReport:
         report.events += finalize_hour(marker.project_id, marker.hour, report.run)
         report.hours += 1
         report.recomputed.append((marker.project_id, marker.hour))
-        if not rollups.clear_pending(marker):
-            report.deferred += 1  # marked again while we worked: the next run recomputes it
+        done.append(marker)
         day = marker.hour[:10]
         if bucket_ms(day, "day") + STEP_MS["day"] + GRACE_MS <= now:
             days.add((marker.project_id, day))
     for project_id, day in sorted(days):
         finalize_day(project_id, day, report.run)
         report.days += 1
+    # Only now, with every day they feed rewritten: a run that ends early (a timeout, a throttle past
+    # the retries) leaves its hours marked, so the next run recomputes them and their days. Cleared
+    # any earlier, an hour recomputed for a late event could leave its finished day short for good.
+    for marker in done:
+        if not rollups.clear_pending(marker):
+            report.deferred += 1  # marked again while we worked: the next run recomputes it
     return report
 
 
