@@ -57,6 +57,46 @@ def install_shortcuts() -> None:
     _install_query_shortcuts()
     _install_update_shortcuts()
     _install_serializer_shortcut()
+    _install_transaction_tokens()
+
+
+TOKEN_SECONDS = 600  # how long DynamoDB remembers a TransactWriteItems' ClientRequestToken
+
+
+def _install_transaction_tokens() -> None:
+    """TransactWriteItems' ClientRequestToken, which moto ignores: DynamoDB answers a transaction
+    that repeats a token seen in the last ten minutes, with the same request, as it answered the
+    first (without writing again), and refuses the token with another request. The SDK retries a
+    transaction whose answer it did not get with the same token, so without this a retry after a
+    slow answer cancels on the conditions its own first attempt made false."""
+    import hashlib
+    import time
+
+    from moto.dynamodb.exceptions import MockValidationException
+    from moto.dynamodb.responses import DynamoHandler
+
+    handler: Any = DynamoHandler
+    apply = handler.transact_write_items
+    seen: dict[str, tuple[float, str, Any]] = {}  # token -> (when, request digest, answer)
+
+    def once_per_token(self: Any) -> Any:
+        token = self.body.get("ClientRequestToken")
+        if not token:
+            return apply(self)
+        now = time.monotonic()
+        for old in [t for t, (at, _, _) in seen.items() if now - at > TOKEN_SECONDS]:
+            del seen[old]
+        digest = hashlib.sha256(repr(self.body.get("TransactItems")).encode()).hexdigest()
+        if token in seen:
+            _, first, answer = seen[token]
+            if first != digest:
+                raise MockValidationException("IdempotentParameterMismatch: the token was used with another request")
+            return answer
+        answer = apply(self)  # a cancelled transaction raises: its token is not kept, as on DynamoDB
+        seen[token] = (now, digest, answer)
+        return answer
+
+    handler.transact_write_items = once_per_token
 
 
 def _install_update_shortcuts() -> None:

@@ -187,3 +187,24 @@ def test_items_of_every_type_are_answered_as_moto_serializes_them(
             bodies.append(serializer.serialize(answer)["body"])
     assert bodies[0] == bodies[1]
     assert '"every type"' in bodies[0]
+
+
+def test_a_transaction_repeated_with_its_token_is_answered_as_the_first(aws: dict[str, Any]) -> None:
+    import botocore.exceptions
+
+    install_shortcuts()
+    client, table = aws["dynamodb"], aws["stack"].physical_name("EntitiesTable")
+
+    def put_new(sk: str) -> Any:
+        item = {"pk": {"S": "T"}, "sk": {"S": sk}}
+        return {"Put": {"TableName": table, "Item": item, "ConditionExpression": "attribute_not_exists(pk)"}}
+
+    client.transact_write_items(TransactItems=[put_new("a"), put_new("b")], ClientRequestToken="t1")
+    # the SDK's retry of a transaction whose answer was lost: answered as the first, nothing written again
+    client.transact_write_items(TransactItems=[put_new("a"), put_new("b")], ClientRequestToken="t1")
+    with pytest.raises(botocore.exceptions.ClientError, match="TransactionCanceled"):  # a new request
+        client.transact_write_items(TransactItems=[put_new("a"), put_new("b")], ClientRequestToken="t2")
+    with pytest.raises(botocore.exceptions.ClientError, match="IdempotentParameterMismatch"):
+        client.transact_write_items(TransactItems=[put_new("c")], ClientRequestToken="t1")
+    assert len(client.query(TableName=table, KeyConditionExpression="pk = :t",
+                            ExpressionAttributeValues={":t": {"S": "T"}})["Items"]) == 2  # fmt: skip

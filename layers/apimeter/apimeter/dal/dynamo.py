@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -143,6 +144,13 @@ def batch_get(table: str, keys: list[Item], projection: str | None = None, *, co
         else:
             raise RuntimeError(f"{table}: reads still unprocessed after retries")
     return fetched
+
+
+def transact_write(items: Sequence[Any]) -> None:
+    """One TransactWriteItems, idempotent across the SDK's own retries: a retry after an answer that
+    was lost (a timeout) carries the same ClientRequestToken, so DynamoDB answers it as the first
+    attempt was answered instead of cancelling it on conditions the first attempt made false."""
+    client().transact_write_items(TransactItems=list(items), ClientRequestToken=uuid.uuid4().hex)
 
 
 @lru_cache(maxsize=1)

@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from apimeter.dal.dynamo import client, error_code, serialize
+from apimeter.dal.dynamo import error_code, serialize, transact_write
 from apimeter.dal.entities import table
 from apimeter.dal.entities.holds import holds_of
 from apimeter.dal.entities.projects import project_of
@@ -93,7 +93,7 @@ def create_key(key: ApiKey, valid_until: int | None = None) -> None:
         "valid_until": valid_until,
     }
     lookup = _lookup_row(key, key.digest, valid_until)
-    client().transact_write_items(TransactItems=[table.put_new(metadata), table.put_new(lookup)])  # type: ignore[list-item]
+    transact_write([table.put_new(metadata), table.put_new(lookup)])
 
 
 def list_keys(tenant_id: str, project_id: str) -> list[ApiKey]:
@@ -116,8 +116,8 @@ def revoke_key(key: ApiKey, revoked_at: str) -> None:
         for digest in {key.digest, row.get("previous_digest")}
         if digest
     ]
-    client().transact_write_items(
-        TransactItems=[
+    transact_write(
+        [
             {
                 "Update": {
                     "TableName": table.name(),
@@ -139,9 +139,9 @@ def rotate_key(key: ApiKey, *, new_digest: str, new_prefix: str, grace_until: in
     valid_until = row.get("valid_until")
     old_deadline = min(grace_until, int(valid_until)) if valid_until else grace_until
     lookup = _lookup_row(key, new_digest, valid_until)
-    client().transact_write_items(
-        TransactItems=[
-            table.put_new(lookup),  # type: ignore[list-item]
+    transact_write(
+        [
+            table.put_new(lookup),
             {
                 "Update": {
                     "TableName": table.name(),

@@ -7,7 +7,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from apimeter.dal import dynamo
-from apimeter.dal.dynamo import client, deserialize, error_code, serialize
+from apimeter.dal.dynamo import client, deserialize, error_code, serialize, transact_write
 from apimeter.errors import Conflict
 from apimeter.settings import settings
 
@@ -57,7 +57,7 @@ def put_new(row: dict[str, Any]) -> dict[str, Any]:
 def create(rows: list[dict[str, Any]], conflict: str) -> None:
     """Put new items together, all or none; CONFLICT with ``conflict`` if any exists."""
     try:
-        client().transact_write_items(TransactItems=[put_new(row) for row in rows])  # type: ignore[misc]
+        transact_write([put_new(row) for row in rows])
     except ClientError as exc:
         if error_code(exc) == "TransactionCanceledException":
             raise Conflict(conflict) from exc

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from apimeter.dal.dynamo import client
+from apimeter.dal.dynamo import transact_write
 from apimeter.dal.entities import table
 from apimeter.domain.accounts import User
 from apimeter.errors import NotFound
@@ -57,8 +57,8 @@ def set_platform_admin(tenant_id: str, user_id: str) -> None:
 
 
 def delete_user(user: User) -> None:
-    client().transact_write_items(
-        TransactItems=[
+    transact_write(
+        [
             {"Delete": {"TableName": table.name(), "Key": table.key(f"TENANT#{user.tenant_id}", f"USER#{user.id}")}},
             {"Delete": {"TableName": table.name(), "Key": table.key(f"EMAIL#{user.email}", "LOGIN")}},
         ]
