@@ -271,3 +271,13 @@ def test_cors_names_its_origins_and_sends_no_credentials(stack: Stack) -> None:
     assert cors["AllowCredentials"] is False
     assert "*" not in json.dumps(cors["AllowOrigins"])
     assert stack.parameters["DashboardExtraOrigins"] == ""  # by default the dashboard's own origin only
+
+
+def test_every_error_code_the_api_answers_is_in_the_document() -> None:
+    """The error envelope's code is an enum in the document: a code missing from it makes a
+    correct answer break the document (the fuzzer found UNSUPPORTED_MEDIA_TYPE missing)."""
+    from apimeter import errors
+
+    raised = {cls.code for cls in vars(errors).values() if isinstance(cls, type) and hasattr(cls, "code")}
+    documented = json.loads(render())["components"]["schemas"]["ErrorOut"]["properties"]["code"]["enum"]
+    assert raised == set(documented)

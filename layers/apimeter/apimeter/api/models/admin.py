@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from apimeter.api.models.common import LimitsIn, _Input
+from apimeter.api.models.common import LimitsIn, Name, _Input
 from apimeter.api.models.users import UserOut
 from apimeter.domain.accounts import EMAIL_PATTERN, Tenant, User
 from apimeter.domain.passwords import MIN_PASSWORD_LENGTH
@@ -14,14 +14,14 @@ from apimeter.domain.plans import Plan
 
 
 class TenantIn(_Input):
-    name: str = Field(..., min_length=1, max_length=200)
+    name: Name = Field(..., min_length=1, max_length=200)
     plan: Plan = "free"
     owner_email: str = Field(..., max_length=320, pattern=EMAIL_PATTERN)
     owner_password: str = Field(..., min_length=MIN_PASSWORD_LENGTH, max_length=256)
 
 
 class TenantPatch(_Input):
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: Name | None = Field(None, min_length=1, max_length=200)
     plan: Plan | None = None
     status: Literal["active", "suspended"] | None = None
     limits: LimitsIn | None = Field(None, description="Overrides of the plan's limits, by name.")

@@ -7,7 +7,7 @@ from typing import Literal
 from pydantic import BaseModel, Field
 
 from apimeter.api.models.admin import TenantOut
-from apimeter.api.models.common import _Input
+from apimeter.api.models.common import Name, _Input
 from apimeter.api.models.users import UserOut
 from apimeter.domain.accounts import EMAIL_PATTERN, Tenant, User
 from apimeter.domain.passwords import MIN_PASSWORD_LENGTH
@@ -17,7 +17,7 @@ from apimeter.logic.accounts import Session
 class RegisterIn(_Input):
     email: str = Field(..., max_length=320, pattern=EMAIL_PATTERN)
     password: str = Field(..., min_length=MIN_PASSWORD_LENGTH, max_length=256)
-    organization: str = Field(..., min_length=1, max_length=200)
+    organization: Name = Field(..., min_length=1, max_length=200)
 
 
 class LoginIn(_Input):

@@ -6,7 +6,7 @@ from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from apimeter.api.models.common import Zone, _Input
+from apimeter.api.models.common import Name, Zone, _Input
 from apimeter.domain.budgets.rules import WEBHOOK_URL_PATTERN, Budget
 
 
@@ -64,7 +64,7 @@ class ChannelsIn(_Input):
 class TenantBudgetIn(_Input):
     """A budget over every project of the organization; it acts on all of their keys."""
 
-    name: str = Field(..., min_length=1, max_length=100)
+    name: Name = Field(..., min_length=1, max_length=100)
     amount: float = Field(..., ge=1e-6, le=1e12, description="In the budget's currency, or requests.")
     period: Literal["daily", "weekly", "monthly"]
     metric: Literal["cost", "requests"] = "cost"
@@ -79,7 +79,7 @@ class BudgetIn(TenantBudgetIn):
 
 
 class TenantBudgetPatch(_Input):
-    name: str | None = Field(None, min_length=1, max_length=100)
+    name: Name | None = Field(None, min_length=1, max_length=100)
     amount: float | None = Field(None, ge=1e-6, le=1e12)
     period: Literal["daily", "weekly", "monthly"] | None = None
     metric: Literal["cost", "requests"] | None = None

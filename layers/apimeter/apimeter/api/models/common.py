@@ -10,6 +10,14 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, ConfigDict, Fie
 from apimeter.domain.plans import LIMIT_NAMES
 from apimeter.domain.windows import EPOCH_MS_PATTERN
 
+# A name (of an organization, project, key, budget) is shown as sent: no control characters, and at
+# least one character that is not blank. Spelled out rather than ``\s``, which Python's, JSON
+# Schema's and pydantic's regex engines read differently; the document states the same pattern.
+_CONTROL = r"\x00-\x1f\x7f-\x9f"
+_BLANK = r"\x00-\x20\x7f-\xa0\u1680\u2000-\u200a\u2028\u2029\u202f\u205f\u3000\ufeff"
+NAME_PATTERN = rf"^[^{_CONTROL}]*[^{_BLANK}][^{_CONTROL}]*$"
+Name = Annotated[str, Field(pattern=NAME_PATTERN)]
+
 
 class _Input(BaseModel):
     # Strict: a number is a JSON number and a string a JSON string, as the document says (lax mode
@@ -96,6 +104,7 @@ class ErrorOut(BaseModel):
         "NOT_FOUND",
         "CONFLICT",
         "PAYLOAD_TOO_LARGE",
+        "UNSUPPORTED_MEDIA_TYPE",
         "RATE_LIMIT_EXCEEDED",
         "INTERNAL_ERROR",
         "SERVICE_UNAVAILABLE",

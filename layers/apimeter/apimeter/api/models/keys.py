@@ -6,12 +6,12 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
-from apimeter.api.models.common import Whole, _Input, date_time
+from apimeter.api.models.common import Name, Whole, _Input, date_time
 from apimeter.domain.accounts import ApiKey
 
 
 class KeyIn(_Input):
-    name: str = Field(..., min_length=1, max_length=200)
+    name: Name = Field(..., min_length=1, max_length=200)
     scopes: list[Literal["track", "read"]] = Field(default=["track"], min_length=1)
     expires_at: str | None = Field(
         None,

@@ -6,7 +6,17 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from apimeter.api.models.common import INSTANT, JSON_INTEGER, TWELVE_PLACES, Instant, LimitsIn, Price, Zone, _Input
+from apimeter.api.models.common import (
+    INSTANT,
+    JSON_INTEGER,
+    TWELVE_PLACES,
+    Instant,
+    LimitsIn,
+    Name,
+    Price,
+    Zone,
+    _Input,
+)
 from apimeter.domain.accounts import Pricing, Project
 
 
@@ -31,7 +41,7 @@ class PricingIn(_Input):
 
 
 class ProjectPatch(_Input):
-    name: str | None = Field(None, min_length=1, max_length=200)
+    name: Name | None = Field(None, min_length=1, max_length=200)
     retention_days: Annotated[int, Field(ge=1, le=3650), JSON_INTEGER] | None = Field(
         None, description="How long raw events are kept."
     )
@@ -44,7 +54,7 @@ class ProjectPatch(_Input):
 
 
 class ProjectIn(_Input):
-    name: str = Field(..., min_length=1, max_length=200)
+    name: Name = Field(..., min_length=1, max_length=200)
 
 
 class RecomputeIn(_Input):
