@@ -57,6 +57,16 @@ def saved_secrets(directory: Path) -> dict[str, str]:
     return dict(json.loads(path.read_text())) if path.exists() else {}
 
 
+def _upgraded(item: dict[str, Any]) -> dict[str, Any]:
+    """An item as the current keys have it. Events saved before the events table lost its by_time
+    index were keyed pk = <project>#<event_id>, with the time order in tpk/tsk; the time order is
+    now the table's own key."""
+    if "tpk" in item and "tsk" in item and "sk" not in item:
+        upgraded = {name: value for name, value in item.items() if name not in ("tpk", "tsk")}
+        return upgraded | {"pk": item["tpk"], "sk": item["tsk"]}
+    return item
+
+
 def restore(directory: Path, client: Any, tables: list[str]) -> int:
     count = 0
     for table in tables:
@@ -66,7 +76,7 @@ def restore(directory: Path, client: Any, tables: list[str]) -> int:
         batch: list[dict[str, Any]] = []
         with source.open() as lines:
             for line in lines:
-                batch.append({"PutRequest": {"Item": json.loads(line, object_hook=_decode_bytes)}})
+                batch.append({"PutRequest": {"Item": _upgraded(json.loads(line, object_hook=_decode_bytes))}})
                 if len(batch) == 25:
                     client.batch_write_item(RequestItems={table: batch})
                     count += len(batch)

@@ -24,7 +24,8 @@ INGEST_BODY_SCHEMA = "IngestRequest"
     description=(
         "Valid events are durably written before 202. Every event, a lone one or each of a batch, is kept, "
         "counted as a duplicate or rejected on its own: the answer lists rejections by index with their code "
-        "(VALIDATION_ERROR, or CONFLICT for an event_id already kept with a different payload), and the valid "
+        "(VALIDATION_ERROR, or CONFLICT for an event already kept, same event_id and timestamp, with a different "
+        "payload), and the valid "
         "events beside them are kept. A body that is not a JSON object, or a batch of more than 1,000, is refused "
         "whole (400)."
     ),

@@ -75,7 +75,7 @@ class Stack(OfflineProcess):
             aws_secret_access_key="offline",
         )
         for table in dynamodb.list_tables()["TableNames"]:
-            if project_id in json.dumps(dynamodb.scan(TableName=table)["Items"]):
+            if project_id in json.dumps(dynamodb.scan(TableName=table)["Items"], default=str):  # binary values too
                 return f"left in {table}"
         return "purged"
 

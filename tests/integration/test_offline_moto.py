@@ -61,7 +61,15 @@ def test_queries_on_a_tables_key_read_their_partition_and_answer_as_before(aws: 
 
 def test_index_queries_see_every_put_and_delete(aws: dict[str, Any]) -> None:
     install_shortcuts()
-    client, table = aws["dynamodb"], aws["stack"].physical_name("EventsTable")
+    client, table = aws["dynamodb"], "indexed"
+    keys: Any = [{"AttributeName": "tpk", "KeyType": "HASH"}, {"AttributeName": "tsk", "KeyType": "RANGE"}]
+    client.create_table(  # a table with a global secondary index, as moto serves it
+        TableName=table,
+        AttributeDefinitions=[{"AttributeName": name, "AttributeType": "S"} for name in ("pk", "tpk", "tsk")],
+        KeySchema=[{"AttributeName": "pk", "KeyType": "HASH"}],
+        GlobalSecondaryIndexes=[{"IndexName": "by_time", "KeySchema": keys, "Projection": {"ProjectionType": "ALL"}}],
+        BillingMode="PAY_PER_REQUEST",
+    )
 
     def put(event: str, day: str, at: str) -> None:
         client.put_item(TableName=table, Item={"pk": {"S": f"prj#{event}"}, "tpk": {"S": f"prj#{day}#0"},

@@ -34,8 +34,9 @@ def test_deleting_a_project_removes_all_its_data(api: Api, aws: dict[str, Any]) 
     token = api.register()["access_token"]
     doomed, kept = api.project(token, "doomed"), api.project(token, "kept")
     key, kept_key = api.key(token, doomed)["key"], api.key(token, kept)["key"]
-    batch = {"events": [{"method": "GET", "endpoint": f"/e/{i}", "status": 200} for i in range(40)]}
-    for credential in (key, kept_key):
+    batch = {"events": [{"method": "GET", "endpoint": f"/e/{i}", "status": 200} for i in range(30)]}
+    batch["events"] += [{"event_id": f"u{i}", "method": "GET", "endpoint": "/u", "status": 200} for i in range(10)]
+    for credential in (key, kept_key):  # with events sent without a timestamp: their first receipts too
         assert api.call("POST", "/v1/events", batch, key=credential).status == 202
     api.pump()
     assert items(aws, "EventsTable", doomed)

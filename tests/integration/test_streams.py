@@ -80,7 +80,7 @@ class Scripted:
 def _pump(aws: dict[str, Any], function: Scripted, **settings: Any) -> tuple[StreamPump, str]:
     table = aws["stack"].physical_name("EventsTable")
     for i in range(6):
-        aws["dynamodb"].put_item(TableName=table, Item={"pk": {"S": f"e{i}"}})
+        aws["dynamodb"].put_item(TableName=table, Item={"pk": {"S": f"e{i}"}, "sk": {"S": "0"}})
     arn = aws["dynamodb"].describe_table(TableName=table)["Table"]["LatestStreamArn"]
     queue = aws["queues"]["AggregateFailureQueue"]
     mapping = StreamMapping(

@@ -6,9 +6,10 @@ line to a file first, so a crash or ``kill -9`` loses nothing and the next clien
 sends what is left. The worker sends the oldest events first, in batches of at most 1,000 and 1 MB,
 when ``batch_size`` are waiting, every ``flush_interval`` seconds, at ``flush()``, ``close()`` and
 interpreter exit. Network errors, 5xx, 408 and 429 are retried with exponential backoff and jitter
-(``Retry-After`` honoured); the server recognises a re-sent ``event_id``, so a retried batch counts
-once. Items the server refuses (``VALIDATION_ERROR``, ``CONFLICT``) go to ``on_error`` and are not
-retried. 401 and 403 stop sending, keeping every event, and are reported.
+(``Retry-After`` honoured); the server recognises a re-sent event by its ``event_id`` and
+``timestamp`` (both stamped here), so a retried batch counts once. Items the server refuses
+(``VALIDATION_ERROR``, ``CONFLICT``) go to ``on_error`` and are not retried. 401 and 403 stop
+sending, keeping every event, and are reported.
 """
 
 from __future__ import annotations

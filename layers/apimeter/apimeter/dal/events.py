@@ -1,12 +1,17 @@
-"""The events table: raw events, one item per (project, event_id), expiring by TTL.
+"""The events table: raw events, one item per (project, event_id, timestamp), expiring by TTL.
 
-Keys:
-  pk = <project_id>#<event_id>                 one partition per event: a busy project's writes spread
-                                               over the whole table, and exactly-once is one condition
-  by_time index: tpk = <project_id>#<YYYY-MM-DD>#<shard>, tsk = <ts_ms:013d>#<event_id>
-                                               time-ordered reads (listing, exports, recomputation)
-                                               over a fixed number of write shards per day
+Keys (one write per event: the table's own keys are the time order, no index):
+  pk = <project_id>#<YYYY-MM-DD>#<shard>       the event's day, and a write shard picked by a hash
+                                               of its event_id, so a busy project's day spreads
+                                               over ``shards`` partitions
+  sk = <ts_ms:013d>#<event_id>                 time order within a partition: listing, exports and
+                                               finalization read a range of each shard and merge
   expires_at: epoch seconds, the TTL attribute (event time + the project's retention)
+An event's identity is (event_id, timestamp): a resend of the same event lands on the same key, so
+exactly-once is one conditional put. An event sent with its own event_id but no timestamp is timed
+when it is first received; a small item in the entities table remembers that time (and the
+payload's fingerprint) for as long as the event is kept, so its resends land on the same key too:
+  pk = UNTIMED#<project_id>#<shard>, sk = <event_id>; ts, fingerprint, expires_at
 Items are built as low-level attribute values directly: this is the ingest hot path.
 """
 
@@ -39,7 +44,8 @@ def shard_of(event_id: str, shards: int) -> int:
 def to_item(event: TrackedEvent, *, retention_days: int, shards: int, received_ms: int, tenant_id: str = "") -> Item:
     day = day_of(event.ts_ms - event.ts_ms % 86_400_000)
     item: Item = {
-        "pk": {"S": f"{event.project_id}#{event.event_id}"},
+        "pk": {"S": f"{event.project_id}#{day}#{shard_of(event.event_id, shards)}"},
+        "sk": {"S": f"{event.ts_ms:013d}#{event.event_id}"},
         "project_id": {"S": event.project_id},
         "tenant_id": {"S": tenant_id},  # budgets judged on the stream need the tenant of each event
         "event_id": {"S": event.event_id},
@@ -50,8 +56,6 @@ def to_item(event: TrackedEvent, *, retention_days: int, shards: int, received_m
         "fingerprint": {"S": event.fingerprint},
         "received": {"N": str(received_ms)},
         "expires_at": {"N": str(event.ts_ms // 1000 + retention_days * 86_400)},
-        "tpk": {"S": f"{event.project_id}#{day}#{shard_of(event.event_id, shards)}"},
-        "tsk": {"S": f"{event.ts_ms:013d}#{event.event_id}"},
     }
     for name in _OPTIONAL_STRINGS:
         value = getattr(event, name)
@@ -135,21 +139,74 @@ def _put_new(item: Item) -> Outcome:
     return "accepted"
 
 
+def first_received(untimed: list[TrackedEvent], retention_days: int, shards: int) -> list[int | None]:
+    """For events sent without a timestamp, the time each was first received: its own (``ts_ms``)
+    when it is new, the first copy's when it is a resend, and None when the first copy had another
+    payload (a conflict). The first copy's time is claimed before the event is written, so a resend
+    after a write that never happened still finds it, and writes the event then."""
+    return side_by_side(lambda event: _claim_time(event, retention_days, shards), untimed)
+
+
+def _claim_time(event: TrackedEvent, retention_days: int, shards: int) -> int | None:
+    try:
+        client().put_item(
+            TableName=settings().require("entities_table"),
+            Item={
+                "pk": {"S": f"UNTIMED#{event.project_id}#{shard_of(event.event_id, shards)}"},
+                "sk": {"S": event.event_id},
+                "ts": {"N": str(event.ts_ms)},
+                "fingerprint": {"S": event.fingerprint},
+                "expires_at": {"N": str(event.ts_ms // 1000 + retention_days * 86_400)},
+            },
+            ConditionExpression="attribute_not_exists(pk)",
+            ReturnValuesOnConditionCheckFailure="ALL_OLD",
+        )
+    except ClientError as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        first: Item = exc.response.get("Item", {})  # type: ignore[assignment]
+        if first.get("fingerprint", {}).get("S") != event.fingerprint:
+            return None
+        return int(first["ts"]["N"])
+    return event.ts_ms
+
+
+def receipt_keys(project_id: str, shards: int, limit: int = 1000) -> list[Item]:
+    """Primary keys of up to ``limit`` of a project's first receipts of untimed events."""
+    table = settings().require("entities_table")
+    keys: list[Item] = []
+    for shard in range(shards):
+        request: dict[str, Any] = {
+            "TableName": table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": f"UNTIMED#{project_id}#{shard}"}},
+            "ProjectionExpression": "pk, sk",
+            "Limit": limit,
+        }
+        keys.extend({"pk": i["pk"], "sk": i["sk"]} for i in client().query(**request).get("Items", []))
+        if len(keys) >= limit:
+            break
+    return keys[:limit]
+
+
+def delete_receipts(keys: list[Item]) -> int:
+    return delete_keys(settings().require("entities_table"), keys)
+
+
 def keys_of_day(project_id: str, day: str, shards: int, limit: int = 1000) -> list[Item]:
-    """Primary keys of up to ``limit`` of a project's events on one day (all shards), via by_time."""
+    """Primary keys of up to ``limit`` of a project's events on one day (all shards)."""
     table = settings().require("events_table")
     keys: list[Item] = []
     for shard in range(shards):
         kwargs: dict[str, Any] = {
             "TableName": table,
-            "IndexName": "by_time",
-            "KeyConditionExpression": "tpk = :tpk",
-            "ExpressionAttributeValues": {":tpk": {"S": f"{project_id}#{day}#{shard}"}},
-            "ProjectionExpression": "pk",
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": {":pk": {"S": f"{project_id}#{day}#{shard}"}},
+            "ProjectionExpression": "pk, sk",
         }
         while len(keys) < limit:
             response = client().query(**kwargs)
-            keys.extend({"pk": item["pk"]} for item in response.get("Items", []))
+            keys.extend({"pk": item["pk"], "sk": item["sk"]} for item in response.get("Items", []))
             if "LastEvaluatedKey" not in response:
                 break
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -182,7 +239,7 @@ def newest_first(
     filters: dict[str, Any],
     max_reads: int = 5000,
 ) -> Page:
-    """Events with ``after < tsk < before`` over ``days`` (newest day first), newest first.
+    """Events with ``after < sk < before`` over ``days`` (newest day first), newest first.
 
     The write shards of each day are read side by side; an event is returned only once every
     shard has been read past it, so pages never skip or repeat one. At most about ``max_reads``
@@ -198,12 +255,11 @@ def newest_first(
         for shard in range(shards):
             request: dict[str, Any] = {
                 "TableName": table,
-                "IndexName": "by_time",
-                "KeyConditionExpression": "tpk = :tpk AND tsk BETWEEN :after AND :before",
+                "KeyConditionExpression": "pk = :pk AND sk BETWEEN :after AND :before",
                 "ScanIndexForward": False,
                 "Limit": limit,
                 "ExpressionAttributeValues": {
-                    ":tpk": {"S": f"{project_id}#{day}#{shard}"},
+                    ":pk": {"S": f"{project_id}#{day}#{shard}"},
                     ":after": {"S": after},
                     ":before": {"S": upper},
                     **values,
@@ -226,13 +282,11 @@ def newest_first(
                     continue  # only the shards holding the frontier back need reading
                 response = client().query(**state.request)
                 reads += int(response.get("ScannedCount", 0))
-                matched.extend(
-                    (item["tsk"]["S"], item) for item in response.get("Items", []) if item["tsk"]["S"] < upper
-                )
+                matched.extend((item["sk"]["S"], item) for item in response.get("Items", []) if item["sk"]["S"] < upper)
                 last = response.get("LastEvaluatedKey")
                 if last:
                     state.request["ExclusiveStartKey"] = last
-                    state.frontier = last["tsk"]["S"]
+                    state.frontier = last["sk"]["S"]
                 else:
                     state.done = True
     ordered = sorted(matched, key=lambda m: m[0], reverse=True)[:limit]
@@ -257,7 +311,7 @@ def _add_filter(request: dict[str, Any], names: dict[str, str]) -> None:
 def oldest_first(
     project_id: str, start_ms: int, end_ms: int, *, shards: int, filters: dict[str, Any], after: str | None = None
 ) -> Iterator[tuple[str, TrackedEvent]]:
-    """Events with ``start_ms <= ts < end_ms`` (and, to resume, a by_time position past ``after``),
+    """Events with ``start_ms <= ts < end_ms`` (and, to resume, a position (sort key) past ``after``),
     oldest first, as ``(position, event)``. A streaming read: each day's write shards are queried a
     page at a time and merged, so memory stays at one page per shard whatever the range."""
     table = settings().require("events_table")
@@ -269,10 +323,9 @@ def oldest_first(
         for shard in range(shards):
             request: dict[str, Any] = {
                 "TableName": table,
-                "IndexName": "by_time",
-                "KeyConditionExpression": "tpk = :tpk AND tsk BETWEEN :start AND :end",
+                "KeyConditionExpression": "pk = :pk AND sk BETWEEN :start AND :end",
                 "ExpressionAttributeValues": {
-                    ":tpk": {"S": f"{project_id}#{day_of(day)}#{shard}"},
+                    ":pk": {"S": f"{project_id}#{day_of(day)}#{shard}"},
                     ":start": {"S": lower},
                     ":end": {"S": f"{end_ms - 1:013d}~"},
                     **values,
@@ -290,7 +343,7 @@ def _pages(request: dict[str, Any]) -> Iterator[tuple[str, Item]]:
     while True:
         response = client().query(**request)
         for item in response.get("Items", []):
-            yield item["tsk"]["S"], item
+            yield item["sk"]["S"], item
         if "LastEvaluatedKey" not in response:
             return
         request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -306,7 +359,7 @@ def delete(keys: list[Item]) -> int:
 
 
 def put_new(items: Iterable[Item]) -> list[Outcome]:
-    """Write each item unless its (project, event_id) exists; says per item what happened.
+    """Write each item unless its (project, event_id, timestamp) exists; says per item what happened.
 
     An exact replay (same fingerprint) is a duplicate and a different payload a conflict: neither
     writes anything, so neither reaches the stream. Errors other than the condition propagate.

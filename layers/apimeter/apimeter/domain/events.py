@@ -1,9 +1,9 @@
 """Tracked events: the ingest contract, validated one item at a time.
 
 A request carries one event or ``{"events": [...]}``. Each item is validated on its own, so one bad
-item is rejected with its index while the valid items beside it are kept. An event's fingerprint
-covers what the client sent (normalized), so an exact replay of an ``event_id`` is recognisable as
-a duplicate and a changed payload under the same id as a conflict.
+item is rejected with its index while the valid items beside it are kept. An event is named by its
+``event_id`` and its timestamp; its fingerprint covers what the client sent (normalized), so an
+exact replay is recognisable as a duplicate and a changed payload under the same name as a conflict.
 """
 
 from __future__ import annotations
@@ -42,9 +42,13 @@ class EventIn(BaseModel):
 
     model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
-    event_id: EventId | None = Field(None, description="Client id, unique per project; generated when absent.")
+    event_id: EventId | None = Field(
+        None, description="Client id; with the timestamp it names the event, so a resend counts once. Default: new."
+    )
     timestamp: datetime | int | None = Field(
-        None, description="When the call happened: ISO 8601 (with offset) or epoch milliseconds; default now."
+        None,
+        description="When the call happened: ISO 8601 (with offset) or epoch milliseconds; default: when it is "
+        "received, so an event that may be resent should carry its own.",
     )
     method: str = Field(..., min_length=1, max_length=16, description="HTTP method of the tracked call.")
     endpoint: str | None = Field(None, min_length=1, max_length=512, description="Route template, e.g. /users/{id}.")
@@ -125,6 +129,9 @@ class TrackedEvent:
     units: float | None = None
     properties: dict[str, PropertyValue] | None = field(default=None)
     folded: str = ""  # "e" and/or "c": the endpoint/consumer is counted as ``OTHER`` (over the cap)
+    # Sent with its own event_id but no timestamp: its time is when it was first received, which a
+    # resend must find (dal/events.first_received); not stored.
+    untimed: bool = False
 
 
 PUBLIC_FIELDS = (
@@ -253,6 +260,7 @@ def validate_event(project_id: str, raw: Any, policy: IngestPolicy, now_ms: int)
         endpoint=endpoint,
         status=model.status,
         fingerprint=fingerprint(supplied),
+        untimed=model.timestamp is None and model.event_id is not None,
         path=path,
         latency_ms=model.latency_ms,
         request_bytes=model.request_bytes,
@@ -278,9 +286,10 @@ class Screened:
 
 
 def screen(project_id: str, items: list[Any], policy: IngestPolicy, now_ms: int | None = None) -> Screened:
-    """Validate every item; within one batch, the first occurrence of an ``event_id`` wins."""
+    """Validate every item; within one batch, the first occurrence of an event (its ``event_id`` and
+    timestamp, as in the events table) wins."""
     now = int(time.time() * 1000) if now_ms is None else now_ms
-    seen: dict[str, TrackedEvent] = {}
+    seen: dict[tuple[str, int], TrackedEvent] = {}
     unique: list[tuple[int, TrackedEvent]] = []
     rejected: list[Rejection] = []
     duplicates = 0
@@ -290,9 +299,9 @@ def screen(project_id: str, items: list[Any], policy: IngestPolicy, now_ms: int 
         except ValidationFailed as exc:
             rejected.append(Rejection(index, "VALIDATION_ERROR", exc.message))
             continue
-        first = seen.get(event.event_id)
+        first = seen.get((event.event_id, event.ts_ms))
         if first is None:
-            seen[event.event_id] = event
+            seen[(event.event_id, event.ts_ms)] = event
             unique.append((index, event))
         elif first.fingerprint == event.fingerprint:
             duplicates += 1

@@ -55,7 +55,7 @@ class Export:
     bytes: int = 0
     parts: int = 0
     upload_id: str | None = None
-    cursor: str | None = None  # the last event written in an uploaded part (by_time sort key)
+    cursor: str | None = None  # the last event written in an uploaded part (its events-table sort key)
     finished_at: str | None = None
     error: str | None = None
 

@@ -6,7 +6,7 @@ import time
 from dataclasses import dataclass, field
 
 from apimeter.dal import entities, events
-from apimeter.domain.events import IngestPolicy, Rejection, parse_body, screen
+from apimeter.domain.events import IngestPolicy, Rejection, TrackedEvent, parse_body, screen
 from apimeter.domain.principal import Principal
 from apimeter.logic import dimensions, limits
 from apimeter.settings import settings
@@ -44,9 +44,11 @@ def track(principal: Principal, body: bytes | str) -> IngestResult:
     policy = _policy(principal.tenant_id, project_id)
     now_ms = int(time.time() * 1000)
     screened = screen(project_id, items, policy, now_ms)
-    if screened.unique:
-        limits.charge_events(principal, project_id, len(screened.unique))
-        dimensions.fold(project_id, [event for _, event in screened.unique], limits.resolved(principal))
+    result = IngestResult(duplicates=screened.duplicates, rejected=list(screened.rejected))
+    unique = _timed(screened.unique, policy, result)
+    if unique:
+        limits.charge_events(principal, project_id, len(unique))
+        dimensions.fold(project_id, [event for _, event in unique], limits.resolved(principal))
     config = settings()
     stored = [
         events.to_item(
@@ -56,10 +58,9 @@ def track(principal: Principal, body: bytes | str) -> IngestResult:
             received_ms=now_ms,
             tenant_id=principal.tenant_id,
         )
-        for _, event in screened.unique
+        for _, event in unique
     ]
-    result = IngestResult(duplicates=screened.duplicates, rejected=list(screened.rejected))
-    for (index, event), outcome in zip(screened.unique, events.put_new(stored), strict=True):
+    for (index, event), outcome in zip(unique, events.put_new(stored), strict=True):
         if outcome == "accepted":
             result.accepted += 1
         elif outcome == "duplicate":
@@ -69,3 +70,26 @@ def track(principal: Principal, body: bytes | str) -> IngestResult:
             result.rejected.append(Rejection(index, "CONFLICT", message))
     result.rejected.sort(key=lambda r: r.index)
     return result
+
+
+def _timed(
+    unique: list[tuple[int, TrackedEvent]], policy: IngestPolicy, result: IngestResult
+) -> list[tuple[int, TrackedEvent]]:
+    """The events with their times: an event sent without a timestamp takes its first copy's
+    (a resend of one whose first copy had another payload is a conflict)."""
+    untimed = [(index, event) for index, event in unique if event.untimed]
+    if not untimed:
+        return unique
+    first = events.first_received([event for _, event in untimed], policy.retention_days, settings().event_shards)
+    times = dict(zip((index for index, _ in untimed), first, strict=True))
+    timed = []
+    for index, event in unique:
+        if index not in times:
+            timed.append((index, event))
+        elif (ts_ms := times[index]) is None:
+            message = f"event_id {event.event_id!r} was already accepted with a different payload"
+            result.rejected.append(Rejection(index, "CONFLICT", message))
+        else:
+            event.ts_ms = ts_ms
+            timed.append((index, event))
+    return timed

@@ -2,16 +2,19 @@
 
 ``DELETE /v1/projects/{id}`` marks the project ``deleting`` (its keys stop working, it leaves every
 listing) and queues a purge. The purge function deletes the raw events (day by day through the
-by_time index, over the retention window), the rollups, the export files, the keys and counters,
-and last the project itself. It is idempotent and resumable: when its time runs short it queues itself again.
+events table's write shards, over the retention window; then the first receipts of untimed ones),
+the rollups, the export files, the keys and counters, and last the project itself. It is idempotent
+and resumable: when its time runs short it queues itself again.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
+from functools import partial
 
 from apimeter.dal import entities, events, files, queues, rollups
+from apimeter.dal.dynamo import Item
 from apimeter.domain.principal import Principal
 from apimeter.domain.windows import now_iso
 from apimeter.settings import settings
@@ -40,12 +43,12 @@ def purge(tenant_id: str, project_id: str, seconds_left: Callable[[], float]) ->
     if project.status != "deleting":
         return True  # not being deleted (or restored): leave it alone
     config = settings()
-    retention = max(project.retention_days, config.default_retention_days)
+    shards, retention = config.event_shards, max(project.retention_days, config.default_retention_days)
     for day in _days(retention):
-        while keys := events.keys_of_day(project_id, day, config.event_shards):
-            events.delete(keys)
-            if seconds_left() < SAFETY_SECONDS:
-                return False
+        if not _emptied(partial(events.keys_of_day, project_id, day, shards), events.delete, seconds_left):
+            return False
+    if not _emptied(partial(events.receipt_keys, project_id, shards), events.delete_receipts, seconds_left):
+        return False
     for pk in rollups.partitions_of(project_id):
         while rollups.delete_partition(pk):
             if seconds_left() < SAFETY_SECONDS:
@@ -53,6 +56,17 @@ def purge(tenant_id: str, project_id: str, seconds_left: Callable[[], float]) ->
     rollups.delete_pending_of(project_id, _days(7))  # markers live a week (TTL)
     files.delete_prefix(f"exports/{tenant_id}/{project_id}/")
     entities.projects.purge_project_entities(tenant_id, project_id)
+    return True
+
+
+def _emptied(
+    find: Callable[[], list[Item]], delete: Callable[[list[Item]], int], seconds_left: Callable[[], float]
+) -> bool:
+    """Deletes what ``find`` finds until it finds nothing (True) or time runs short (False)."""
+    while keys := find():
+        delete(keys)
+        if seconds_left() < SAFETY_SECONDS:
+            return False
     return True
 
 
