@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from apimeter.dal import rollups
+from apimeter.dal import dynamo, rollups
 from apimeter.domain.paths import template
 from apimeter.domain.rollups import ENDPOINT
 from apimeter.domain.windows import Run
@@ -74,16 +74,17 @@ def test_finalized_rollups_equal_the_log(api: Api, aws: dict[str, Any], log_even
     project_id = api.project(token)
     key = api.key(token, project_id)["key"]
 
-    original_mark = rollups.mark_pending
+    original_side_by_side = dynamo.side_by_side  # as dal/rollups.py calls it
     failures = {"left": 1}
 
-    def mark_pending_failing_once(project: str, hour: str, now_ms: int) -> None:
-        if failures["left"]:
+    def additions_failing_once(call: Any, requests: Any) -> Any:
+        done = original_side_by_side(call, requests)
+        if call is rollups._add and failures["left"]:
             failures["left"] -= 1
             raise RuntimeError("injected: the batch's rollup writes landed, then the invocation failed")
-        original_mark(project, hour, now_ms)
+        return done
 
-    monkeypatch.setattr(rollups, "mark_pending", mark_pending_failing_once)
+    monkeypatch.setattr(rollups, "side_by_side", additions_failing_once)
     batches = [log_events[i : i + 1000] for i in range(0, len(log_events), 1000)]
     for number, batch in enumerate(batches):
         reply = api.call("POST", "/v1/events", {"events": batch}, key=key)

@@ -125,6 +125,30 @@ def test_a_run_that_ends_before_its_days_leaves_their_hours_for_the_next(
     assert bucket(aws, project_id, "day", f"{day}#GET /a", "e")["requests"] == "11"
 
 
+def test_a_late_event_in_a_batch_that_runs_out_of_retries_is_still_counted(
+    api: Api, aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from apimeter.dal import rollups
+
+    _, project_id, key, base = setup(api, hours_ago=2, count=10)
+    rollup.run()
+    seen = len(stream_records(aws))
+    late = {"event_id": "late", "timestamp": base + 5 * 60_000, "method": "GET", "endpoint": "/a", "status": 404}
+    assert api.call("POST", "/v1/events", late, key=key).status == 202
+
+    def throttled(request: dict[str, Any]) -> None:
+        raise RuntimeError("throttled past the SDK's retries")
+
+    monkeypatch.setattr(rollups, "_add", throttled)  # every attempt fails: the batch goes to the failure queue
+    for _ in range(3):
+        reply = invoke("aggregate", {"Records": stream_records(aws)[seen:]})
+        assert reply["batchItemFailures"], reply
+    monkeypatch.undo()
+    rollup.run()
+    final = bucket(aws, project_id, "hour", hour_of(base))
+    assert (final["requests"], final["c4xx"]) == ("11", "1")
+
+
 def test_finished_days_are_the_sum_of_their_final_hours(api: Api, aws: dict[str, Any]) -> None:
     _, project_id, key, base = setup(api, hours_ago=50, count=30)
     invoke("aggregate", {"Records": stream_records(aws)})  # double-count the live day

@@ -80,13 +80,17 @@ def apply(deltas: Deltas, *, minute_expires_at: int, now_ms: int) -> int:
     event for a finalized bucket, and marking its hour pending again makes the next rollup run
     recompute it from raw events. Redelivered records therefore never change a final figure.
     """
+    # The hours are marked first: a batch whose additions keep failing until it runs out of retries
+    # (and goes to the on-failure queue) has still marked them, so the next run recomputes them from
+    # the raw events, which hold the batch's events already. A run between the mark and the
+    # additions finalizes them with those events counted, and then refuses the additions.
+    touched = {(k.project_id, k.bucket) for k in deltas if k.granularity == "hour" and not k.value}
+    for project_id, hour in sorted(touched):
+        mark_pending(project_id, hour, now_ms)
     requests = updates(deltas, minute_expires_at=minute_expires_at)
     # Additions commute, so they go side by side; the first error other than a refusal propagates
     # (the batch is retried from its first record, and finalization corrects what was counted twice).
     side_by_side(_add, requests)
-    touched = {(k.project_id, k.bucket) for k in deltas if k.granularity == "hour" and not k.value}
-    for project_id, hour in sorted(touched):
-        mark_pending(project_id, hour, now_ms)
     return len(requests) + len(touched)
 
 
