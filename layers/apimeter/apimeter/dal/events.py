@@ -173,20 +173,8 @@ def _claim_time(event: TrackedEvent, retention_days: int, shards: int) -> int | 
 
 def receipt_keys(project_id: str, shards: int, limit: int = 1000) -> list[Item]:
     """Primary keys of up to ``limit`` of a project's first receipts of untimed events."""
-    table = settings().require("entities_table")
-    keys: list[Item] = []
-    for shard in range(shards):
-        request: dict[str, Any] = {
-            "TableName": table,
-            "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": f"UNTIMED#{project_id}#{shard}"}},
-            "ProjectionExpression": "pk, sk",
-            "Limit": limit,
-        }
-        keys.extend({"pk": i["pk"], "sk": i["sk"]} for i in client().query(**request).get("Items", []))
-        if len(keys) >= limit:
-            break
-    return keys[:limit]
+    partitions = [f"UNTIMED#{project_id}#{shard}" for shard in range(shards)]
+    return _keys_in(settings().require("entities_table"), partitions, limit)
 
 
 def delete_receipts(keys: list[Item]) -> int:
@@ -195,13 +183,18 @@ def delete_receipts(keys: list[Item]) -> int:
 
 def keys_of_day(project_id: str, day: str, shards: int, limit: int = 1000) -> list[Item]:
     """Primary keys of up to ``limit`` of a project's events on one day (all shards)."""
-    table = settings().require("events_table")
+    partitions = [f"{project_id}#{day}#{shard}" for shard in range(shards)]
+    return _keys_in(settings().require("events_table"), partitions, limit)
+
+
+def _keys_in(table: str, partitions: list[str], limit: int) -> list[Item]:
+    """Primary keys (pk, sk) of up to ``limit`` items of ``partitions``, in order."""
     keys: list[Item] = []
-    for shard in range(shards):
+    for partition in partitions:
         kwargs: dict[str, Any] = {
             "TableName": table,
             "KeyConditionExpression": "pk = :pk",
-            "ExpressionAttributeValues": {":pk": {"S": f"{project_id}#{day}#{shard}"}},
+            "ExpressionAttributeValues": {":pk": {"S": partition}},
             "ProjectionExpression": "pk, sk",
         }
         while len(keys) < limit:
