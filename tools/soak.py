@@ -70,6 +70,7 @@ class Report:
     requests: int = 0
     over_http: int = 0
     answers: Counter[str] = field(default_factory=Counter)
+    busy: Counter[str] = field(default_factory=Counter)  # what DynamoDB said behind each 503
     retries: Counter[str] = field(default_factory=Counter)
     faults: dict[str, int] = field(default_factory=dict)
     mismatches: list[str] = field(default_factory=list)
@@ -86,6 +87,7 @@ class Report:
         return [
             f"events        {self.events} unique accepted, in {self.requests} requests ({self.over_http} over HTTP)",
             f"answers       {answers}",
+            f"503 causes    {', '.join(f'{k} {v}' for k, v in self.busy.most_common())}",
             f"faults        {faults}",
             f"retries       {retries}",
             f"alerts        {self.alerts} fired, {self.deliveries} SNS deliveries",
@@ -149,7 +151,7 @@ def _soak(stack: Stack, count: int, seed: int, size: int, rates: dict[str, float
     tenant_id, project_id, key, budget_id = _setup(stack, count)
     inbox = _alert_inbox(stack)
     faults = Faults(rates, seed)
-    timeouts = _inject(stack, faults)
+    timeouts = _inject(stack, faults, report)
     rng = random.Random(seed)  # noqa: S311 - which events are resent, reproducibly # nosec B311
 
     @contextlib.contextmanager
@@ -239,6 +241,7 @@ class _Client:
 
     def send(self, items: list[dict[str, Any]]) -> None:
         report = self.report
+        before = Counter(report.busy)
         for _ in range(100):
             report.requests += 1
             seen = self.timeouts["ingest"]
@@ -261,7 +264,8 @@ class _Client:
                 report.mismatches.append(f"answer {status} {body} is neither accepted nor retryable")
                 return
             report.retries["client"] += 1
-        report.mismatches.append(f"a batch of {len(items)} never got in")
+        causes = ", ".join(f"{k} {v}" for k, v in (report.busy - before).most_common(3))
+        report.mismatches.append(f"a batch of {len(items)} never got in (503 causes: {causes or 'none'})")
 
 
 def _alert_inbox(stack: Stack) -> str:
@@ -275,11 +279,25 @@ def _alert_inbox(stack: Stack) -> str:
     return inbox
 
 
-def _inject(stack: Stack, faults: Any) -> Counter[str]:
+def _inject(stack: Stack, faults: Any, report: Report) -> Counter[str]:
     """Faults into the functions' DynamoDB calls, their invocations and the stream; returns a
-    counter of ingest invocations that timed out (their gateway 500 is then expected)."""
+    counter of ingest invocations that timed out (their gateway 500 is then expected). Each
+    throttling error the API answers 503 for is tallied by operation and message (``report.busy``):
+    an injected one says so; any other is a cause the harness did not make."""
+    from apimeter.api import resolver
     from apimeter.dal import dynamo
     from offline.faults import WATCHED, FunctionTimedOut
+
+    judge = resolver.throttled
+
+    def noting_causes(exc: BaseException) -> bool:
+        if not judge(exc):
+            return False
+        error = getattr(exc, "response", {}).get("Error", {})
+        report.busy[f"{getattr(exc, 'operation_name', '?')} {error.get('Code')}: {error.get('Message')}"] += 1
+        return True
+
+    resolver.throttled = noting_causes  # type: ignore[assignment]
 
     faults.install(dynamo.client().meta.events)
     for name in WATCHED:
