@@ -288,7 +288,7 @@ def _inject(stack: Stack, faults: Any, report: Report) -> Counter[str]:
     from apimeter.dal import dynamo
     from offline.faults import WATCHED, FunctionTimedOut
 
-    judge = resolver.throttled
+    judge = resolver.throttled  # type: ignore[attr-defined]
 
     def noting_causes(exc: BaseException) -> bool:
         if not judge(exc):
@@ -297,7 +297,7 @@ def _inject(stack: Stack, faults: Any, report: Report) -> Counter[str]:
         report.busy[f"{getattr(exc, 'operation_name', '?')} {error.get('Code')}: {error.get('Message')}"] += 1
         return True
 
-    resolver.throttled = noting_causes  # type: ignore[assignment]
+    resolver.throttled = noting_causes  # type: ignore[attr-defined]
 
     faults.install(dynamo.client().meta.events)
     for name in WATCHED:
