@@ -8,7 +8,7 @@ from apimeter.logic import ingest, limits
 from apimeter.observability import MetricUnit, metrics
 from apimeter.settings import require
 
-require("ENTITIES_TABLE", "EVENTS_TABLE", "ROLLUPS_TABLE")
+require("ENTITIES_TABLE", "EVENTS_TABLE", "ROLLUPS_TABLE", "JWT_SECRET_NAME", "PEPPER_SECRET_NAME")
 
 app = build_resolver()
 
@@ -48,4 +48,12 @@ def quota() -> QuotaOut:
 
 
 # Events are JSON text whatever type they are declared as: a browser's sendBeacon sends text/plain.
-lambda_handler = handler(app, self_metered_routes={"POST /v1/events"}, any_body_type_routes={"POST /v1/events"})
+# These routes judge their own credentials (the gateway calls no authorizer for them): an event sent
+# alone is then one Lambda invocation, not two; API keys stay cached per warm function as in the
+# authorizer.
+lambda_handler = handler(
+    app,
+    self_metered_routes={"POST /v1/events"},
+    any_body_type_routes={"POST /v1/events"},
+    self_authenticated_routes={"POST /v1/events", "GET /v1/quota"},
+)

@@ -18,6 +18,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
+from apimeter.api.credentials import judge
 from apimeter.api.envelope import error_body, error_response
 from apimeter.api.headers import secure
 from apimeter.dal.dynamo import throttled
@@ -146,14 +147,17 @@ def handler(
     public_routes: Iterable[str] = (),
     self_metered_routes: Iterable[str] = (),
     any_body_type_routes: Iterable[str] = (),
+    self_authenticated_routes: Iterable[str] = (),
 ) -> Handler:
     """The Lambda entry point of an HTTP function.
 
     Before routing: a body over ``MAX_BODY_BYTES`` gets 413, one declared as anything but JSON 415
-    (except on ``any_body_type_routes``), one that is not UTF-8 400 (``_refuse_body``); a call to a route outside
-    ``public_routes`` (route keys such as ``"POST /v1/auth/login"``) without a verified principal
-    gets 401; and the caller's rate limits are charged one request (routes in
-    ``self_metered_routes`` charge themselves, per event), 429 with ``Retry-After`` when over.
+    (except on ``any_body_type_routes``), one that is not UTF-8 400 (``_refuse_body``); a call to a
+    route outside ``public_routes`` (route keys such as ``"POST /v1/auth/login"``) without a verified
+    principal gets 401 (``self_authenticated_routes`` have no authorizer in front of them at the
+    gateway: their credential is judged here, as the authorizer would judge it); and the caller's
+    rate limits are charged one request (routes in ``self_metered_routes`` charge themselves, per
+    event), 429 with ``Retry-After`` when over.
     After routing, every response gets the X-RateLimit-* headers; every answer, refusals included,
     gets the security headers and ``Cache-Control: no-store`` (``api.headers``). This is the one
     place that enforces authentication and rate limits.
@@ -161,6 +165,7 @@ def handler(
     public = frozenset(public_routes)
     self_metered = frozenset(self_metered_routes)
     any_body_type = frozenset(any_body_type_routes)
+    self_authenticated = frozenset(self_authenticated_routes)
 
     @logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_HTTP)
     @tracer.capture_lambda_handler
@@ -177,22 +182,13 @@ def handler(
         if refused is not None:
             return error_response(refused.status, refused.code, refused.message, request_id)
         limits.take_headers()
+        if route in self_authenticated:
+            verdict = judge(event.get("headers") or {}, route)
+            event.setdefault("requestContext", {})["authorizer"] = {"lambda": verdict["context"]}
         if route not in public:
-            context_values = event.get("requestContext", {}).get("authorizer", {}).get("lambda") or {}
-            try:
-                caller = Principal.from_context(context_values)
-            except AuthenticationFailed as exc:
-                return error_response(401, exc.code, exc.message, request_id)
-            if route not in self_metered:
-                try:
-                    limits.charge(caller, 1)
-                except RateLimited as exc:
-                    return error_response(429, exc.code, exc.message, request_id, exc.details, limits.take_headers())
-                except ClientError as exc:
-                    if not throttled(exc):
-                        raise
-                    retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
-                    return error_response(503, ServiceUnavailable.code, _BUSY, request_id, headers=retry)
+            turned_away = _admit(event, request_id, metered=route not in self_metered)
+            if turned_away is not None:
+                return turned_away
         response = app.resolve(event, context)
         response.setdefault("headers", {}).update(limits.take_headers())
         return response
@@ -200,7 +196,30 @@ def handler(
     # Read by the template checks and the OpenAPI generator.
     lambda_handler.resolver = app  # type: ignore[attr-defined]
     lambda_handler.public_routes = public  # type: ignore[attr-defined]
+    lambda_handler.self_authenticated_routes = self_authenticated  # type: ignore[attr-defined]
     return lambda_handler
+
+
+def _admit(event: dict[str, Any], request_id: str, metered: bool) -> dict[str, Any] | None:
+    """The answer turning a caller away (401 without a verified principal; 429 over a rate limit,
+    503 when the counters are throttled, for a ``metered`` route), or None to go on."""
+    context_values = event.get("requestContext", {}).get("authorizer", {}).get("lambda") or {}
+    try:
+        caller = Principal.from_context(context_values)
+    except AuthenticationFailed as exc:
+        return error_response(401, exc.code, exc.message, request_id)
+    if not metered:
+        return None
+    try:
+        limits.charge(caller, 1)
+    except RateLimited as exc:
+        return error_response(429, exc.code, exc.message, request_id, exc.details, limits.take_headers())
+    except ClientError as exc:
+        if not throttled(exc):
+            raise
+        retry = {"Retry-After": str(RETRY_AFTER_SECONDS)}
+        return error_response(503, ServiceUnavailable.code, _BUSY, request_id, headers=retry)
+    return None
 
 
 def route_keys(app: APIGatewayHttpResolver) -> set[str]:

@@ -6,7 +6,9 @@ deny is a bare ``403 {"message": "Forbidden"}`` that cannot carry the error enve
 calls the authorizer on every request (``ReauthorizeEvery: 0``), the authorizer caches verified API
 keys and the tokens exchanged for them itself (keyed by a hash of the credential, for
 ``AUTH_CACHE_SECONDS``), and a failed check travels as context that the routes' resolver turns into
-a 401 in the envelope. A revoked key stops working within that cache time.
+a 401 in the envelope. A revoked key stops working within that cache time. The tracking routes
+have no authorizer at the gateway: the ingest function makes this same decision itself
+(``api/credentials.py``), so an event sent alone costs one invocation.
 
 A user's session can end at any moment (logout, a replayed refresh token, removal, suspension), and
 it must end at once; so a user's access token is never served from the cache: every request re-reads
