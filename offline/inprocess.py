@@ -64,14 +64,15 @@ def fresh() -> None:
 
     from apimeter import secrets
     from apimeter.dal import dynamo, notifications, sockets
-    from apimeter.logic import authorization, dimensions, ingest, spend
+    from apimeter.logic import authorization, dimensions, ingest, limits, spend
     from apimeter.settings import settings
 
     for cached in (settings, dynamo.client, dynamo._probe_client, sockets._client, secrets._previous_versions,
                    notifications._sns, notifications._events):  # fmt: skip
         cached.cache_clear()
     parameters.clear_caches()
-    for found in (authorization.cache, ingest._policies, dimensions._known, dimensions._full, spend._cache):
+    for found in (authorization.cache, ingest._policies, dimensions._known, dimensions._full, spend._cache,
+                  limits._leases, limits._charged_at, limits._quota_leases):  # fmt: skip
         found.clear()
 
 

@@ -42,26 +42,10 @@ def stack() -> Stack:
 
 
 def reset_caches() -> None:
-    from aws_lambda_powertools.utilities import parameters
+    """What a warm function remembers (clients, settings, caches, leases): forgotten, as by a cold start."""
+    from offline import inprocess
 
-    from apimeter import secrets
-    from apimeter.dal import dynamo, notifications, sockets
-    from apimeter.logic import authorization, dimensions, ingest, spend
-    from apimeter.settings import settings
-
-    settings.cache_clear()
-    dynamo.client.cache_clear()
-    dynamo._probe_client.cache_clear()
-    sockets._client.cache_clear()
-    parameters.clear_caches()
-    secrets._previous_versions.cache_clear()
-    authorization.cache.clear()
-    ingest._policies.clear()
-    dimensions._known.clear()
-    dimensions._full.clear()
-    spend._cache.clear()
-    notifications._sns.cache_clear()
-    notifications._events.cache_clear()
+    inprocess.fresh()
 
 
 @pytest.fixture

@@ -138,3 +138,56 @@ def test_a_refund_after_the_minute_moved_on_takes_back_only_the_hour_and_day(aws
     counters.charge("s", later, 3, limits)
     counters.refund("s", first, 2)
     assert counters.peek("s", later) == Usage(3, 3, 3)
+
+
+def _counter_writes(aws: dict[str, Any]) -> list[str]:
+    """Every UpdateItem on a rate-limit or quota counter from now on, by its partition key."""
+    from apimeter.dal import dynamo
+
+    seen: list[str] = []
+
+    def note(params: dict[str, Any], **_: Any) -> None:
+        pk = params.get("Key", {}).get("pk", {}).get("S", "")
+        if pk.startswith(("RATE#", "QUOTA#")):
+            seen.append(pk)
+
+    dynamo.client().meta.events.register("provide-client-params.dynamodb.UpdateItem", note)
+    return seen
+
+
+def test_steady_single_events_are_served_from_leases_not_a_write_each(api: Api, aws: dict[str, Any]) -> None:
+    token = api.register()["access_token"]
+    project_id = api.project(token)
+    key = api.key(token, project_id, ("track",))["key"]
+    writes = _counter_writes(aws)
+    event = {"method": "GET", "endpoint": "/a", "status": 200}
+    for _ in range(300):
+        assert api.call("POST", "/v1/events", event, key=key).status == 202
+    assert len(writes) < 60  # three counters charged per request would be 900 writes
+    assert api.call("GET", "/v1/quota", key=key).body["used"] == 300  # what this function holds is not used
+
+
+def test_leased_charges_never_pass_a_limit_under_concurrency(
+    aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from types import SimpleNamespace
+
+    from apimeter.domain.principal import Principal
+    from apimeter.errors import RateLimited
+    from apimeter.logic import limits
+
+    moment = time.time()
+    monkeypatch.setattr(limits, "time", SimpleNamespace(time=lambda: moment))  # one minute throughout
+
+    caller = Principal("api_key", "k-race", "t-race", "p-race", limits={"key_per_minute": 500})
+
+    def attempt(_: int) -> bool:
+        try:
+            limits.charge(caller, 1)
+        except RateLimited:
+            return False
+        return True
+
+    with ThreadPoolExecutor(max_workers=12) as pool:
+        results = list(pool.map(attempt, range(700)))
+    assert sum(results) == 500 == counters.peek("api_key#k-race", Instant.at(moment)).minute

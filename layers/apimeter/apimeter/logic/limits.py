@@ -1,26 +1,42 @@
-"""Rate limits and quotas, charged per request (or per event on ingest).
+"""Rate limits and quotas, charged per request (or per event on ingest), through leases.
 
 Two scopes are charged: the caller (an API key, or a user) with the ``key_*`` limits, and what they
 belong to with the ``project_*`` limits: a key's project (ingest and reads with that key), or a
 user's tenant (the management and read API).
-If the second refuses, the first is refunded, so a refused request costs no allowance. The headers
+If the second refuses, the first is given back, so a refused request costs no allowance. The headers
 of the last charge are kept for the handler entry, which adds them to every response.
+
+A warm function charges a scope ahead, in leases (``domain/leases.py``): under steady traffic most
+requests are served from units it already holds, without a write. Limits are never passed; the
+``X-RateLimit-Remaining`` a function tells is what it knows: the counts of its last charge, less
+the units it holds.
 """
 
 from __future__ import annotations
 
 import hashlib
+import threading
 import time
 from contextvars import ContextVar
 from datetime import UTC, datetime
 
+from botocore.exceptions import ClientError
+
 from apimeter.dal import counters
-from apimeter.domain.limits import Headers, Instant, Limits, exceeded, refused, tightest
+from apimeter.domain.leases import Lease, cap, quota_cap
+from apimeter.domain.limits import Headers, Instant, Limits, Usage, Window, exceeded, refused, tightest
 from apimeter.domain.plans import limits as plan_limits
 from apimeter.domain.principal import Principal
 from apimeter.errors import RateLimited
+from apimeter.observability import logger
 
 _headers: ContextVar[Headers | None] = ContextVar("rate_limit_headers", default=None)
+# This function's leases per scope, and when each was last charged (one invocation at a time on
+# Lambda; the lock is for the offline stack, whose environments share a process).
+_leases: dict[str, Lease[int]] = {}
+_charged_at: dict[str, Instant] = {}
+_quota_leases: dict[str, Lease[str]] = {}
+_lock = threading.Lock()
 
 
 def _limits(values: dict[str, int], prefix: str) -> Limits:
@@ -41,12 +57,14 @@ def charge(principal: Principal, cost: int) -> Headers:
         (owner, _limits(values, "project")),
     ]
     now = Instant.at(time.time())
-    charged = []
+    charged: list[tuple[Usage, Limits]] = []
+    taken: list[Lease[int]] = []
     for index, (scope, limits) in enumerate(scopes):
-        usage, refusal = counters.charge(scope, now, cost, limits)
+        lease, usage, refusal = _take(scope, limits, now, cost)
         if refusal is not None:
-            for earlier, _ in scopes[:index]:
-                counters.refund(earlier, now, cost)
+            for earlier in taken:
+                with _lock:
+                    earlier.give_back(cost)
             headers = refused(limits, usage, refusal, now)
             _headers.set(headers)
             who = "API key" if principal.kind == "api_key" and index == 0 else scope.split("#")[0]
@@ -54,10 +72,44 @@ def charge(principal: Principal, cost: int) -> Headers:
                 f"{who} limit of {limits.of(refusal)} per {refusal} reached",
                 details={"scope": scope.split("#")[0], "window": refusal, "limit": limits.of(refusal)},
             )
+        taken.append(lease)
         charged.append((usage, limits))
     headers = tightest(charged, now)
     _headers.set(headers)
     return headers
+
+
+def _take(scope: str, limits: Limits, now: Instant, cost: int) -> tuple[Lease[int], Usage, Window | None]:
+    """``cost`` units of ``scope`` in this minute: from this function's lease when it holds them,
+    else charged (with the next lease) in one conditional write. Returns the lease, the usage seen
+    and, when refused, the window that refused (nothing is charged then)."""
+    with _lock:
+        lease = _leases.setdefault(scope, Lease())
+        if lease.take(now.minute, cost):
+            return lease, lease.seen() or Usage(0, 0, 0), None
+        amount, stale = lease.plan(now.minute, cost, cap(limits))
+        charged_at = _charged_at.get(scope, now)
+    if stale:
+        _give_back(scope, charged_at, stale)
+    usage, refusal = counters.charge(scope, now, amount, limits)
+    if refusal is not None and amount > cost:  # the lease would pass a limit: the request alone may not
+        amount = cost
+        usage, refusal = counters.charge(scope, now, cost, limits)
+    if refusal is not None:
+        return lease, usage, refusal
+    with _lock:
+        lease.charged(now.minute, amount, cost, usage)
+        _charged_at[scope] = now
+        return lease, lease.seen() or usage, None
+
+
+def _give_back(scope: str, charged_at: Instant, units: int) -> None:
+    """Units a lease held when its minute ended go back to the hour and day they were charged to.
+    Best effort: if it fails, those windows count them as used until they end."""
+    try:
+        counters.refund(scope, charged_at, units)
+    except ClientError:
+        logger.warning("a lease's unused units were not given back", extra={"scope": scope, "units": units})
 
 
 def month_of(epoch: float) -> tuple[str, int]:
@@ -68,22 +120,40 @@ def month_of(epoch: float) -> tuple[str, int]:
 
 
 def charge_events(principal: Principal, project_id: str, events: int) -> None:
-    """The monthly event quota of the project; raises ``RateLimited`` when it would be passed."""
+    """The monthly event quota of the project; raises ``RateLimited`` when it would be passed.
+    Leased like the rate limits (``domain/leases.py``): most requests charge it without a write."""
     quota = resolved(principal)["events_per_month"]
     month, resets = month_of(time.time())
-    used, accepted = counters.charge_quota(project_id, month, events, quota)
+    scope = f"quota#{project_id}"
+    with _lock:
+        lease = _quota_leases.setdefault(scope, Lease())
+        if lease.take(month, events):
+            return
+        amount, _ = lease.plan(month, events, quota_cap(quota))  # units left from a past month: it is over
+    used, accepted = counters.charge_quota(project_id, month, amount, quota)
+    if not accepted and amount > events:
+        amount = events
+        used, accepted = counters.charge_quota(project_id, month, events, quota)
     if not accepted:
         _headers.set(Headers(quota, max(0, quota - used), resets, max(1, resets - int(time.time()))))
         raise RateLimited(
             f"monthly event quota of {quota} reached ({used} used)",
             details={"scope": "project", "window": "month", "limit": quota, "used": used},
         )
+    with _lock:
+        lease.charged(month, amount, events)
 
 
 def quota(principal: Principal, project_id: str) -> dict[str, int | str]:
+    """The month's quota: ``used`` counts what every function has charged, less what this one holds
+    and has not handed out (others' leases, at most a ten-thousandth of the quota each, count as used)."""
     limit = resolved(principal)["events_per_month"]
     month, resets = month_of(time.time())
     used = counters.quota_used(project_id, month)
+    with _lock:
+        lease = _quota_leases.get(f"quota#{project_id}")
+        held = lease.left if lease is not None and lease.period == month else 0
+    used = max(0, used - held)
     return {"period": month, "limit": limit, "used": used, "remaining": max(0, limit - used), "resets_at": resets}
 
 
