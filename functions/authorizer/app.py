@@ -6,8 +6,8 @@ from typing import Any
 
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
-from apimeter.api.credentials import judge
-from apimeter.observability import logger, metrics, tracer
+from apimeter.api.credentials import judge, rejected
+from apimeter.observability import MetricUnit, logger, metrics, tracer
 from apimeter.settings import require
 
 require("ENTITIES_TABLE", "JWT_SECRET_NAME", "PEPPER_SECRET_NAME")
@@ -17,4 +17,9 @@ require("ENTITIES_TABLE", "JWT_SECRET_NAME", "PEPPER_SECRET_NAME")
 @tracer.capture_lambda_handler
 @metrics.log_metrics
 def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
-    return judge(event.get("headers") or {}, event.get("routeKey"))
+    decision = judge(event.get("headers") or {}, event.get("routeKey"))
+    if rejected(decision):
+        metrics.add_metric(name="CredentialsRejected", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="CredentialsAccepted", unit=MetricUnit.Count, value=1)
+    return decision

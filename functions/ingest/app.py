@@ -47,6 +47,14 @@ def quota() -> QuotaOut:
     return QuotaOut.model_validate(limits.quota(caller, caller.require_key_scope_any()))
 
 
+def counted(accepted: bool) -> None:
+    """A credential judged here (the tracking routes have no authorizer in front of them)."""
+    if accepted:
+        metrics.add_metric(name="CredentialsAccepted", unit=MetricUnit.Count, value=1)
+    else:
+        metrics.add_metric(name="CredentialsRejected", unit=MetricUnit.Count, value=1)
+
+
 # Events are JSON text whatever type they are declared as: a browser's sendBeacon sends text/plain.
 # These routes judge their own credentials (the gateway calls no authorizer for them): an event sent
 # alone is then one Lambda invocation, not two; API keys stay cached per warm function as in the
@@ -56,4 +64,5 @@ lambda_handler = handler(
     self_metered_routes={"POST /v1/events"},
     any_body_type_routes={"POST /v1/events"},
     self_authenticated_routes={"POST /v1/events", "GET /v1/quota"},
+    judged=counted,
 )

@@ -28,7 +28,8 @@ def test_units_are_good_only_in_their_period_and_stale_ones_are_handed_back_once
     assert not lease.take(2, 1)  # a new minute: what is held was charged to the last one
     held = lease.left
     amount, stale = lease.plan(2, 1, 100)
-    assert stale == held and lease.left == 0
+    assert stale == held
+    assert lease.left == 0
     assert lease.plan(2, 1, 100)[1] == 0
     assert amount < 16  # a period that ended with units left halves the next lease
 
@@ -53,4 +54,5 @@ def test_small_limits_are_never_leased_ahead() -> None:
     assert cap(Limits(per_minute=99, per_hour=10_000, per_day=100_000)) == 1
     assert cap(Limits(per_minute=6_000, per_hour=120_000, per_day=1_000_000)) == 60
     assert cap(Limits(per_minute=6_000, per_hour=120_000, per_day=500)) == 5
-    assert quota_cap(10_000_000) == 1_000 and quota_cap(5) == 1
+    assert quota_cap(10_000_000) == 1_000
+    assert quota_cap(5) == 1

@@ -18,7 +18,7 @@ from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.utilities.typing import LambdaContext
 from botocore.exceptions import ClientError
 
-from apimeter.api.credentials import judge
+from apimeter.api.credentials import judge, rejected
 from apimeter.api.envelope import error_body, error_response
 from apimeter.api.headers import secure
 from apimeter.dal.dynamo import throttled
@@ -148,6 +148,7 @@ def handler(
     self_metered_routes: Iterable[str] = (),
     any_body_type_routes: Iterable[str] = (),
     self_authenticated_routes: Iterable[str] = (),
+    judged: Callable[[bool], None] = lambda _: None,
 ) -> Handler:
     """The Lambda entry point of an HTTP function.
 
@@ -155,7 +156,8 @@ def handler(
     (except on ``any_body_type_routes``), one that is not UTF-8 400 (``_refuse_body``); a call to a
     route outside ``public_routes`` (route keys such as ``"POST /v1/auth/login"``) without a verified
     principal gets 401 (``self_authenticated_routes`` have no authorizer in front of them at the
-    gateway: their credential is judged here, as the authorizer would judge it); and the caller's
+    gateway: their credential is judged here, as the authorizer would judge it, and ``judged`` is
+    told whether it was accepted, for the handler module's metrics); and the caller's
     rate limits are charged one request (routes in ``self_metered_routes`` charge themselves, per
     event), 429 with ``Retry-After`` when over.
     After routing, every response gets the X-RateLimit-* headers; every answer, refusals included,
@@ -184,6 +186,7 @@ def handler(
         limits.take_headers()
         if route in self_authenticated:
             verdict = judge(event.get("headers") or {}, route)
+            judged(not rejected(verdict))
             event.setdefault("requestContext", {})["authorizer"] = {"lambda": verdict["context"]}
         if route not in public:
             turned_away = _admit(event, request_id, metered=route not in self_metered)
