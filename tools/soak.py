@@ -35,7 +35,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from secrets import token_urlsafe
 from typing import Any
@@ -78,6 +78,7 @@ class Report:
     alerts: int = 0
     deliveries: int = 0
     seconds: float = 0.0
+    finalized_at: int = 0  # the time of the last rollup run that finished (epoch ms)
 
     def lines(self) -> list[str]:
         faults = ", ".join(f"{k} {v}" for k, v in self.faults.items())
@@ -337,11 +338,13 @@ def _settle(stack: Stack, report: Report, tenant_id: str) -> None:
 
 
 def _scheduled_rollup(rollup: Any, report: Report) -> bool:
+    now_ms = int(time.time() * 1000)
     try:
-        rollup.run()
+        rollup.run(now_ms)
     except Exception:
         report.retries["rollup runs"] += 1  # a fault ended it; the next run takes what is still pending
         return False
+    report.finalized_at = now_ms
     return True
 
 
@@ -386,13 +389,19 @@ def _check(stack: Stack, report: Report, project_id: str, acknowledged: dict[str
     report.mismatches += [f"accepted but not in the events table: {e}" for e in sorted(missing)[:10]]
     report.mismatches += [f"in the events table, never accepted: {e}" for e in sorted(extra)[:10]]
     expected: Counter[tuple[str, str, str]] = Counter()  # (granularity, dimension, sk)
-    today = time.strftime("%Y-%m-%d", time.gmtime())
+    from apimeter.logic.rollup import GRACE_MS
+
+    def finished(bucket: str, length: int) -> bool:  # over, and its grace too, when the last run ran
+        start = int(datetime.strptime(bucket, "%Y-%m-%dT%H" if length == HOUR else "%Y-%m-%d")
+                    .replace(tzinfo=UTC).timestamp() * 1000)  # fmt: skip
+        return start + length + GRACE_MS <= report.finalized_at
+
     for item in stored.values():
         hour = _hour(int(item["ts"]))
         endpoint = f"{item['method']} {item['endpoint']}"
         for granularity, bucket in (("hour", hour), ("day", hour[:10])):
-            if granularity == "day" and bucket >= today:
-                continue  # a day is finalized once it is over
+            if not finished(bucket, HOUR if granularity == "hour" else DAY):
+                continue  # a bucket is finalized once it is over, after a grace (see logic/rollup.py)
             expected[(granularity, "*", bucket)] += 1
             expected[(granularity, "e", f"{bucket}#{endpoint}")] += 1
             if item.get("consumer"):
