@@ -42,9 +42,10 @@ def test_route_samples_for_an_unknown_tenant_are_not_found(aws: dict[str, Any]) 
             assert body(response)["error"]["code"] == "NOT_FOUND"
 
 
-def test_ingest_sample_for_an_unknown_project_is_not_found(aws: dict[str, Any]) -> None:
-    response = invoke("ingest", sample("ingest"))
-    assert response["statusCode"] == 404
+def test_ingest_sample_judges_its_own_unknown_key(aws: dict[str, Any]) -> None:
+    response = invoke("ingest", sample("ingest"))  # no authorizer in front of the tracking routes
+    assert response["statusCode"] == 401
+    assert body(response)["error"]["code"] == "AUTHENTICATION_FAILED"
 
 
 def test_missing_authorizer_context_is_rejected_before_any_route(aws: dict[str, Any]) -> None:

@@ -56,3 +56,15 @@ def test_small_limits_are_never_leased_ahead() -> None:
     assert cap(Limits(per_minute=6_000, per_hour=120_000, per_day=500)) == 5
     assert quota_cap(10_000_000) == 1_000
     assert quota_cap(5) == 1
+
+
+def test_units_held_under_other_terms_are_stale_at_once() -> None:
+    generous, held = Limits(6_000, 120_000, 1_000_000), Limits(600, 12_000, 100_000)
+    lease: Lease[int] = Lease(size=8, terms=generous)
+    amount, _ = lease.plan(1, 1, 60, generous)
+    lease.charged(1, amount, 1)
+    assert lease.take(1, 1, generous)
+    assert not lease.take(1, 1, held)  # a lowered limit (a budget's hold) applies from this request
+    left = lease.left
+    amount, stale = lease.plan(1, 1, 6, held)
+    assert (amount, stale, lease.left) == (1, left, 0)

@@ -169,6 +169,16 @@ def charge_quota(project_id: str, month: str, cost: int, quota: int) -> tuple[in
     return int(response["Attributes"]["events"]["N"]), True
 
 
+def give_back_quota(project_id: str, month: str, units: int) -> None:
+    """Take back ``units`` charged to the month and never handed out."""
+    client().update_item(
+        TableName=_table(),
+        Key={"pk": {"S": f"QUOTA#{project_id}"}, "sk": {"S": month}},
+        UpdateExpression="ADD events :neg",
+        ExpressionAttributeValues={":neg": _n(-units)},
+    )
+
+
 def quota_used(project_id: str, month: str) -> int:
     item = client().get_item(TableName=_table(), Key={"pk": {"S": f"QUOTA#{project_id}"}, "sk": {"S": month}})
     return int(item.get("Item", {}).get("events", {}).get("N", 0))

@@ -13,7 +13,9 @@ never leased ahead: each request is charged alone, exactly as before.
 
 Sizing learns demand: a lease handed out before its period ended doubles the next (up to the cap); a
 period that ends with units left halves it. The units left at a period's end are stale: the caller
-gives them back (for a rate limit, to the hour and day windows they were charged to).
+gives them back (for a rate limit, to the hour and day windows they were charged to). Units are held
+under the terms they were charged under (the limits): when the terms change, a lowered limit or a
+budget's hold, what is held is stale at once, so a new limit applies from the next request.
 """
 
 from __future__ import annotations
@@ -43,13 +45,14 @@ class Lease(Generic[P]):
     """Units of one scope this function has charged and not yet handed out."""
 
     period: P | None = None  # when the units were charged; they are good only within it
+    terms: object = None  # the limits they were charged under; they are good only under those
     left: int = 0
     size: int = 1  # how much the next charge reserves, learnt from demand
     usage: Usage | None = field(default=None)  # the scope's counts the last charge returned
 
-    def take(self, period: P, cost: int) -> bool:
+    def take(self, period: P, cost: int, terms: object = None) -> bool:
         """Hand out ``cost`` units from what is held, if it is enough and still good."""
-        if self.period != period or self.left < cost:
+        if self.period != period or self.terms != terms or self.left < cost:
             return False
         self.left -= cost
         return True
@@ -58,12 +61,15 @@ class Lease(Generic[P]):
         """Units handed out for a request that was refused after all (by another scope)."""
         self.left += cost
 
-    def plan(self, period: P, cost: int, most: int) -> tuple[int, int]:
+    def plan(self, period: P, cost: int, most: int, terms: object = None) -> tuple[int, int]:
         """For a request of ``cost`` that the held units do not cover: what to charge (the cost, or
         the next lease when that is larger, at most ``most``), and how many held units are stale
-        (charged in an earlier period: the caller gives them back; they are forgotten here)."""
+        (charged in an earlier period or under other terms: the caller gives them back; they are
+        forgotten here)."""
         stale = 0
-        if self.period == period:
+        if self.terms != terms:
+            stale, self.left, self.size, self.terms = self.left, 0, 1, terms
+        elif self.period == period:
             self.size *= 2  # ran out within its period: demand is up
         elif self.left > 0:
             self.size //= 2  # a period ended with units left: demand is down

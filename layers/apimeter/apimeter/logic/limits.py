@@ -85,9 +85,9 @@ def _take(scope: str, limits: Limits, now: Instant, cost: int) -> tuple[Lease[in
     and, when refused, the window that refused (nothing is charged then)."""
     with _lock:
         lease = _leases.setdefault(scope, Lease())
-        if lease.take(now.minute, cost):
+        if lease.take(now.minute, cost, limits):
             return lease, lease.seen() or Usage(0, 0, 0), None
-        amount, stale = lease.plan(now.minute, cost, cap(limits))
+        amount, stale = lease.plan(now.minute, cost, cap(limits), limits)
         charged_at = _charged_at.get(scope, now)
     if stale:
         _give_back(scope, charged_at, stale)
@@ -127,9 +127,11 @@ def charge_events(principal: Principal, project_id: str, events: int) -> None:
     scope = f"quota#{project_id}"
     with _lock:
         lease = _quota_leases.setdefault(scope, Lease())
-        if lease.take(month, events):
+        if lease.take(month, events, quota):
             return
-        amount, _ = lease.plan(month, events, quota_cap(quota))  # units left from a past month: it is over
+        amount, stale = lease.plan(month, events, quota_cap(quota), quota)
+    if stale and lease.period == month:  # held under another quota this month: never handed out
+        counters.give_back_quota(project_id, month, stale)
     used, accepted = counters.charge_quota(project_id, month, amount, quota)
     if not accepted and amount > events:
         amount = events
