@@ -1,15 +1,22 @@
 """What apimeter costs to run, per million events, measured on its own code (``make cost``).
 
-    python -m tools.cost [--events 2000] [--single 200] [--log path/to/access.log]
+    python -m tools.cost [--events 2000] [--single 200] [--steady 3000] [--log path/to/access.log]
 
 The access log in ../shared/data (read in place) is replayed through the real handlers on
-in-process moto, with consumer = client IP and its timestamps kept, shifted to end an hour ago:
+in-process moto, with consumer = client IP and its timestamps kept, shifted to end half an hour
+before the last midnight (so every hour and day of it is finished and finalized, whenever it runs):
 first in requests of 100 events, then (on a second project, from the log's start) one event per
 request. After each, the events table's stream is pumped through its consumers and one scheduled
-rollup run finalizes every hour. Every AWS call is metered (tools/cost/meter.py): DynamoDB capacity
+rollup run finalizes every hour and day. Every AWS call is metered (tools/cost/meter.py): DynamoDB capacity
 by DynamoDB's rules (tools/cost/capacity.py), Lambda invocations with an estimate of their billed
 duration, API Gateway requests; storage from the items left in the tables, and the hourly
 pipeline's Step Functions transitions from its definition. Prices: tools/cost/prices.py.
+
+Then the rollup writes of steady traffic at scale: 1,000 events a second over 100 endpoints and
+1,000 consumers (synthetic, seeded), sent 1,000 per request for a few seconds, so each stream batch
+is one second of that traffic. The live writes per event are measured; the finalization's are those
+of the hour the sample falls in (every endpoint and consumer is in it already) spread over the
+3.6 million events an hour of such traffic holds.
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ import argparse
 import json
 import logging
 import math
+import random
 import sys
 import time
 import warnings
@@ -40,7 +48,11 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 LOG = ROOT.parent / "shared" / "data" / "access-logs" / "apache_combined_2015.log"
 PIPELINE = ROOT / "statemachines" / "hourly.asl.json"
 HOUR = 3_600_000
+DAY = 24 * HOUR
 BATCH = 100
+STEADY_RATE = 1_000  # events a second
+STEADY_ENDPOINTS = 100
+STEADY_CONSUMERS = 1_000
 TABLES = ("EventsTable", "RollupsTable", "EntitiesTable")
 STREAM_CONSUMERS = ("AggregateFunction", "BudgetWatchFunction")
 FINALIZER = "RollupFunction"
@@ -165,6 +177,49 @@ def pipeline_transitions() -> int:
     return len(definition["States"])
 
 
+def steady_events(count: int, end_ms: int, seed: int = 13) -> list[dict[str, Any]]:
+    """``count`` events of steady traffic, ``STEADY_RATE`` a second ending at ``end_ms``: endpoints
+    and consumers drawn uniformly, a plausible mix of methods, statuses and latencies."""
+    rng = random.Random(seed)  # noqa: S311 - reproducible traffic # nosec B311
+    start = end_ms - count * 1000 // STEADY_RATE
+    return [{"event_id": f"steady-{n}", "timestamp": start + n * 1000 // STEADY_RATE,
+             "method": ("GET", "GET", "GET", "POST", "PUT", "DELETE")[n % 6],
+             "endpoint": f"/v1/things{rng.randrange(STEADY_ENDPOINTS)}/{{id}}",
+             "status": rng.choice((200, 200, 200, 200, 201, 204, 304, 400, 404, 429, 500)),
+             "latency_ms": round(rng.lognormvariate(3.5, 0.8), 1),
+             "consumer": f"consumer-{rng.randrange(STEADY_CONSUMERS)}"} for n in range(count)]  # fmt: skip
+
+
+@dataclass
+class Steady:
+    """Rollup writes per event of steady traffic at scale."""
+
+    events: int
+    live: float  # WRU per event written by the stream consumers
+    final_hour: float  # WRU of finalizing one hour of it
+
+    @property
+    def per_event(self) -> float:
+        return self.live + self.final_hour / (STEADY_RATE * 3600)
+
+
+def steady(stack: Stack, meter: Meter, key: str, count: int, end_ms: int, say: Callable[[str], None]) -> Steady:
+    meter.reset()
+    sent = steady_events(count, end_ms)
+    for start in range(0, len(sent), STEADY_RATE):
+        status, _, answer = stack.call("POST", "/v1/events", {"events": sent[start : start + STEADY_RATE]}, key=key)
+        if status != 202 or answer.get("rejected"):
+            raise SystemExit(f"steady: the API answered {status} {str(answer)[:300]}")
+        stack.pump()  # one stream batch: one second of traffic
+    say(f"  steady: {count} events sent")
+    live = sum(u for (f, t, _, k), u in meter.ledger.units.items() if t == "RollupsTable" and k == "write"
+               and f in STREAM_CONSUMERS)  # fmt: skip
+    before = meter.ledger.total("write", lambda a: a[1] == "RollupsTable" and a[0] == FINALIZER)
+    stack.functions[FINALIZER].invoke({"source": "aws.scheduler"})
+    final = meter.ledger.total("write", lambda a: a[1] == "RollupsTable" and a[0] == FINALIZER) - before
+    return Steady(count, live / count, final)
+
+
 @dataclass
 class Costs:
     lines: list[tuple[str, float, float]]  # (what, units per event, USD per million events)
@@ -211,7 +266,8 @@ def table(title: str, result: Costs) -> list[str]:
     return out
 
 
-def run(events: int, single: int, log: Path, say: Callable[[str], None] = print) -> dict[str, Costs]:
+def run(events: int, single: int, log: Path, say: Callable[[str], None] = print,
+        steady_count: int = 0) -> tuple[dict[str, Costs], Steady | None]:  # fmt: skip
     meter = Meter()
     with inprocess.moto(around=meter.around):
         stack = Stack()
@@ -220,7 +276,11 @@ def run(events: int, single: int, log: Path, say: Callable[[str], None] = print)
         batched_project, batched_key = _project(stack, token, "batched")
         single_project, single_key = _project(stack, token, "single")
         meter.watch(tables_of_moto({stack.stack.physical_name(t): t for t in TABLES}))
-        end_ms = int(time.time() * 1000) // HOUR * HOUR - HOUR + 30 * 60_000
+        # Half an hour before the last midnight that is over with the rollup's grace: every hour and
+        # day of the samples is finished, so one run finalizes them all, whatever the time now.
+        from apimeter.logic.rollup import GRACE_MS
+
+        end_ms = (int(time.time() * 1000) - GRACE_MS) // DAY * DAY - HOUR // 2
         from apimeter.settings import settings
 
         retention = settings().default_retention_days
@@ -231,13 +291,18 @@ def run(events: int, single: int, log: Path, say: Callable[[str], None] = print)
             path = measure(name, stack, meter, key, sent, size, say)
             stored = storage_bytes(stack, "EventsTable", project, meter)
             results[name] = costs(path, stack, stored, retention)
-    return results
+        at_scale = None
+        if steady_count:
+            _, steady_key = _project(stack, token, "steady")
+            at_scale = steady(stack, meter, steady_key, steady_count, end_ms, say)
+    return results, at_scale
 
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m tools.cost", description=__doc__.split("\n")[0])
     parser.add_argument("--events", type=int, default=2_000, help="events sent 100 per request")
     parser.add_argument("--single", type=int, default=200, help="events sent one per request")
+    parser.add_argument("--steady", type=int, default=3_000, help="events of steady traffic at 1,000 a second")
     parser.add_argument("--log", type=Path, default=LOG)
     args = parser.parse_args(argv)
     logging.basicConfig(level=logging.CRITICAL)
@@ -245,7 +310,8 @@ def main(argv: list[str] | None = None) -> int:
     if not args.log.exists():
         print(f"missing {args.log}", file=sys.stderr)
         return 1
-    results = run(args.events, args.single, args.log, say=lambda line: print(line, file=sys.stderr, flush=True))
+    say = lambda line: print(line, file=sys.stderr, flush=True)  # noqa: E731
+    results, at_scale = run(args.events, args.single, args.log, say=say, steady_count=args.steady)
     for name, result in results.items():
         print("\n".join(table(f"{name} ({BATCH if name == 'batched' else 1} per request)", result)))
     runs = 730  # hourly runs in a month
@@ -254,6 +320,10 @@ def main(argv: list[str] | None = None) -> int:
           f"{runs * transitions * prices.STEP_FUNCTIONS_STANDARD_TRANSITION:.2f} USD a month, and one express "
           f"execution per project and hour, {runs * prices.STEP_FUNCTIONS_EXPRESS_REQUEST:.4f} USD per project-month "
           "(its Lambda work is not measured here)")  # fmt: skip
+    if at_scale is not None:
+        print(f"rollup writes at {STEADY_RATE:,} events/s over {STEADY_ENDPOINTS} endpoints and {STEADY_CONSUMERS:,} "
+              f"consumers: {at_scale.per_event:.3f} WRU per event (live {at_scale.live:.3f}, finalizing an hour "
+              f"{at_scale.final_hour:,.0f} WRU; measured on {at_scale.events:,} events)")  # fmt: skip
     print(f"cost batched: {results['batched'].total:.2f} USD per million events")
     print(f"cost single: {results['single'].total:.2f} USD per million events")
     print(f"rollup writes: {results['batched'].rollup_units:.2f} WRU per event")
