@@ -139,10 +139,11 @@ soak: $(STAMP) ## the soak under faults: 200,000 events through ingest, streams 
 cost: $(STAMP) ## what running apimeter costs per million events: the access log replayed through the real handlers on moto, every AWS call metered (ARGS="--events 10000 --single 1000")
 	$(PY) -m tools.cost $(ARGS)
 
-bench: $(STAMP) ## benchmarks: ingest domain path, stream aggregation, cold-start imports of the authorizer and ingest
+bench: $(STAMP) ## benchmarks: ingest domain path, stream aggregation, cold-start imports of the authorizer and ingest, the busiest events partition
 	$(PY) bench/ingest.py
 	$(PY) bench/aggregate.py
 	$(PY) bench/coldstart.py
+	$(PY) bench/partitions.py
 
 bench-client: $(STAMP) ## the Python client: track() cost, middleware overhead (Starlette, Flask), memory under an outage
 	$(PY) bench/client.py $(ARGS)

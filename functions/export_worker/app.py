@@ -12,7 +12,7 @@ from apimeter.logic import exports
 from apimeter.observability import MetricUnit, logger, metrics
 from apimeter.settings import require
 
-require("ENTITIES_TABLE", "EVENTS_TABLE", "EXPORTS_BUCKET", "EXPORT_QUEUE_URL")
+require("ENTITIES_TABLE", "EVENTS_TABLE", "ROLLUPS_TABLE", "EXPORTS_BUCKET", "EXPORT_QUEUE_URL")
 
 
 def _export_one(record: SQSRecord, context: LambdaContext) -> None:

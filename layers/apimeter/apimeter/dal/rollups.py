@@ -13,6 +13,7 @@ Keys:
   PENDING#<marking day>#<shard> / <project>#<hour bucket>: hours to (re)compute, with a version
   DIMS#<project>#<e|c> / v#<value>: the endpoints and consumers a project's rollups keep apart;
                          / count: how many (capped; the rest are folded into "other" at ingest)
+  SHARDS#<project> / schedule: how many write shards the project's events spread over, by time (steps, top)
   <project>#detectors / <dimension>#<value>: the anomaly detectors' learned state of one series
                          (zlib-compressed JSON, a detector per metric)
   <project>#anomalies / <hour>#<anomaly id>: an anomaly found in a finished hour, written once
@@ -42,6 +43,7 @@ from apimeter.dal.dynamo import (
     side_by_side,
 )
 from apimeter.domain.rollups import DIMENSIONS, Deltas, RollupKey
+from apimeter.domain.shards import Schedule, Step
 from apimeter.domain.windows import GRANULARITIES, STEP_MS, Granularity, Run, bucket_key, run_buckets
 from apimeter.settings import settings
 
@@ -238,11 +240,48 @@ def _number_or_set(value: Any) -> dict[str, Any]:
 
 
 def partitions_of(project_id: str) -> list[str]:
-    """Every rollup partition of a project (one per granularity and dimension, its registry, and
-    what anomaly detection keeps)."""
+    """Every rollup partition of a project (one per granularity and dimension, its registry, what
+    anomaly detection keeps, and its events' shard schedule)."""
     rollups = [partition(project_id, g, d) for g in GRANULARITIES for d in DIMENSIONS]
     detection = [f"{project_id}#detectors", f"{project_id}#anomalies"]
-    return rollups + [_registry(project_id, d) for d in DIMENSIONS[1:]] + detection
+    return (
+        rollups
+        + [_registry(project_id, d) for d in DIMENSIONS[1:]]
+        + detection
+        + [_schedule_key(project_id)["pk"]["S"]]
+    )
+
+
+def _schedule_key(project_id: str) -> dict[str, Any]:
+    return {"pk": {"S": f"SHARDS#{project_id}"}, "sk": {"S": "schedule"}}
+
+
+def shard_schedule(project_id: str) -> Schedule:
+    """The project's events' shard schedule (domain/shards.py); empty while it has only the default."""
+    item = client().get_item(TableName=_table(), Key=_schedule_key(project_id), ConsistentRead=True).get("Item")
+    if not item:
+        return ()
+    steps = (Step(int(s["M"]["since"]["N"]), int(s["M"]["shards"]["N"])) for s in item["steps"]["L"])
+    return tuple(sorted(steps, key=lambda step: step.since_ms))
+
+
+def grow_shards(project_id: str, step: Step) -> bool:
+    """Add a step, unless one of at least as many shards is there already (another writer grew it)."""
+    value = {"M": {"since": {"N": str(step.since_ms)}, "shards": {"N": str(step.shards)}}}
+    try:
+        client().update_item(
+            TableName=_table(),
+            Key=_schedule_key(project_id),
+            UpdateExpression="SET steps = list_append(if_not_exists(steps, :none), :step), #top = :n",
+            ConditionExpression="attribute_not_exists(#top) OR #top < :n",
+            ExpressionAttributeNames={"#top": "top"},
+            ExpressionAttributeValues={":none": {"L": []}, ":step": {"L": [value]}, ":n": {"N": str(step.shards)}},
+        )
+    except ClientError as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
 
 
 def _registry(project_id: str, dimension: str) -> str:

@@ -41,7 +41,7 @@ from apimeter.domain.windows import (
     window_range,
 )
 from apimeter.errors import ValidationFailed
-from apimeter.logic import projects
+from apimeter.logic import projects, rollup
 from apimeter.settings import settings
 
 DEFAULT_SERIES_POINTS: dict[Granularity, int] = {"minute": 60, "hour": 24, "day": 30}
@@ -487,7 +487,7 @@ def list_events(
         before=before,
         after=after,
         limit=limit,
-        shards=settings().event_shards,
+        shards=rollup.event_shards(project_id, end_ms),
         filters={k: v for k, v in filters.items() if v is not None},
     )
     next_cursor = _encode_cursor(page.next_day, page.next_before) if page.next_day and page.next_before else None

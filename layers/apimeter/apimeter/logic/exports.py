@@ -19,9 +19,8 @@ from apimeter.domain.ids import new_id
 from apimeter.domain.principal import Principal
 from apimeter.domain.windows import fit, now_iso, parse_instant
 from apimeter.errors import NotFound
-from apimeter.logic import projects
+from apimeter.logic import projects, rollup
 from apimeter.observability import logger
-from apimeter.settings import settings
 
 SAFETY_SECONDS = 60.0
 LINK_SECONDS = 3600
@@ -88,7 +87,7 @@ def run(tenant_id: str, project_id: str, export_id: str, seconds_left: Callable[
         project_id,
         export.start_ms,
         export.end_ms,
-        shards=settings().event_shards,
+        shards=rollup.event_shards(project_id, export.end_ms),
         filters=export.filters,
         after=export.cursor,
     )

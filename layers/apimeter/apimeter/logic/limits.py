@@ -112,6 +112,18 @@ def _give_back(scope: str, charged_at: Instant, units: int) -> None:
         logger.warning("a lease's unused units were not given back", extra={"scope": scope, "units": units})
 
 
+def project_rate(principal: Principal) -> float | None:
+    """Events a second the caller's project is charged at this minute, across every function, as
+    this function's last charge of it saw (None before one)."""
+    scope = f"project#{principal.project_id}"
+    with _lock:
+        lease, at = _leases.get(scope), _charged_at.get(scope)
+        usage = lease.usage if lease is not None else None
+    if usage is None or at is None:
+        return None
+    return usage.minute / max(1.0, at.epoch % 60)
+
+
 def month_of(epoch: float) -> tuple[str, int]:
     """The UTC month and the epoch second the next one starts."""
     moment = datetime.fromtimestamp(epoch, UTC)

@@ -17,6 +17,7 @@ from apimeter.dal import entities, events, files, queues, rollups
 from apimeter.dal.dynamo import Item
 from apimeter.domain.principal import Principal
 from apimeter.domain.windows import now_iso
+from apimeter.logic import rollup
 from apimeter.settings import settings
 
 SAFETY_SECONDS = 20.0
@@ -43,11 +44,13 @@ def purge(tenant_id: str, project_id: str, seconds_left: Callable[[], float]) ->
     if project.status != "deleting":
         return True  # not being deleted (or restored): leave it alone
     config = settings()
-    shards, retention = config.event_shards, max(project.retention_days, config.default_retention_days)
+    retention = max(project.retention_days, config.default_retention_days)
+    shards = rollup.event_shards(project_id, 2**62)  # every shard any event was ever written to
     for day in _days(retention):
         if not _emptied(partial(events.keys_of_day, project_id, day, shards), events.delete, seconds_left):
             return False
-    if not _emptied(partial(events.receipt_keys, project_id, shards), events.delete_receipts, seconds_left):
+    if not _emptied(partial(events.receipt_keys, project_id, config.event_shards), events.delete_receipts,
+                    seconds_left):  # fmt: skip
         return False
     for pk in rollups.partitions_of(project_id):
         while rollups.delete_partition(pk):

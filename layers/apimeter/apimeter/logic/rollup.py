@@ -18,6 +18,7 @@ from apimeter.dal import events, rollups
 from apimeter.domain import distinct
 from apimeter.domain.ids import new_id
 from apimeter.domain.rollups import DIMENSIONS, PROJECT_TOTAL, UNIQUE_CONSUMERS, RollupKey, deltas, merge_values
+from apimeter.domain.shards import shards_over
 from apimeter.domain.windows import STEP_MS, Granularity, Run, bucket_key, bucket_ms, now_iso
 from apimeter.settings import settings
 
@@ -35,11 +36,18 @@ class RunReport:
     recomputed: list[tuple[str, str]] = field(default_factory=list)
 
 
+def event_shards(project_id: str, end_ms: int) -> int:
+    """The write shards that hold every event of the project timestamped before ``end_ms`` (its
+    shard schedule, domain/shards.py)."""
+    return shards_over(rollups.shard_schedule(project_id), end_ms, settings().event_shards)
+
+
 def finalize_hour(project_id: str, hour: str, run: str) -> int:
     """Recompute one hour of one project from its raw events, totals and every endpoint and
     consumer in it; returns how many events there were."""
     start = bucket_ms(hour, "hour")
-    found = events.between(project_id, start, start + STEP_MS["hour"], settings().event_shards)
+    end = start + STEP_MS["hour"]
+    found = events.between(project_id, start, end, event_shards(project_id, end))
     buckets = deltas(found, ("hour",))
     totals = RollupKey(project_id, "hour", PROJECT_TOTAL, hour)
     buckets.setdefault(totals, {})  # an hour without events is final too: zero
