@@ -307,12 +307,22 @@ def oldest_first(
     """Events with ``start_ms <= ts < end_ms`` (and, to resume, a position (sort key) past ``after``),
     oldest first, as ``(position, event)``. A streaming read: each day's write shards are queried a
     page at a time and merged, so memory stays at one page per shard whatever the range."""
+    for requests in _day_requests(project_id, start_ms, end_ms, shards, filters, after):
+        for position, item in heapq.merge(*map(_pages, requests), key=lambda pair: pair[0]):
+            if position != after:
+                yield position, from_image(item)
+
+
+def _day_requests(
+    project_id: str, start_ms: int, end_ms: int, shards: int, filters: dict[str, Any], after: str | None = None
+) -> Iterator[list[dict[str, Any]]]:
+    """Per day of the range, one Query request per write shard."""
     table = settings().require("events_table")
     names, values = _filter_values(filters)
     lower = max(f"{start_ms:013d}", after or "")
     day = max(start_ms, int(lower[:13])) // 86_400_000 * 86_400_000
     while day < end_ms:
-        streams = []
+        requests = []
         for shard in range(shards):
             request: dict[str, Any] = {
                 "TableName": table,
@@ -325,10 +335,8 @@ def oldest_first(
                 },
             }
             _add_filter(request, names)
-            streams.append(_pages(request))
-        for position, item in heapq.merge(*streams, key=lambda pair: pair[0]):
-            if position != after:
-                yield position, from_image(item)
+            requests.append(request)
+        yield requests
         day += 86_400_000
 
 
@@ -343,8 +351,13 @@ def _pages(request: dict[str, Any]) -> Iterator[tuple[str, Item]]:
 
 
 def between(project_id: str, start_ms: int, end_ms: int, shards: int) -> list[TrackedEvent]:
-    """Every stored event of a project with ``start_ms <= ts < end_ms`` (for recomputation)."""
-    return [event for _, event in oldest_first(project_id, start_ms, end_ms, shards=shards, filters={})]
+    """Every stored event of a project with ``start_ms <= ts < end_ms`` (for recomputation), oldest
+    first. The shards of a day are read side by side: a busy project has hundreds of them."""
+    found: list[TrackedEvent] = []
+    for requests in _day_requests(project_id, start_ms, end_ms, shards, {}):
+        read = side_by_side(lambda request: list(_pages(request)), requests)
+        found += [from_image(item) for _, item in heapq.merge(*read, key=lambda pair: pair[0])]
+    return found
 
 
 def delete(keys: list[Item]) -> int:
