@@ -210,3 +210,33 @@ def test_registration_never_exceeds_the_cap_under_concurrency(api: Api) -> None:
     assert rollups.register("prj_concurrent", "e", "GET /v0", 5) == (
         "GET /v0" in rollups.registered("prj_concurrent", "e", ["GET /v0"])
     )
+
+
+def _slots(project_id: str, dimension: str) -> int:
+    from apimeter.dal.dynamo import client
+
+    item = (
+        client()
+        .get_item(TableName=rollups._table(), Key={"pk": {"S": f"DIMS#{project_id}#{dimension}"}, "sk": {"S": "count"}})
+        .get("Item")
+    )
+    return int(item["values"]["N"]) if item else 0
+
+
+def test_new_values_register_together_for_a_write_each_and_one_for_the_lot(api: Api) -> None:
+    from apimeter.dal.dynamo import client
+
+    writes: list[str] = []
+    client().meta.events.register("before-call.dynamodb.*", lambda model, **_: writes.append(model.name))
+    assert rollups.register("prj_many", "c", "u3", 100)  # another ingest kept one of them first
+    writes.clear()
+    values = [f"u{i}" for i in range(10)]
+    assert rollups.register_all("prj_many", "c", values, 100)
+    assert [w for w in writes if w in ("PutItem", "UpdateItem")].count("PutItem") == 10
+    assert [w for w in writes if w in ("PutItem", "UpdateItem")].count("UpdateItem") == 2  # the slots; one given back
+    assert rollups.registered("prj_many", "c", values) == set(values)
+    assert _slots("prj_many", "c") == 10
+    assert not rollups.register_all("prj_many", "c", [f"w{i}" for i in range(91)], 100)  # no room for all
+    assert _slots("prj_many", "c") == 10
+    assert not rollups.register_all("prj_few", "c", ["a", "b", "c"], 2)  # a first batch past the cap
+    assert _slots("prj_few", "c") == 0

@@ -303,30 +303,61 @@ def register(project_id: str, dimension: str, value: str, cap: int) -> bool:
     given back. No transaction: it would serialize on the count item just the same, and costs
     twice the writes.
     """
+    if not _take_slots(project_id, dimension, 1, cap):
+        return value in registered(project_id, dimension, [value])  # full, unless it is already kept
+    if not put_if(_table(), {"pk": {"S": _registry(project_id, dimension)}, "sk": {"S": f"v#{value}"}}):
+        _give_back_slots(project_id, dimension, 1)  # registered meanwhile by another ingest
+    return True
+
+
+def register_all(project_id: str, dimension: str, values: list[str], cap: int) -> bool:
+    """Keep every one of ``values`` apart if the project has room for all of them; ``False`` (and
+    nothing written) when it has not, and then the caller registers them one by one.
+
+    The slots are taken in one conditional ADD, then the values are written side by side, each
+    only if new; the slots of values another ingest wrote meanwhile are given back in one ADD. New
+    values cost one write each and one more for the lot, not two each.
+    """
+    if len(values) > cap or not _take_slots(project_id, dimension, len(values), cap):
+        return False
     pk = _registry(project_id, dimension)
-    count_key = {"pk": {"S": pk}, "sk": {"S": "count"}}
+    written = side_by_side(lambda value: put_if(_table(), {"pk": {"S": pk}, "sk": {"S": f"v#{value}"}}), values)
+    taken = sum(1 for new in written if not new)
+    if taken:
+        _give_back_slots(project_id, dimension, taken)
+    return True
+
+
+def _count_key(project_id: str, dimension: str) -> dict[str, Any]:
+    return {"pk": {"S": _registry(project_id, dimension)}, "sk": {"S": "count"}}
+
+
+def _take_slots(project_id: str, dimension: str, slots: int, cap: int) -> bool:
+    """Add ``slots`` to the project's count of values kept apart, unless that would pass ``cap``."""
     try:
         client().update_item(
             TableName=_table(),
-            Key=count_key,
-            UpdateExpression="ADD #n :one",
-            ConditionExpression="attribute_not_exists(#n) OR #n < :cap",
+            Key=_count_key(project_id, dimension),
+            UpdateExpression="ADD #n :k",
+            ConditionExpression="attribute_not_exists(#n) OR #n <= :room",
             ExpressionAttributeNames={"#n": "values"},
-            ExpressionAttributeValues={":one": {"N": "1"}, ":cap": {"N": str(cap)}},
+            ExpressionAttributeValues={":k": {"N": str(slots)}, ":room": {"N": str(cap - slots)}},
         )
     except ClientError as exc:
         if error_code(exc) != "ConditionalCheckFailedException":
             raise
-        return value in registered(project_id, dimension, [value])  # full, unless it is already kept
-    if not put_if(_table(), {"pk": {"S": pk}, "sk": {"S": f"v#{value}"}}):
-        client().update_item(  # registered meanwhile by another ingest: give the slot back
-            TableName=_table(),
-            Key=count_key,
-            UpdateExpression="ADD #n :minus",
-            ExpressionAttributeNames={"#n": "values"},
-            ExpressionAttributeValues={":minus": {"N": "-1"}},
-        )
+        return False
     return True
+
+
+def _give_back_slots(project_id: str, dimension: str, slots: int) -> None:
+    client().update_item(
+        TableName=_table(),
+        Key=_count_key(project_id, dimension),
+        UpdateExpression="ADD #n :minus",
+        ExpressionAttributeNames={"#n": "values"},
+        ExpressionAttributeValues={":minus": {"N": str(-slots)}},
+    )
 
 
 def delete_items(items: list[dict[str, Any]]) -> int:

@@ -7,7 +7,8 @@ whose value is past the cap is marked folded when it is stored, so the stream an
 recomputation count it as ``other`` alike.
 
 The values a warm function has seen are remembered, so steady ingest costs no extra reads: a
-batch's new values cost one BatchGetItem, and a value never seen before two small writes.
+batch's new values cost one BatchGetItem, and the values never seen before one small write each and
+one more for the batch (two each when the project has no room left for all of them).
 """
 
 from __future__ import annotations
@@ -33,7 +34,11 @@ def _kept(project_id: str, dimension: str, values: set[str], cap: int) -> set[st
         return values
     known |= rollups.registered(project_id, dimension, unknown)
     full_until = _full.get((project_id, dimension), 0.0)
-    for value in sorted(unknown - known):
+    new = sorted(unknown - known)
+    if len(new) > 1 and full_until <= time.monotonic() and rollups.register_all(project_id, dimension, new, cap):
+        known.update(new)
+        return values & known
+    for value in new:  # one at a time, first come first kept: the project is (nearly) full
         if full_until > time.monotonic():
             break
         if rollups.register(project_id, dimension, value, cap):
