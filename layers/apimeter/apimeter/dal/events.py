@@ -270,10 +270,9 @@ def newest_first(
                 return Page([from_image(item) for _, item in page], day, position, reads)
             if not open_shards:
                 break  # this day is read through: go on to the previous one
-            for state in open_shards:
-                if state.frontier != frontier:
-                    continue  # only the shards holding the frontier back need reading
-                response = client().query(**state.request)
+            behind = [s for s in open_shards if s.frontier == frontier]  # only these hold the frontier back
+            answers = side_by_side(lambda state: client().query(**state.request), behind)  # a busy day has hundreds
+            for state, response in zip(behind, answers, strict=True):
                 reads += int(response.get("ScannedCount", 0))
                 matched.extend((item["sk"]["S"], item) for item in response.get("Items", []) if item["sk"]["S"] < upper)
                 last = response.get("LastEvaluatedKey")
