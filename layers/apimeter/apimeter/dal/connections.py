@@ -17,7 +17,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from apimeter.dal.dynamo import client, delete_keys, deserialize, error_code, serialize
+from apimeter.dal.dynamo import client, delete_keys, deserialize, error_code, serialize, update_if
 from apimeter.settings import settings
 
 GATE_SECONDS = 86_400  # an idle project's slot item goes away after a day
@@ -92,17 +92,13 @@ def add_subscription(connection: Connection, project_id: str, limit: int) -> boo
 
 def remove_subscription(connection_id: str, project_id: str) -> None:
     client().delete_item(TableName=_table(), Key=_subscription_key(project_id, connection_id))
-    try:
-        client().update_item(
-            TableName=_table(),
-            Key=_connection_key(connection_id),
-            UpdateExpression="DELETE projects :project",
-            ConditionExpression="attribute_exists(pk)",
-            ExpressionAttributeValues={":project": {"SS": [project_id]}},
-        )
-    except ClientError as exc:
-        if error_code(exc) != "ConditionalCheckFailedException":
-            raise
+    update_if(  # a connection already gone has nothing to remove
+        TableName=_table(),
+        Key=_connection_key(connection_id),
+        UpdateExpression="DELETE projects :project",
+        ConditionExpression="attribute_exists(pk)",
+        ExpressionAttributeValues={":project": {"SS": [project_id]}},
+    )
 
 
 def close_connection(connection_id: str) -> int:
@@ -164,19 +160,13 @@ def claim_slot(project_id: str, seen: int | None, slot: int) -> bool:
     values: dict[str, Any] = {":slot": {"N": str(slot)}}
     if seen is not None:
         values[":seen"] = {"N": str(seen)}
-    try:
-        client().update_item(
-            TableName=_table(),
-            Key=_gate_key(project_id),
-            UpdateExpression="SET slot = :slot",
-            ConditionExpression=condition,
-            ExpressionAttributeValues=values,
-        )
-    except ClientError as exc:
-        if error_code(exc) != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    return update_if(
+        TableName=_table(),
+        Key=_gate_key(project_id),
+        UpdateExpression="SET slot = :slot",
+        ConditionExpression=condition,
+        ExpressionAttributeValues=values,
+    )
 
 
 def take_minutes(project_id: str) -> set[str]:

@@ -15,7 +15,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from apimeter.dal.dynamo import client, error_code
+from apimeter.dal.dynamo import client, error_code, update_if
 from apimeter.domain.limits import Instant, Limits, Usage, Window, exceeded
 from apimeter.settings import settings
 
@@ -103,20 +103,14 @@ def _start_minute(
     else:
         condition += "cm = :stored"
         values[":stored"] = _n(stored)
-    try:
-        client().update_item(
-            TableName=_table(),
-            Key=key,
-            UpdateExpression="SET cm = :minute, mc = :n, expires_at = :exp ADD #h :n, d :n",
-            ConditionExpression=condition,
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues=values,
-        )
-    except ClientError as exc:
-        if error_code(exc) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return update_if(
+        TableName=_table(),
+        Key=key,
+        UpdateExpression="SET cm = :minute, mc = :n, expires_at = :exp ADD #h :n, d :n",
+        ConditionExpression=condition,
+        ExpressionAttributeNames=names,
+        ExpressionAttributeValues=values,
+    )
 
 
 def refund(scope: str, now: Instant, cost: int) -> None:
@@ -148,10 +142,14 @@ def peek(scope: str, now: Instant) -> Usage:
     return _usage(item.get("Item"), now.hour, now.minute)[1]
 
 
+def _quota_key(project_id: str, month: str) -> dict[str, Any]:
+    return {"pk": {"S": f"QUOTA#{project_id}"}, "sk": {"S": month}}
+
+
 def charge_quota(project_id: str, month: str, cost: int, quota: int) -> tuple[int, bool]:
     """Add ``cost`` events to the project's month unless that would pass ``quota``.
     Returns the events used (after, or before when refused) and whether it was accepted."""
-    key = {"pk": {"S": f"QUOTA#{project_id}"}, "sk": {"S": month}}
+    key = _quota_key(project_id, month)
     try:
         response = client().update_item(
             TableName=_table(),
@@ -173,12 +171,12 @@ def give_back_quota(project_id: str, month: str, units: int) -> None:
     """Take back ``units`` charged to the month and never handed out."""
     client().update_item(
         TableName=_table(),
-        Key={"pk": {"S": f"QUOTA#{project_id}"}, "sk": {"S": month}},
+        Key=_quota_key(project_id, month),
         UpdateExpression="ADD events :neg",
         ExpressionAttributeValues={":neg": _n(-units)},
     )
 
 
 def quota_used(project_id: str, month: str) -> int:
-    item = client().get_item(TableName=_table(), Key={"pk": {"S": f"QUOTA#{project_id}"}, "sk": {"S": month}})
+    item = client().get_item(TableName=_table(), Key=_quota_key(project_id, month))
     return int(item.get("Item", {}).get("events", {}).get("N", 0))

@@ -182,6 +182,18 @@ def throttled(exc: BaseException) -> bool:
     return isinstance(exc, ClientError) and error_code(exc) in THROTTLING_CODES
 
 
+def update_if(**request: Any) -> bool:
+    """One UpdateItem (the request's own keyword arguments) that applies only when its
+    ``ConditionExpression`` holds; False when it does not."""
+    try:
+        client().update_item(**request)
+    except ClientError as exc:
+        if error_code(exc) != "ConditionalCheckFailedException":
+            raise
+        return False
+    return True
+
+
 def put_if(table: str, item: Item, condition: str = "attribute_not_exists(pk)", values: Item | None = None) -> bool:
     """One PutItem that applies only when ``condition`` holds (by default: no such item yet);
     False when it does not."""

@@ -41,6 +41,7 @@ from apimeter.dal.dynamo import (
     put_if,
     serialize,
     side_by_side,
+    update_if,
 )
 from apimeter.domain.rollups import DIMENSIONS, Deltas, RollupKey
 from apimeter.domain.shards import Schedule, Step
@@ -97,12 +98,7 @@ def apply(deltas: Deltas, *, minute_expires_at: int, now_ms: int) -> int:
 
 
 def _add(request: dict[str, Any]) -> None:
-    try:
-        client().update_item(**request)
-    except ClientError as exc:
-        if error_code(exc) != "ConditionalCheckFailedException":
-            raise
-        # refused by a final bucket: its hour is marked pending, like every hour touched
+    update_if(**request)  # refused by a final bucket: its hour is marked pending, like every hour touched
 
 
 def _pending_key(project_id: str, hour: str, now_ms: int) -> dict[str, Any]:
@@ -268,20 +264,14 @@ def shard_schedule(project_id: str) -> Schedule:
 def grow_shards(project_id: str, step: Step) -> bool:
     """Add a step, unless one of at least as many shards is there already (another writer grew it)."""
     value = {"M": {"since": {"N": str(step.since_ms)}, "shards": {"N": str(step.shards)}}}
-    try:
-        client().update_item(
-            TableName=_table(),
-            Key=_schedule_key(project_id),
-            UpdateExpression="SET steps = list_append(if_not_exists(steps, :none), :step), #top = :n",
-            ConditionExpression="attribute_not_exists(#top) OR #top < :n",
-            ExpressionAttributeNames={"#top": "top"},
-            ExpressionAttributeValues={":none": {"L": []}, ":step": {"L": [value]}, ":n": {"N": str(step.shards)}},
-        )
-    except ClientError as exc:
-        if error_code(exc) != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    return update_if(
+        TableName=_table(),
+        Key=_schedule_key(project_id),
+        UpdateExpression="SET steps = list_append(if_not_exists(steps, :none), :step), #top = :n",
+        ConditionExpression="attribute_not_exists(#top) OR #top < :n",
+        ExpressionAttributeNames={"#top": "top"},
+        ExpressionAttributeValues={":none": {"L": []}, ":step": {"L": [value]}, ":n": {"N": str(step.shards)}},
+    )
 
 
 def _registry(project_id: str, dimension: str) -> str:
@@ -290,8 +280,7 @@ def _registry(project_id: str, dimension: str) -> str:
 
 def registered(project_id: str, dimension: str, values: Iterable[str]) -> set[str]:
     """Which of ``values`` the project's rollups already keep apart (BatchGetItem, 100 at a time)."""
-    pk = _registry(project_id, dimension)
-    keys = [{"pk": {"S": pk}, "sk": {"S": f"v#{v}"}} for v in sorted(set(values))]
+    keys = [_value_key(project_id, dimension, v) for v in sorted(set(values))]
     return {item["sk"]["S"][2:] for item in batch_get(_table(), keys, projection="sk").items}
 
 
@@ -305,7 +294,7 @@ def register(project_id: str, dimension: str, value: str, cap: int) -> bool:
     """
     if not _take_slots(project_id, dimension, 1, cap):
         return value in registered(project_id, dimension, [value])  # full, unless it is already kept
-    if not put_if(_table(), {"pk": {"S": _registry(project_id, dimension)}, "sk": {"S": f"v#{value}"}}):
+    if not put_if(_table(), _value_key(project_id, dimension, value)):
         _give_back_slots(project_id, dimension, 1)  # registered meanwhile by another ingest
     return True
 
@@ -320,12 +309,15 @@ def register_all(project_id: str, dimension: str, values: list[str], cap: int) -
     """
     if len(values) > cap or not _take_slots(project_id, dimension, len(values), cap):
         return False
-    pk = _registry(project_id, dimension)
-    written = side_by_side(lambda value: put_if(_table(), {"pk": {"S": pk}, "sk": {"S": f"v#{value}"}}), values)
+    written = side_by_side(lambda value: put_if(_table(), _value_key(project_id, dimension, value)), values)
     taken = sum(1 for new in written if not new)
     if taken:
         _give_back_slots(project_id, dimension, taken)
     return True
+
+
+def _value_key(project_id: str, dimension: str, value: str) -> dict[str, Any]:
+    return {"pk": {"S": _registry(project_id, dimension)}, "sk": {"S": f"v#{value}"}}
 
 
 def _count_key(project_id: str, dimension: str) -> dict[str, Any]:
@@ -334,20 +326,14 @@ def _count_key(project_id: str, dimension: str) -> dict[str, Any]:
 
 def _take_slots(project_id: str, dimension: str, slots: int, cap: int) -> bool:
     """Add ``slots`` to the project's count of values kept apart, unless that would pass ``cap``."""
-    try:
-        client().update_item(
-            TableName=_table(),
-            Key=_count_key(project_id, dimension),
-            UpdateExpression="ADD #n :k",
-            ConditionExpression="attribute_not_exists(#n) OR #n <= :room",
-            ExpressionAttributeNames={"#n": "values"},
-            ExpressionAttributeValues={":k": {"N": str(slots)}, ":room": {"N": str(cap - slots)}},
-        )
-    except ClientError as exc:
-        if error_code(exc) != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    return update_if(
+        TableName=_table(),
+        Key=_count_key(project_id, dimension),
+        UpdateExpression="ADD #n :k",
+        ConditionExpression="attribute_not_exists(#n) OR #n <= :room",
+        ExpressionAttributeNames={"#n": "values"},
+        ExpressionAttributeValues={":k": {"N": str(slots)}, ":room": {"N": str(cap - slots)}},
+    )
 
 
 def _give_back_slots(project_id: str, dimension: str, slots: int) -> None:
