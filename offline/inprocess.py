@@ -72,7 +72,7 @@ def fresh() -> None:
         cached.cache_clear()
     parameters.clear_caches()
     for found in (authorization.cache, ingest._policies, dimensions._known, dimensions._full, spend._cache,
-                  limits._leases, limits._charged_at, limits._quota_leases):  # fmt: skip
+                  limits._leases, limits._quota_leases):  # fmt: skip
         found.clear()
 
 

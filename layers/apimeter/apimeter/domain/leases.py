@@ -49,6 +49,7 @@ class Lease(Generic[P]):
     left: int = 0
     size: int = 1  # how much the next charge reserves, learnt from demand
     usage: Usage | None = field(default=None)  # the scope's counts the last charge returned
+    at: float = 0.0  # when the last charge was made (epoch seconds)
 
     def take(self, period: P, cost: int, terms: object = None) -> bool:
         """Hand out ``cost`` units from what is held, if it is enough and still good."""
@@ -77,12 +78,12 @@ class Lease(Generic[P]):
         self.size = max(1, min(self.size, most))
         return max(cost, self.size), stale
 
-    def charged(self, period: P, amount: int, cost: int, usage: Usage | None = None) -> None:
-        """``amount`` units were charged in ``period`` for a request of ``cost``: hold the rest."""
+    def charged(self, period: P, amount: int, cost: int, usage: Usage | None = None, at: float = 0.0) -> None:
+        """``amount`` units were charged in ``period`` (at ``at``) for a request of ``cost``: hold the rest."""
         if self.period != period:
             self.period, self.left = period, 0
         self.left += amount - cost
-        self.usage = usage
+        self.usage, self.at = usage, at
 
     def seen(self) -> Usage | None:
         """The scope's counts as this function knows them: the last charge's, less what it holds."""

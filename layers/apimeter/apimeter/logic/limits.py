@@ -31,10 +31,9 @@ from apimeter.errors import RateLimited
 from apimeter.observability import logger
 
 _headers: ContextVar[Headers | None] = ContextVar("rate_limit_headers", default=None)
-# This function's leases per scope, and when each was last charged (one invocation at a time on
-# Lambda; the lock is for the offline stack, whose environments share a process).
+# This function's leases per scope (one invocation at a time on Lambda; the lock is for the offline
+# stack, whose environments share a process).
 _leases: dict[str, Lease[int]] = {}
-_charged_at: dict[str, Instant] = {}
 _quota_leases: dict[str, Lease[str]] = {}
 _lock = threading.Lock()
 
@@ -87,10 +86,10 @@ def _take(scope: str, limits: Limits, now: Instant, cost: int) -> tuple[Lease[in
         lease = _leases.setdefault(scope, Lease())
         if lease.take(now.minute, cost, limits):
             return lease, lease.seen() or Usage(0, 0, 0), None
+        stale_minute = lease.period  # what is stale was charged in the minute of the last charge
         amount, stale = lease.plan(now.minute, cost, cap(limits), limits)
-        charged_at = _charged_at.get(scope, now)
-    if stale:
-        _give_back(scope, charged_at, stale)
+    if stale and stale_minute is not None:
+        _give_back(scope, Instant.at(stale_minute * 60), stale)
     usage, refusal = counters.charge(scope, now, amount, limits)
     if refusal is not None and amount > cost:  # the lease would pass a limit: the request alone may not
         amount = cost
@@ -98,8 +97,7 @@ def _take(scope: str, limits: Limits, now: Instant, cost: int) -> tuple[Lease[in
     if refusal is not None:
         return lease, usage, refusal
     with _lock:
-        lease.charged(now.minute, amount, cost, usage)
-        _charged_at[scope] = now
+        lease.charged(now.minute, amount, cost, usage, now.epoch)
         return lease, lease.seen() or usage, None
 
 
@@ -117,11 +115,11 @@ def project_rate(principal: Principal) -> float | None:
     this function's last charge of it saw (None before one)."""
     scope = f"project#{principal.project_id}"
     with _lock:
-        lease, at = _leases.get(scope), _charged_at.get(scope)
-        usage = lease.usage if lease is not None else None
-    if usage is None or at is None:
+        lease = _leases.get(scope)
+        usage, at = (lease.usage, lease.at) if lease is not None else (None, 0.0)
+    if usage is None:
         return None
-    return usage.minute / max(1.0, at.epoch % 60)
+    return usage.minute / max(1.0, at % 60)
 
 
 def month_of(epoch: float) -> tuple[str, int]:
