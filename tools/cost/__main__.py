@@ -93,9 +93,7 @@ def measure(name: str, stack: Stack, meter: Meter, key: str, events: list[dict[s
     for start in range(0, len(events), size):
         body = {"events": events[start : start + size]} if size > 1 else events[start]
         raw = json.dumps(body)
-        status, _, answer = stack.call("POST", "/v1/events", body, key=key)
-        if status != 202 or answer.get("rejected"):
-            raise SystemExit(f"{name}: the API answered {status} {str(answer)[:300]}")
+        _send(stack, name, key, body)
         path.requests += 1
         path.request_bytes.append(len(raw))
         if path.requests % 500 == 0:
@@ -207,17 +205,23 @@ def steady(stack: Stack, meter: Meter, key: str, count: int, end_ms: int, say: C
     meter.reset()
     sent = steady_events(count, end_ms)
     for start in range(0, len(sent), STEADY_RATE):
-        status, _, answer = stack.call("POST", "/v1/events", {"events": sent[start : start + STEADY_RATE]}, key=key)
-        if status != 202 or answer.get("rejected"):
-            raise SystemExit(f"steady: the API answered {status} {str(answer)[:300]}")
+        _send(stack, "steady", key, {"events": sent[start : start + STEADY_RATE]})
         stack.pump()  # one stream batch: one second of traffic
     say(f"  steady: {count} events sent")
-    live = sum(u for (f, t, _, k), u in meter.ledger.units.items() if t == "RollupsTable" and k == "write"
-               and f in STREAM_CONSUMERS)  # fmt: skip
-    before = meter.ledger.total("write", lambda a: a[1] == "RollupsTable" and a[0] == FINALIZER)
+
+    def rollup_writes(functions: tuple[str, ...]) -> float:
+        return meter.ledger.total("write", lambda a: a[1] == "RollupsTable" and a[0] in functions)
+
+    live = rollup_writes(STREAM_CONSUMERS)
     stack.functions[FINALIZER].invoke({"source": "aws.scheduler"})
-    final = meter.ledger.total("write", lambda a: a[1] == "RollupsTable" and a[0] == FINALIZER) - before
-    return Steady(count, live / count, final)
+    return Steady(count, live / count, rollup_writes((FINALIZER,)))
+
+
+def _send(stack: Stack, name: str, key: str, body: dict[str, Any]) -> None:
+    """One ingest request, which must be taken whole."""
+    status, _, answer = stack.call("POST", "/v1/events", body, key=key)
+    if status != 202 or answer.get("rejected"):
+        raise SystemExit(f"{name}: the API answered {status} {str(answer)[:300]}")
 
 
 @dataclass
