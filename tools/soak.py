@@ -35,7 +35,7 @@ import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
 from pathlib import Path
 from secrets import token_urlsafe
 from typing import Any
@@ -48,7 +48,6 @@ LOG = ROOT.parent / "shared" / "data" / "access-logs" / "apache_combined_2015.lo
 LINE = re.compile(r'^(\S+) \S+ \S+ \[([^\]]+)\] "(\S+) (\S+) [^"]*" (\d{3})')
 HTTP_SHARE = 0.1  # of ingest requests: sent over a loopback socket rather than handed to the gateway
 HOUR = 3_600_000
-DAY = 24 * HOUR
 
 # Realistic rates: a few percent of attempts throttled (botocore retries them), throttling that
 # outlasts the retries much rarer, a percent or two of invocations ending early.
@@ -389,18 +388,18 @@ def _check(stack: Stack, report: Report, project_id: str, acknowledged: dict[str
     report.mismatches += [f"accepted but not in the events table: {e}" for e in sorted(missing)[:10]]
     report.mismatches += [f"in the events table, never accepted: {e}" for e in sorted(extra)[:10]]
     expected: Counter[tuple[str, str, str]] = Counter()  # (granularity, dimension, sk)
+    from apimeter.domain.windows import STEP_MS, Granularity, bucket_ms
     from apimeter.logic.rollup import GRACE_MS
 
-    def finished(bucket: str, length: int) -> bool:  # over, and its grace too, when the last run ran
-        start = int(datetime.strptime(bucket, "%Y-%m-%dT%H" if length == HOUR else "%Y-%m-%d")
-                    .replace(tzinfo=UTC).timestamp() * 1000)  # fmt: skip
-        return start + length + GRACE_MS <= report.finalized_at
+    def finished(bucket: str, granularity: Granularity) -> bool:  # over, with its grace, at the last run
+        return bucket_ms(bucket, granularity) + STEP_MS[granularity] + GRACE_MS <= report.finalized_at
 
     for item in stored.values():
         hour = _hour(int(item["ts"]))
         endpoint = f"{item['method']} {item['endpoint']}"
-        for granularity, bucket in (("hour", hour), ("day", hour[:10])):
-            if not finished(bucket, HOUR if granularity == "hour" else DAY):
+        spans: tuple[tuple[Granularity, str], ...] = (("hour", hour), ("day", hour[:10]))
+        for granularity, bucket in spans:
+            if not finished(bucket, granularity):
                 continue  # a bucket is finalized once it is over, after a grace (see logic/rollup.py)
             expected[(granularity, "*", bucket)] += 1
             expected[(granularity, "e", f"{bucket}#{endpoint}")] += 1
