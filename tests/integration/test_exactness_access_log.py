@@ -65,11 +65,12 @@ def test_finalized_rollups_equal_the_log(api: Api, aws: dict[str, Any], log_even
     settings.cache_clear()
     session = api.register()
     token, tenant_id = session["access_token"], session["tenant"]["id"]
-    aws["dynamodb"].update_item(  # the operator raised this tenant's endpoint cap above the log's 1,323
-        TableName=aws["stack"].physical_name("EntitiesTable"),
+    raised = {"distinct_endpoints": 5000, "key_per_minute": 100_000, "project_per_minute": 100_000}
+    aws["dynamodb"].update_item(  # the operator raised this tenant's endpoint cap above the log's 1,323,
+        TableName=aws["stack"].physical_name("EntitiesTable"),  # and its rate: 10,000 events may go in a minute
         Key={"pk": {"S": f"TENANT#{tenant_id}"}, "sk": {"S": "TENANT"}},
         UpdateExpression="SET limits = :limits",
-        ExpressionAttributeValues={":limits": {"M": {"distinct_endpoints": {"N": "5000"}}}},
+        ExpressionAttributeValues={":limits": {"M": {k: {"N": str(v)} for k, v in raised.items()}}},
     )
     project_id = api.project(token)
     key = api.key(token, project_id)["key"]
