@@ -23,6 +23,7 @@ from apimeter.dal import events as events_table
 from apimeter.dal import rollups, streams
 from apimeter.domain.events import IngestPolicy, screen
 from apimeter.domain.rollups import deltas
+from tools.cost.capacity import item_size, write_units
 
 BATCH = 1000
 ENDPOINTS = 100
@@ -75,17 +76,20 @@ def main() -> int:
     for _ in range(ROUNDS):
         started = time.perf_counter()
         parsed = [events_table.from_row(streams.new_image(r) or {}) for r in batch]
-        writes = len(rollups.updates(deltas(parsed), minute_expires_at=0)) + len(
-            {(e.project_id, e.ts_ms // 3_600_000) for e in parsed}
-        )
+        found = deltas(parsed, dimensions_at=("minute",))
+        added = rollups.updates(found, minute_expires_at=0)
+        put = rollups.slices(found, batch="bench", minute_expires_at=0)
+        writes = len(added) + len(put) + len({(e.project_id, e.ts_ms // 3_600_000) for e in parsed})
         timings.append(time.perf_counter() - started)
     best, median = min(timings), statistics.median(timings)
     print(f"stream aggregation: a batch of {len(batch)} records over {ENDPOINTS} endpoints, {ROUNDS} rounds, one core")
     print(f"  best   {len(batch) / best:>10,.0f} records/s   {best / len(batch) * 1e6:6.1f} us/record")
     print(f"  median {len(batch) / median:>10,.0f} records/s")
     consumers = len({e.consumer for e in parsed})
-    print(f"  rollup writes: {writes} UpdateItem for {len(batch)} events = {writes / len(batch):.3f} per event "
-          f"({ENDPOINTS} endpoints, {consumers} consumers)")  # fmt: skip
+    size = sum(write_units(item_size(p["Item"])) for p in put)
+    print(f"  rollup writes: {writes} requests for {len(batch)} events = {writes / len(batch):.3f} per event "
+          f"({ENDPOINTS} endpoints, {consumers} consumers); the slices of endpoints and consumers are "
+          f"{size} WRU = {size / len(batch):.3f} per event")  # fmt: skip
     return 0
 
 

@@ -8,7 +8,9 @@ from typing import Any
 import boto3
 import pytest
 
-from apimeter.domain.windows import iso
+from apimeter.dal import rollups
+from apimeter.domain.rollups import RollupKey
+from apimeter.domain.windows import Granularity, iso
 from apimeter.logic import rollup
 from tests.builders import invoke, sample
 from tests.integration.conftest import Api
@@ -35,7 +37,13 @@ def hour_of(ts: int) -> str:
     return time.strftime("%Y-%m-%dT%H", time.gmtime(ts / 1000))
 
 
-def bucket(aws: dict[str, Any], project_id: str, granularity: str, key: str, dimension: str = "*") -> dict[str, Any]:
+def bucket(
+    aws: dict[str, Any], project_id: str, granularity: Granularity, key: str, dimension: str = "*"
+) -> dict[str, Any]:
+    if dimension != "*":  # an endpoint or consumer, as readers see it (packed: dal/rollups.py)
+        at, _, value = key.partition("#")
+        found = rollups.get_many([RollupKey(project_id, granularity, dimension, at, value)]).items
+        return {k: v if isinstance(v, bool) else str(v) for k, v in (found[0] if found else {}).items()}
     item = (
         aws["dynamodb"]
         .get_item(
@@ -65,11 +73,11 @@ def test_redelivered_batches_inflate_live_figures_but_never_final_ones(api: Api,
     hour = hour_of(base)
     records = stream_records(aws)
     assert invoke("aggregate", {"Records": records}) == {"batchItemFailures": []}  # a redelivered batch
-    assert bucket(aws, project_id, "hour", hour)["requests"] == "80"  # live: counted twice
-    assert bucket(aws, project_id, "hour", f"{hour}#GET /a", "e")["requests"] == "80"
-    assert bucket(aws, project_id, "hour", f"{hour}#u0", "c")["requests"] == "28"
-    ghost = {"pk": {"S": f"{project_id}#hour#e"}, "sk": {"S": f"{hour}#GET /ghost"}, "requests": {"N": "1"}}
-    aws["dynamodb"].put_item(TableName=aws["stack"].physical_name("RollupsTable"), Item=ghost)
+    assert bucket(aws, project_id, "hour", hour)["requests"] == "80"  # live totals: counted twice
+    assert bucket(aws, project_id, "hour", f"{hour}#GET /a", "e")["requests"] == "40"  # the batch's slice, put again
+    assert bucket(aws, project_id, "hour", f"{hour}#u0", "c")["requests"] == "14"
+    ghost = RollupKey(project_id, "hour", "e", hour, "GET /ghost")  # a pack some earlier run left
+    rollups.replace_all({ghost: {"requests": 1}}, run="earlier", computed_at=iso(base))
 
     report = rollup.run()
     assert (project_id, hour) in report.recomputed

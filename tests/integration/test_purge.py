@@ -16,7 +16,7 @@ from tests.integration.conftest import Api
 
 def items(aws: dict[str, Any], table: str, project_id: str) -> list[dict[str, Any]]:
     scanned = aws["dynamodb"].scan(TableName=aws["stack"].physical_name(table))["Items"]
-    return [i for i in scanned if project_id in json.dumps(i)]
+    return [i for i in scanned if project_id in json.dumps(i, default=repr)]  # packs hold bytes
 
 
 def files(bucket: str, project_id: str) -> list[str]:

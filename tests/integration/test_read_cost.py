@@ -16,9 +16,11 @@ from typing import TYPE_CHECKING, Any
 import boto3
 import pytest
 
+from apimeter.dal import rollups
 from apimeter.dal.dynamo import client, serialize
 from apimeter.domain import distinct, sketch
-from apimeter.domain.windows import STEP_MS, bucket_key, bucket_start
+from apimeter.domain.rollups import RollupKey
+from apimeter.domain.windows import STEP_MS, Granularity, bucket_key, bucket_start
 from apimeter.logic import analytics
 from tests.integration.conftest import Api
 
@@ -34,7 +36,7 @@ MINUTE, HOUR, DAY = STEP_MS["minute"], STEP_MS["hour"], STEP_MS["day"]
 EDGES = (0, HOUR, 2 * HOUR, DAY, 2 * DAY, 7 * DAY, 14 * DAY, 30 * DAY, 60 * DAY)  # window and previous-window starts
 
 
-def buckets(now: int) -> Iterator[tuple[str, str]]:
+def buckets(now: int) -> Iterator[tuple[Granularity, str]]:
     """Every bucket the analytics calls of 24 h, 7 d and 30 d windows (and the windows before them)
     can touch: days throughout, hours within 26 hours of a window's edge, minutes (kept 72 h) within
     80 minutes of an edge inside the last 72 hours."""
@@ -55,6 +57,7 @@ def generate(project_id: str, now: int, scale: int) -> None:
     table = boto3.client("dynamodb")
     name = aws_table()
     requests: list[dict[str, Any]] = []
+    packed: dict[RollupKey, dict[str, Any]] = {}
     bins = {sketch.bin_of(v): scale for v in (12.0, 45.0, 230.0)}
     for granularity, bucket in buckets(now):
         per_item = {"minute": 1, "hour": 14, "day": 24 * 14}[granularity] * scale
@@ -65,15 +68,16 @@ def generate(project_id: str, now: int, scale: int) -> None:
         final = {"final": True, "run": "run_generated"} if granularity != "minute" else {}
         codes = {"uc": {distinct.code(c) for c in CONSUMERS}}
         requests.append({**values, **final, **codes, "pk": f"{project_id}#{granularity}#*", "sk": bucket})
-        for dimension, names in (("e", ENDPOINTS), ("c", CONSUMERS)):
-            for value in names:
-                item = {**values, **final, "pk": f"{project_id}#{granularity}#{dimension}", "sk": f"{bucket}#{value}"}
-                requests.append(item)
+        for dimension, names in (("e", ENDPOINTS), ("c", CONSUMERS)):  # packed, as finalization writes them
+            packed.update({RollupKey(project_id, granularity, dimension, bucket, v): values for v in names})
     for start in range(0, len(requests), 25):
         chunk: list[WriteRequestTypeDef] = [
             {"PutRequest": {"Item": serialize(item)}} for item in requests[start : start + 25]
         ]
         table.batch_write_item(RequestItems={name: chunk})
+    rollups.replace_all(
+        packed, run="run_generated", computed_at="2026-01-01T00:00:00Z", minute_expires_at=now // 1000 + 72 * 3600
+    )
 
 
 def aws_table() -> str:

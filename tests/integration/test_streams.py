@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import time
+import zlib
 from typing import Any
 
 import boto3
 import pytest
 
 from apimeter.dal import rollups
+from apimeter.domain.windows import Run
 from offline.lambdas import Lambda
 from offline.streams import StreamPump
 from offline.template import StreamMapping
@@ -21,12 +23,20 @@ def test_sample_stream_event_is_aggregated(aws: dict[str, Any]) -> None:
     result = invoke("aggregate", sample("aggregate"))
     assert result == {"batchItemFailures": []}
     items = aws["dynamodb"].scan(TableName=aws["stack"].physical_name("RollupsTable"))["Items"]
-    buckets = {(i["pk"]["S"].rsplit("#", 1)[1], i["sk"]["S"]) for i in items if not i["pk"]["S"].startswith("PENDING#")}
-    assert buckets == {
-        (dimension, f"{bucket}{value}")
-        for bucket in ("2025-11-22T11:59", "2025-11-22T11", "2025-11-22")
-        for dimension, value in (("*", ""), ("e", "#GET /v1/users/{id}"), ("c", "#acme-mobile"))
-    }
+    keys = {(i["pk"]["S"].split("#", 1)[1], i["sk"]["S"]) for i in items if not i["pk"]["S"].startswith("PENDING#")}
+    batch = sample("aggregate")["Records"][0]["dynamodb"]["SequenceNumber"]
+    shard = zlib.crc32(batch.encode()) % rollups.SLICE_SHARDS
+    assert keys == {(f"{g}#*", b) for g, b in (("minute", "2025-11-22T11:59"), ("hour", "2025-11-22T11"),
+                                               ("day", "2025-11-22"))} | {
+        (f"{d}#slices#{shard}", f"2025-11-22T11:59#{batch}#000") for d in ("e", "c")
+    }  # fmt: skip
+    run = Run("day", "2025-11-22", "2025-11-22", 1)
+    assert [i["sk"] for i in rollups.read_runs("prj_01jexample000000000000000", [run], "e").items] == [
+        "2025-11-22#GET /v1/users/{id}"
+    ]  # the live day, from its minute's slice
+    assert [i["sk"] for i in rollups.read_runs("prj_01jexample000000000000000", [run], "c").items] == [
+        "2025-11-22#acme-mobile"
+    ]
     markers = {i["sk"]["S"] for i in items if i["pk"]["S"].startswith("PENDING#")}
     assert markers == {"prj_01jexample000000000000000#2025-11-22T11"}  # the hour awaits finalization
 

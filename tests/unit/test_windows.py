@@ -118,3 +118,15 @@ def test_instants_are_rfc3339_or_epoch_ms_moved_into_what_is_kept(text: str, exp
 def test_anything_else_is_refused_with_the_parameter_named(text: str) -> None:
     with pytest.raises(ValidationFailed, match="'from' must be an RFC 3339 date-time"):
         parse_instant(text, "from")
+
+
+def test_runs_of_groups_consecutive_buckets_and_only_them() -> None:
+    from apimeter.domain.windows import Run, runs_of
+
+    hours = ["2026-11-20T10", "2026-11-20T11", "2026-11-20T13", "2026-11-20T11", "2026-11-19T23", "2026-11-20T00"]
+    assert runs_of("hour", hours) == [
+        Run("hour", "2026-11-19T23", "2026-11-20T00", 2),
+        Run("hour", "2026-11-20T10", "2026-11-20T11", 2),
+        Run("hour", "2026-11-20T13", "2026-11-20T13", 1),
+    ]
+    assert runs_of("minute", []) == []

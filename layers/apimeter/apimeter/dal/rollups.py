@@ -1,15 +1,17 @@
 """The rollups table: additive counters per project, granularity, dimension and bucket.
 
 Keys:
-  pk = <project_id>#<granularity>#<dimension>     e.g. prj_01j...#hour#*  (* totals, e endpoints, c consumers)
+  pk = <project_id>#<granularity>#*               e.g. prj_01j...#hour#*: a project's totals
   sk = <bucket>                                    e.g. 2026-11-22T11 (UTC ISO prefix, sorts as time)
-       <bucket>#<value> in the e and c partitions  e.g. 2026-11-22T11#GET /users/{id}
-                                                   (bucket-major: one range read gives every
-                                                   endpoint of a window, one GetItem one endpoint
-                                                   in one bucket)
   expires_at: TTL on minute buckets only; hour and day buckets are kept
   final, run, computed_at: set when a bucket was recomputed from raw events (then the stream no
                            longer adds to it; a late event marks it pending instead)
+  Endpoints (e) and consumers (c) are packed (domain/packs.py): every value of a bucket in one item
+  (or a few, ``chunks`` of them, all of one ``run``), written whole by finalization:
+  <project_id>#<granularity>#<e|c>#packs / <bucket>#<chunk>     (minute packs expire like minutes)
+  and, until their hour is final, by the stream: one slice per batch, minute and dimension, put
+  whole under the batch's first sequence number, so a redelivered batch rewrites its own slice:
+  <project_id>#<e|c>#slices#<shard> / <minute>#<batch>#<chunk>  (shard: of the batch, 0-7)
   PENDING#<marking day>#<shard> / <project>#<hour bucket>: hours to (re)compute, with a version
   DIMS#<project>#<e|c> / v#<value>: the endpoints and consumers a project's rollups keep apart;
                          / count: how many (capped; the rest are folded into "other" at ingest)
@@ -43,9 +45,20 @@ from apimeter.dal.dynamo import (
     side_by_side,
     update_if,
 )
-from apimeter.domain.rollups import DIMENSIONS, Deltas, RollupKey
+from apimeter.domain import packs
+from apimeter.domain.ids import new_id
+from apimeter.domain.rollups import DIMENSIONS, PROJECT_TOTAL, Deltas, RollupKey, Value
 from apimeter.domain.shards import Schedule, Step
-from apimeter.domain.windows import GRANULARITIES, STEP_MS, Granularity, Run, bucket_key, run_buckets
+from apimeter.domain.windows import (
+    GRANULARITIES,
+    STEP_MS,
+    Granularity,
+    Run,
+    bucket_key,
+    children,
+    run_buckets,
+    runs_of,
+)
 from apimeter.settings import settings
 
 # UpdateExpression is limited to 4 KB; a bucket with many distinct sketch bins is split.
@@ -61,10 +74,13 @@ def partition(project_id: str, granularity: Granularity, dimension: str) -> str:
 
 
 def updates(deltas: Deltas, *, minute_expires_at: int) -> list[dict[str, Any]]:
-    """The UpdateItem requests that add ``deltas`` to their buckets (pure: no call is made)."""
+    """The UpdateItem requests that add the totals of ``deltas`` to their buckets (pure: no call is
+    made; endpoints and consumers go in slices, ``slices``)."""
     requests = []
     table = _table()
     for key, values in sorted(deltas.items()):
+        if key.dimension != PROJECT_TOTAL:
+            continue
         names = sorted(values)
         for start in range(0, len(names), _MAX_ADDS_PER_UPDATE):
             chunk = {n: values[n] for n in names[start : start + _MAX_ADDS_PER_UPDATE]}
@@ -76,12 +92,57 @@ def updates(deltas: Deltas, *, minute_expires_at: int) -> list[dict[str, Any]]:
 PENDING_SHARDS = 16
 
 
-def apply(deltas: Deltas, *, minute_expires_at: int, now_ms: int) -> int:
-    """Add every delta to its bucket and mark the hours touched pending; returns the writes made.
+SLICE_SHARDS = 8  # a busy project's slices spread over this many partitions (a few KB per batch each)
 
-    Hour and day buckets take the addition only while not final: a refused addition is a late
-    event for a finalized bucket, and marking its hour pending again makes the next rollup run
-    recompute it from raw events. Redelivered records therefore never change a final figure.
+
+def slices(deltas: Deltas, *, batch: str, minute_expires_at: int) -> list[dict[str, Any]]:
+    """The PutItem requests of a batch's minute slices: per project, minute and dimension, every
+    value's counters packed (pure: no call is made)."""
+    grouped: dict[tuple[str, str, str], dict[str, dict[str, Value]]] = {}
+    for key, values in deltas.items():
+        if key.dimension == PROJECT_TOTAL:
+            continue
+        if key.granularity != "minute":
+            raise ValueError(f"endpoints and consumers are added by the minute, not by the {key.granularity}")
+        grouped.setdefault((key.project_id, key.dimension, key.bucket), {})[key.value] = values
+    shard = zlib.crc32(batch.encode()) % SLICE_SHARDS
+    table, write = _table(), new_id("w")
+    return [
+        {"TableName": table, "Item": item}
+        for (project_id, dimension, minute), values in sorted(grouped.items())
+        for item in _pack_items(
+            _slices_partition(project_id, dimension, shard), f"{minute}#{batch}", values, write, minute_expires_at
+        )
+    ]
+
+
+def _slices_partition(project_id: str, dimension: str, shard: int) -> str:
+    return f"{project_id}#{dimension}#slices#{shard}"
+
+
+def _pack_items(pk: str, prefix: str, values: dict[str, dict[str, Value]], write: str,
+                expires_at: int | None) -> list[dict[str, Any]]:  # fmt: skip
+    blobs = packs.chunked(values)
+    items = []
+    for n, blob in enumerate(blobs):
+        item = {"pk": {"S": pk}, "sk": {"S": f"{prefix}#{n:03d}"}, "p": {"B": blob}, "run": {"S": write}}
+        if n == 0:
+            item["chunks"] = {"N": str(len(blobs))}
+        if expires_at is not None:
+            item["expires_at"] = {"N": str(expires_at)}
+        items.append(item)
+    return items
+
+
+def apply(deltas: Deltas, *, batch: str, minute_expires_at: int, now_ms: int) -> int:
+    """Add every delta of a stream batch (``batch``: its first record's sequence number) and mark
+    the hours touched pending; returns the writes made.
+
+    Totals are added to their buckets. Hour and day buckets take the addition only while not
+    final: a refused addition is a late event for a finalized bucket, and marking its hour pending
+    again makes the next rollup run recompute it from raw events. Redelivered records therefore
+    never change a final figure. Endpoints and consumers are put in the batch's slices, whole: a
+    batch retried from the same record puts the same slices again.
     """
     # The hours are marked first: a batch whose additions keep failing until it runs out of retries
     # (and goes to the on-failure queue) has still marked them, so the next run recomputes them from
@@ -90,15 +151,21 @@ def apply(deltas: Deltas, *, minute_expires_at: int, now_ms: int) -> int:
     touched = {(k.project_id, k.bucket) for k in deltas if k.granularity == "hour" and not k.value}
     for project_id, hour in sorted(touched):
         mark_pending(project_id, hour, now_ms)
+    puts = slices(deltas, batch=batch, minute_expires_at=minute_expires_at)
+    side_by_side(_put, puts)
     requests = updates(deltas, minute_expires_at=minute_expires_at)
     # Additions commute, so they go side by side; the first error other than a refusal propagates
     # (the batch is retried from its first record, and finalization corrects what was counted twice).
     side_by_side(_add, requests)
-    return len(requests) + len(touched)
+    return len(puts) + len(requests) + len(touched)
 
 
 def _add(request: dict[str, Any]) -> None:
     update_if(**request)  # refused by a final bucket: its hour is marked pending, like every hour touched
+
+
+def _put(request: dict[str, Any]) -> None:
+    client().put_item(**request)
 
 
 def _pending_key(project_id: str, hour: str, now_ms: int) -> dict[str, Any]:
@@ -178,11 +245,36 @@ def clear_pending(marker: Pending) -> bool:
     return True
 
 
-def replace_all(buckets: dict[RollupKey, dict[str, Any]], *, run: str, computed_at: str) -> int:
+def replace_all(
+    buckets: dict[RollupKey, dict[str, Any]],
+    *,
+    run: str,
+    computed_at: str,
+    whole: Iterable[tuple[str, Granularity, str]] = (),
+    minute_expires_at: int | None = None,
+) -> int:
     """Write buckets recomputed from raw events: each whole, final, with the run that made it (25 per
-    BatchWriteItem); returns how many were written."""
-    requests = [{"PutRequest": {"Item": _final_item(k, v, run, computed_at)}} for k, v in sorted(buckets.items())]
+    BatchWriteItem); returns how many items were written. Endpoints and consumers are written as
+    packs, one per bucket and dimension, replacing what was there; each (project, granularity,
+    bucket) of ``whole`` gets its packs even when it has no value (so none that was is left)."""
+    totals = {k: v for k, v in buckets.items() if k.dimension == PROJECT_TOTAL}
+    requests = [{"PutRequest": {"Item": _final_item(k, v, run, computed_at)}} for k, v in sorted(totals.items())]
+    grouped: dict[tuple[str, Granularity, str, str], dict[str, dict[str, Value]]] = {}
+    for project_id, granularity, bucket in whole:
+        for dimension in DIMENSIONS[1:]:
+            grouped[(project_id, granularity, dimension, bucket)] = {}
+    for key, values in buckets.items():
+        if key.dimension != PROJECT_TOTAL:
+            grouped.setdefault((key.project_id, key.granularity, key.dimension, key.bucket), {})[key.value] = values
+    for (project_id, granularity, dimension, bucket), values in sorted(grouped.items()):
+        expires = minute_expires_at if granularity == "minute" else None
+        pk = _packs_partition(project_id, granularity, dimension)
+        requests += [{"PutRequest": {"Item": item}} for item in _pack_items(pk, bucket, values, run, expires)]
     return batch_write(_table(), requests)
+
+
+def _packs_partition(project_id: str, granularity: Granularity, dimension: str) -> str:
+    return f"{partition(project_id, granularity, dimension)}#packs"
 
 
 def _final_item(key: RollupKey, values: dict[str, Any], run: str, computed_at: str) -> dict[str, Any]:
@@ -196,9 +288,21 @@ def _key(key: RollupKey) -> dict[str, Any]:
 
 
 def get_many(keys: list[RollupKey]) -> ReadResult:
-    """Buckets by key (BatchGetItem, 100 at a time); missing buckets are simply absent."""
-    fetched = batch_get(_table(), [_key(k) for k in dict.fromkeys(keys)])
-    return ReadResult([deserialize(item) for item in fetched.items], len(fetched.items), fetched.calls)
+    """Buckets by key (totals: BatchGetItem, 100 at a time; an endpoint or consumer: read from the
+    packs and slices of its buckets); missing buckets are simply absent."""
+    totals = [k for k in dict.fromkeys(keys) if k.dimension == PROJECT_TOTAL]
+    fetched = batch_get(_table(), [_key(k) for k in totals])
+    result = ReadResult([deserialize(item) for item in fetched.items], len(fetched.items), fetched.calls)
+    wanted: dict[tuple[str, str, Granularity], set[str]] = {}
+    for key in keys:
+        if key.dimension != PROJECT_TOTAL:
+            wanted.setdefault((key.project_id, key.dimension, key.granularity), set()).add(key.sk)
+    for (project_id, dimension, granularity), sks in sorted(wanted.items()):
+        found = _dimension_read(project_id, runs_of(granularity, {sk.partition("#")[0] for sk in sks}), dimension)
+        result.items += [item for item in found.items if item["sk"] in sks]
+        result.items_read += found.items_read
+        result.queries += found.queries
+    return result
 
 
 def bucket(key: RollupKey) -> dict[str, Any] | None:
@@ -236,9 +340,11 @@ def _number_or_set(value: Any) -> dict[str, Any]:
 
 
 def partitions_of(project_id: str) -> list[str]:
-    """Every rollup partition of a project (one per granularity and dimension, its registry, what
-    anomaly detection keeps, and its events' shard schedule)."""
+    """Every rollup partition of a project (totals and packs per granularity, slices, its registry,
+    what anomaly detection keeps, and its events' shard schedule)."""
     rollups = [partition(project_id, g, d) for g in GRANULARITIES for d in DIMENSIONS]
+    rollups += [_packs_partition(project_id, g, d) for g in GRANULARITIES for d in DIMENSIONS[1:]]
+    rollups += [_slices_partition(project_id, d, shard) for d in DIMENSIONS[1:] for shard in range(SLICE_SHARDS)]
     detection = [f"{project_id}#detectors", f"{project_id}#anomalies"]
     return (
         rollups
@@ -346,11 +452,6 @@ def _give_back_slots(project_id: str, dimension: str, slots: int) -> None:
     )
 
 
-def delete_items(items: list[dict[str, Any]]) -> int:
-    """Delete read items (as ``read_runs`` returns them) by their keys."""
-    return delete_keys(_table(), [{"pk": {"S": item["pk"]}, "sk": {"S": item["sk"]}} for item in items])
-
-
 def delete_partition(pk: str, limit: int = 1000) -> int:
     """Delete up to ``limit`` items of one partition; returns how many."""
     response = client().query(
@@ -373,12 +474,102 @@ class ReadResult:
 
 
 def read_runs(project_id: str, runs: Iterable[Run], dimension: str = "*") -> ReadResult:
-    """Every bucket of ``runs``; in a dimension partition, every value of every bucket."""
+    """Every bucket of ``runs``; for endpoints or consumers, every value of every bucket, each as an
+    item ``{"sk": "<bucket>#<value>", **counters}`` (with ``final`` when finalized)."""
+    if dimension != PROJECT_TOTAL:
+        return _dimension_read(project_id, list(runs), dimension)
     result = ReadResult()
     for run in runs:
-        last = run.last if dimension == "*" else run.last + _AFTER_VALUES
-        _query(result, partition(project_id, run.granularity, dimension), run.first, last)
+        _query(result, partition(project_id, run.granularity, dimension), run.first, run.last)
     return result
+
+
+def _dimension_read(project_id: str, runs: list[Run], dimension: str) -> ReadResult:
+    """A dimension's values over ``runs``, one item per bucket and value: a bucket with events is
+    read from its packs when final, else from its hours (a day) or minutes (an hour), and a minute
+    of an hour not yet final from the stream's slices; what its parts hold is summed under its own
+    name. The totals say which buckets had events, so empty ones cost nothing."""
+    result = ReadResult()
+    found: dict[str, tuple[str | None, dict[str, packs.Counters]]] = {}  # bucket -> (final run, values)
+    live: dict[str, str] = {}  # minute read from slices -> the bucket it is part of
+    todo: list[tuple[Run, bool, str | None]] = [(run, True, None) for run in runs]  # (run, may be final, of)
+    while todo:
+        run, may_be_final, of = todo.pop(0)
+        totals = ReadResult()
+        _query(totals, partition(project_id, run.granularity, PROJECT_TOTAL), run.first, run.last)
+        result.items_read += totals.items_read
+        result.queries += totals.queries
+        busy = sorted(str(item["sk"]) for item in totals.items if item.get("requests"))
+        if not busy:
+            continue
+        final = {}
+        if may_be_final:
+            final = _read_packs(result, _packs_partition(project_id, run.granularity, dimension), busy[0], busy[-1])
+        for bucket in busy:
+            if bucket in final:
+                run_id, values = final[bucket]
+                _, summed = found.setdefault(of or bucket, (None if of else run_id, {}))
+                packs.add(summed, [values])
+            elif run.granularity == "minute":
+                live[bucket] = of or bucket
+            else:  # not final yet: from its parts (the hours of a day, the minutes of an hour)
+                todo.append((children(bucket), run.granularity == "day", of or bucket))
+    if live:
+        for minute, values in _read_slices(result, project_id, dimension, sorted(live)).items():
+            packs.add(found.setdefault(live[minute], (None, {}))[1], [values])
+    for bucket, (final_run, values) in sorted(found.items()):
+        result.items += _items_of(bucket, values, final_run)
+    return result
+
+
+def _items_of(bucket: str, values: dict[str, packs.Counters], run: str | None = None) -> list[dict[str, Any]]:
+    """Items as the per-value rollups were: ``sk`` is ``<bucket>#<value>``; a finalized bucket's
+    carry ``final`` and the ``run`` that wrote them."""
+    extra: dict[str, Any] = {"final": True, "run": run} if run else {}
+    return [{"sk": f"{bucket}#{value}", **counters, **extra} for value, counters in sorted(values.items())]
+
+
+def _read_packs(result: ReadResult, pk: str, first: str, last: str) -> dict[str, tuple[str, dict[str, packs.Counters]]]:
+    """Every complete pack of ``first`` to ``last``, by bucket, with the run that wrote it (a bucket
+    caught while being rewritten is left out: its parts answer instead)."""
+    raw = _query_raw(result, pk, first, last + _AFTER_VALUES)
+    return {bucket: found for (bucket,), found in _complete(raw, 1).items()}
+
+
+def _complete(raw: list[dict[str, Any]], depth: int) -> dict[tuple[str, ...], tuple[str, dict[str, packs.Counters]]]:
+    """Decoded packs whose every chunk is there, of one write (returned with them), keyed by the
+    first ``depth`` parts of their sort key."""
+    chunks: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for item in raw:
+        parts = item["sk"]["S"].split("#")
+        chunks.setdefault(tuple(parts[:depth]), []).append(item)
+    found = {}
+    for where, items in chunks.items():
+        first = next((i for i in items if i["sk"]["S"].endswith("#000")), None)
+        if first is None:
+            continue
+        count, write = int(first["chunks"]["N"]), first["run"]["S"]
+        mine = [i for i in items if i["run"]["S"] == write and int(i["sk"]["S"].rsplit("#", 1)[1]) < count]
+        if len(mine) == count:
+            found[where] = (write, packs.add({}, (packs.decode(bytes(i["p"]["B"])) for i in mine)))
+    return found
+
+
+def _read_slices(
+    result: ReadResult, project_id: str, dimension: str, minutes: list[str]
+) -> dict[str, dict[str, packs.Counters]]:
+    """The slices of ``minutes`` (sorted), summed per minute."""
+    first, last, wanted = minutes[0], minutes[-1], set(minutes)
+    pks = [_slices_partition(project_id, dimension, shard) for shard in range(SLICE_SHARDS)]
+    reads = side_by_side(lambda pk: _query_raw(ReadResult(), pk, first, last + _AFTER_VALUES, count=False), pks)
+    by_minute: dict[str, dict[str, packs.Counters]] = {}
+    for raw in reads:
+        result.queries += 1
+        result.items_read += len(raw)
+        for (minute, _), (_, values) in _complete(raw, 2).items():
+            if minute in wanted:
+                packs.add(by_minute.setdefault(minute, {}), [values])
+    return by_minute
 
 
 def hourly(project_id: str, first_ms: int, end_ms: int) -> list[dict[str, Any]]:
@@ -400,6 +591,11 @@ def value_of(item: dict[str, Any]) -> tuple[str, str]:
 
 
 def _query(result: ReadResult, pk: str, first: str, last: str) -> None:
+    result.items.extend(deserialize(item) for item in _query_raw(result, pk, first, last))
+
+
+def _query_raw(result: ReadResult, pk: str, first: str, last: str, *, count: bool = True) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {
         "TableName": _table(),
         "KeyConditionExpression": "pk = :pk AND sk BETWEEN :first AND :last",
@@ -407,12 +603,13 @@ def _query(result: ReadResult, pk: str, first: str, last: str) -> None:
     }
     while True:
         response = client().query(**kwargs)
-        result.queries += 1
         page = response.get("Items", [])
-        result.items_read += len(page)
-        result.items.extend(deserialize(item) for item in page)
+        if count:
+            result.queries += 1
+            result.items_read += len(page)
+        found.extend(page)
         if "LastEvaluatedKey" not in response:
-            return
+            return found
         kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
 

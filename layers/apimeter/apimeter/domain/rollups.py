@@ -104,12 +104,18 @@ def contribution(event: TrackedEvent) -> dict[str, Number]:
     return values
 
 
-def deltas(events: Iterable[TrackedEvent], granularities: tuple[Granularity, ...] = GRANULARITIES) -> Deltas:
+def deltas(
+    events: Iterable[TrackedEvent],
+    granularities: tuple[Granularity, ...] = GRANULARITIES,
+    dimensions_at: tuple[Granularity, ...] | None = None,
+) -> Deltas:
     """Sum the contributions of ``events`` per rollup bucket: each granularity, for the project's
-    totals, the event's endpoint and its consumer. The unique-consumer sketch goes on the totals of
-    the finest granularity only: live, that is minutes (small items, cheap to update); hours and
-    days get theirs when finalized from raw events (see logic/rollup.py)."""
+    totals, the event's endpoint and its consumer (endpoints and consumers only at ``dimensions_at``,
+    when given). The unique-consumer sketch goes on the totals of the first granularity only: live,
+    that is minutes (small items, cheap to update); hours and days get theirs when finalized from
+    raw events (see logic/rollup.py)."""
     result: Deltas = {}
+    kept = granularities if dimensions_at is None else dimensions_at
     buckets: dict[int, list[tuple[Granularity, str]]] = {}  # minute -> its bucket per granularity
     keys: dict[tuple[str, str, str, int], list[RollupKey]] = {}
     for event in events:
@@ -124,7 +130,8 @@ def deltas(events: Iterable[TrackedEvent], granularities: tuple[Granularity, ...
                 continue
             cached = keys.get((event.project_id, dimension, value, minute))
             if cached is None:
-                cached = [RollupKey(event.project_id, g, dimension, b, value) for g, b in named]
+                spans = named if dimension == PROJECT_TOTAL else [(g, b) for g, b in named if g in kept]
+                cached = [RollupKey(event.project_id, g, dimension, b, value) for g, b in spans]
                 keys[(event.project_id, dimension, value, minute)] = cached
             for key in cached:
                 target = result.get(key)
@@ -148,7 +155,7 @@ def merge_values(items: Iterable[Mapping[str, Any]]) -> dict[str, Value]:
             if name == UNIQUE_CONSUMERS:
                 _bump(result, name, {int(c) for c in value})
             elif _is_counter(name):
-                _bump(result, name, Decimal(value) if name in _DECIMALS else int(value))
+                _bump(result, name, Decimal(value) if name in DECIMALS else int(value))
     if UNIQUE_CONSUMERS in result:
         codes = result[UNIQUE_CONSUMERS]
         assert isinstance(codes, set)
@@ -252,11 +259,11 @@ _SCALARS = {
     "cost": "cost",
     "units": "units",
 }
-_DECIMALS = {"lat_sum", "cost", "units"}
+DECIMALS = {"lat_sum", "cost", "units"}
 
 
 def _number(value: Any, name: str) -> Number:
-    return Decimal(value) if name in _DECIMALS else int(value)
+    return Decimal(value) if name in DECIMALS else int(value)
 
 
 def _round(value: float | None) -> float | None:

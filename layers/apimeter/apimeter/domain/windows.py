@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from functools import lru_cache
@@ -75,6 +76,19 @@ class Run:
     first: str
     last: str
     count: int
+
+
+def runs_of(granularity: Granularity, buckets: Iterable[str]) -> list[Run]:
+    """The fewest runs holding exactly ``buckets``: consecutive ones together."""
+    step = STEP_MS[granularity]
+    starts = sorted({bucket_ms(b, granularity) for b in buckets})
+    runs, first = [], 0
+    for n, start in enumerate(starts):
+        if n + 1 == len(starts) or starts[n + 1] != start + step:
+            runs.append(Run(granularity, bucket_key(starts[first], granularity), bucket_key(start, granularity),
+                            n - first + 1))  # fmt: skip
+            first = n + 1
+    return runs
 
 
 def run_buckets(run: Run) -> list[str]:

@@ -62,7 +62,12 @@ def aggregate(records: Sequence[dict[str, Any]]) -> Outcome:
                 received.append(at)
     expires_at = int(time.time()) + settings().minute_rollup_retention_hours * 3600
     try:
-        updates = rollups.apply(deltas(batch), minute_expires_at=expires_at, now_ms=int(time.time() * 1000))
+        updates = rollups.apply(
+            deltas(batch, dimensions_at=("minute",)),
+            batch=str(records[0]["dynamodb"]["SequenceNumber"]),
+            minute_expires_at=expires_at,
+            now_ms=int(time.time() * 1000),
+        )
     except Exception:
         logger.exception("rollup write failed; the batch is retried from its first record")
         return Outcome(0, 0, 0, records[0]["dynamodb"]["SequenceNumber"])

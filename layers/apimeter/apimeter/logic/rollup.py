@@ -19,7 +19,7 @@ from apimeter.domain import distinct
 from apimeter.domain.ids import new_id
 from apimeter.domain.rollups import DIMENSIONS, PROJECT_TOTAL, UNIQUE_CONSUMERS, RollupKey, deltas, merge_values
 from apimeter.domain.shards import shards_over
-from apimeter.domain.windows import STEP_MS, Granularity, Run, bucket_key, bucket_ms, now_iso
+from apimeter.domain.windows import STEP_MS, Run, bucket_key, bucket_ms, now_iso
 from apimeter.settings import settings
 
 GRACE_MS = 10 * 60_000
@@ -43,19 +43,28 @@ def event_shards(project_id: str, end_ms: int) -> int:
 
 
 def finalize_hour(project_id: str, hour: str, run: str) -> int:
-    """Recompute one hour of one project from its raw events, totals and every endpoint and
-    consumer in it; returns how many events there were."""
+    """Recompute one hour of one project from its raw events: its totals, and every endpoint and
+    consumer in it and in each of its minutes; returns how many events there were."""
     start = bucket_ms(hour, "hour")
     end = start + STEP_MS["hour"]
     found = events.between(project_id, start, end, event_shards(project_id, end))
-    buckets = deltas(found, ("hour",))
+    buckets = {
+        k: v
+        for k, v in deltas(found, ("hour", "minute")).items()
+        if k.granularity == "hour" or k.dimension != PROJECT_TOTAL
+    }
     totals = RollupKey(project_id, "hour", PROJECT_TOTAL, hour)
     buckets.setdefault(totals, {})  # an hour without events is final too: zero
     if UNIQUE_CONSUMERS in buckets[totals]:
         codes = buckets[totals][UNIQUE_CONSUMERS]
         assert isinstance(codes, set)
         buckets[totals][UNIQUE_CONSUMERS] = distinct.compact(codes)
-    _write_final(project_id, "hour", hour, buckets, run)
+    minutes_expire_at = int(time.time()) + settings().minute_rollup_retention_hours * 3600
+    # The minutes' packs first: once the hour's totals say final, readers take its minutes from them.
+    minutes = {k: v for k, v in buckets.items() if k.granularity == "minute"}
+    rollups.replace_all(minutes, run=run, computed_at=now_iso(), minute_expires_at=minutes_expire_at)
+    hours = {k: v for k, v in buckets.items() if k.granularity == "hour"}
+    rollups.replace_all(hours, run=run, computed_at=now_iso(), whole=[(project_id, "hour", hour)])
     return len(found)
 
 
@@ -72,23 +81,7 @@ def finalize_day(project_id: str, day: str, run: str) -> None:
             by_value.setdefault(value, []).append(item)
         for value, items in by_value.items():
             buckets[RollupKey(project_id, "day", dimension, day, value)] = merge_values(items)
-    _write_final(project_id, "day", day, buckets, run)
-
-
-def _write_final(
-    project_id: str, granularity: Granularity, bucket: str, buckets: dict[RollupKey, dict[str, Any]], run: str
-) -> None:
-    """Write a bucket's recomputed items, and delete dimension items the recomputation did not find
-    (so a finalized bucket holds exactly what its raw events say)."""
-    rollups.replace_all(buckets, run=run, computed_at=now_iso())
-    one = Run(granularity, bucket, bucket, 1)
-    for dimension in DIMENSIONS[1:]:
-        stale = [
-            item
-            for item in rollups.read_runs(project_id, [one], dimension).items
-            if RollupKey(project_id, granularity, dimension, bucket, rollups.value_of(item)[1]) not in buckets
-        ]
-        rollups.delete_items(stale)
+    rollups.replace_all(buckets, run=run, computed_at=now_iso(), whole=[(project_id, "day", day)])
 
 
 def run(now_ms: int | None = None) -> RunReport:
