@@ -182,16 +182,26 @@ def throttled(exc: BaseException) -> bool:
     return isinstance(exc, ClientError) and error_code(exc) in THROTTLING_CODES
 
 
-def update_if(**request: Any) -> bool:
-    """One UpdateItem (the request's own keyword arguments) that applies only when its
-    ``ConditionExpression`` holds; False when it does not."""
+def _applied(write: Callable[..., Any], request: dict[str, Any]) -> bool:
+    """One conditional write; False when its ``ConditionExpression`` does not hold."""
     try:
-        client().update_item(**request)
+        write(**request)
     except ClientError as exc:
         if error_code(exc) != "ConditionalCheckFailedException":
             raise
         return False
     return True
+
+
+def update_if(**request: Any) -> bool:
+    """One UpdateItem (the request's own keyword arguments) that applies only when its
+    ``ConditionExpression`` holds; False when it does not."""
+    return _applied(client().update_item, request)
+
+
+def delete_if(**request: Any) -> bool:
+    """One DeleteItem that applies only when its ``ConditionExpression`` holds; False when it does not."""
+    return _applied(client().delete_item, request)
 
 
 def put_if(table: str, item: Item, condition: str = "attribute_not_exists(pk)", values: Item | None = None) -> bool:
@@ -200,10 +210,4 @@ def put_if(table: str, item: Item, condition: str = "attribute_not_exists(pk)", 
     request: dict[str, Any] = {"TableName": table, "Item": item, "ConditionExpression": condition}
     if values:
         request["ExpressionAttributeValues"] = values
-    try:
-        client().put_item(**request)
-    except ClientError as exc:
-        if error_code(exc) != "ConditionalCheckFailedException":
-            raise
-        return False
-    return True
+    return _applied(client().put_item, request)

@@ -30,16 +30,15 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
-from botocore.exceptions import ClientError
 
 from apimeter.dal.dynamo import (
     as_json,
     batch_get,
     batch_write,
     client,
+    delete_if,
     delete_keys,
     deserialize,
-    error_code,
     put_if,
     serialize,
     side_by_side,
@@ -231,18 +230,12 @@ def delete_pending_of(project_id: str, marking_days: list[str]) -> int:
 
 def clear_pending(marker: Pending) -> bool:
     """Remove a marker unless it was marked again meanwhile (then the next run takes it)."""
-    try:
-        client().delete_item(
-            TableName=_table(),
-            Key=marker.key,
-            ConditionExpression="version = :seen",
-            ExpressionAttributeValues={":seen": {"N": str(marker.version)}},
-        )
-    except ClientError as exc:
-        if error_code(exc) == "ConditionalCheckFailedException":
-            return False
-        raise
-    return True
+    return delete_if(
+        TableName=_table(),
+        Key=marker.key,
+        ConditionExpression="version = :seen",
+        ExpressionAttributeValues={":seen": {"N": str(marker.version)}},
+    )
 
 
 def replace_all(
@@ -561,11 +554,12 @@ def _read_slices(
     """The slices of ``minutes`` (sorted), summed per minute."""
     first, last, wanted = minutes[0], minutes[-1], set(minutes)
     pks = [_slices_partition(project_id, dimension, shard) for shard in range(SLICE_SHARDS)]
-    reads = side_by_side(lambda pk: _query_raw(ReadResult(), pk, first, last + _AFTER_VALUES, count=False), pks)
+    shards = [ReadResult() for _ in pks]
+    reads = side_by_side(lambda n: _query_raw(shards[n], pks[n], first, last + _AFTER_VALUES), range(len(pks)))
     by_minute: dict[str, dict[str, packs.Counters]] = {}
-    for raw in reads:
-        result.queries += 1
-        result.items_read += len(raw)
+    for shard, raw in zip(shards, reads, strict=True):
+        result.queries += shard.queries
+        result.items_read += shard.items_read
         for (minute, _), (_, values) in _complete(raw, 2).items():
             if minute in wanted:
                 packs.add(by_minute.setdefault(minute, {}), [values])
@@ -594,7 +588,7 @@ def _query(result: ReadResult, pk: str, first: str, last: str) -> None:
     result.items.extend(deserialize(item) for item in _query_raw(result, pk, first, last))
 
 
-def _query_raw(result: ReadResult, pk: str, first: str, last: str, *, count: bool = True) -> list[dict[str, Any]]:
+def _query_raw(result: ReadResult, pk: str, first: str, last: str) -> list[dict[str, Any]]:
     found: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {
         "TableName": _table(),
@@ -604,9 +598,8 @@ def _query_raw(result: ReadResult, pk: str, first: str, last: str, *, count: boo
     while True:
         response = client().query(**kwargs)
         page = response.get("Items", [])
-        if count:
-            result.queries += 1
-            result.items_read += len(page)
+        result.queries += 1
+        result.items_read += len(page)
         found.extend(page)
         if "LastEvaluatedKey" not in response:
             return found
