@@ -60,17 +60,15 @@ def moto(environment: dict[str, str] | None = None, around: Callable[[Any, Any],
 
 
 def fresh() -> None:
-    from aws_lambda_powertools.utilities import parameters
-
     from apimeter import secrets
     from apimeter.dal import dynamo, notifications, sockets
     from apimeter.logic import authorization, dimensions, ingest, limits, spend
     from apimeter.settings import settings
 
-    for cached in (settings, dynamo.client, dynamo._probe_client, sockets._client, secrets._previous_versions,
+    for cached in (settings, dynamo.client, dynamo._probe_client, sockets._client, secrets._client,
                    notifications._sns, notifications._events):  # fmt: skip
         cached.cache_clear()
-    parameters.clear_caches()
+    secrets.forget()
     for found in (authorization.cache, ingest._policies, dimensions._known, dimensions._full, spend._cache,
                   limits._leases, limits._quota_leases):  # fmt: skip
         found.clear()

@@ -25,6 +25,8 @@ from typing import Any
 
 import boto3
 
+from apimeter import aws
+
 HEADER = "x-apimeter-offline-priority"
 ENVIRON_KEY = "HTTP_" + HEADER.upper().replace("-", "_")
 
@@ -41,18 +43,18 @@ def foreground() -> Iterator[None]:
         _serving.reset(token)
 
 
-def _mark(request: Any, **_: Any) -> None:
+def _mark(**event: Any) -> None:
     if _serving.get():
-        request.headers[HEADER] = "1"
+        event["request"].headers[HEADER] = "1"
 
 
 @cache
 def install() -> None:
-    """Mark the requests of every client of boto3's default session (clients copy the session's
-    handlers when made, so this runs before any), and let worker threads inherit the mark."""
-    boto3.setup_default_session()
-    assert boto3.DEFAULT_SESSION is not None
-    boto3.DEFAULT_SESSION.events.register("before-sign", _mark)
+    """Mark the requests of every client of the functions' botocore session, which boto3's default
+    session then shares (clients copy the session's handlers when made, so this runs before any), and
+    let worker threads inherit the mark."""
+    boto3.setup_default_session(botocore_session=aws.session())
+    aws.session().register("before-sign", _mark)
     submit = concurrent.futures.ThreadPoolExecutor.submit
 
     def submit_in_context(self: Any, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Any:

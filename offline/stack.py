@@ -154,12 +154,11 @@ class OfflineStack:
         return False
 
     def _inject(self, faults: Faults, functions: dict[str, Any]) -> None:
-        """Faults for the functions' AWS calls (their clients come from the default session, made
+        """Faults for the functions' AWS calls (their clients come from apimeter.aws's session, made
         after this) and invocations; the stack's own clients, made before, stay reliable."""
-        import boto3
+        from apimeter import aws
 
-        assert boto3.DEFAULT_SESSION is not None, "priority.install() sets the default session up first"
-        faults.install(boto3.DEFAULT_SESSION.events)
+        faults.install(aws.session())
         for name in WATCHED:
             if name in functions:
                 faults.guard(functions[name], name)

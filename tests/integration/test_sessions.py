@@ -71,12 +71,12 @@ def test_an_api_key_exchanges_for_a_token_with_its_scopes(api: Api) -> None:
 
 
 def test_rotating_the_signing_key_signs_nobody_out(api: Api, aws: dict[str, Any]) -> None:
-    from aws_lambda_powertools.utilities import parameters
+    from apimeter import secrets
 
     old_token = api.register()["access_token"]
     name = aws["stack"].physical_name("JwtSigningSecret")
     boto3.client("secretsmanager").put_secret_value(SecretId=name, SecretString="r" * 64)
-    parameters.clear_caches()  # SECRETS_MAX_AGE_SECONDS has passed
+    secrets.forget()  # SECRETS_MAX_AGE_SECONDS has passed
     cache_expires()
     assert api.call("GET", "/v1/auth/me", token=old_token).status == 200
     new_token = api.call("POST", "/v1/auth/login", {"email": "owner@example.com", "password": "s3cret-pass!"})

@@ -6,7 +6,6 @@ import threading
 from collections.abc import Iterator
 
 import pytest
-from aws_lambda_powertools.utilities.parameters.exceptions import GetParameterError
 from botocore.exceptions import ClientError
 
 from apimeter.dal import dynamo
@@ -30,12 +29,8 @@ def _client_error(code: str) -> ClientError:
     )
 
 
-def _wrapped(code: str) -> None:
-    # As Powertools Parameters raises it: a GetParameterError raised while handling the AWS error.
-    try:
-        raise _client_error(code)
-    except ClientError as exc:
-        raise GetParameterError(str(exc))  # noqa: B904
+def _missing() -> None:
+    raise _client_error("ResourceNotFoundException")
 
 
 def test_all_checks_ok_is_ready(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -57,7 +52,7 @@ def test_failures_are_named_by_reason_never_by_message(monkeypatch: pytest.Monke
             "entities_table": lambda: None,
             "events_table": denied,
             "jwt_secret": not_configured,
-            "pepper_secret": lambda: _wrapped("ResourceNotFoundException"),
+            "pepper_secret": _missing,
         },
     )
     with pytest.raises(ServiceUnavailable) as caught:

@@ -4,31 +4,58 @@ import copy
 from decimal import Decimal
 from typing import Any
 
-from boto3.dynamodb.types import TypeDeserializer
+import pytest
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from apimeter.dal import events, streams
-from apimeter.dal.dynamo import deserialize
+from apimeter.dal.dynamo import deserialize, serialize
 from apimeter.logic import spend
 from tests.builders import sample
 
+ITEM: dict[str, Any] = {
+    "s": {"S": "text"},
+    "n": {"N": "38.5"},
+    "big": {"N": "12345678901234567890123456789012345678"},
+    "tiny": {"N": "1E-130"},
+    "b": {"B": b"\x00\x01"},
+    "yes": {"BOOL": True},
+    "none": {"NULL": True},
+    "list": {"L": [{"S": "a"}, {"N": "1"}]},
+    "map": {"M": {"inner": {"N": "-2"}}},
+    "ss": {"SS": ["x", "y"]},
+    "ns": {"NS": ["1", "2.5"]},
+    "bs": {"BS": [b"a", b"b"]},
+}
 
-def test_every_attribute_type_decodes_as_boto3_does() -> None:
-    item: dict[str, Any] = {
-        "s": {"S": "text"},
-        "n": {"N": "38.5"},
-        "big": {"N": "12345678901234567890123456789012345678"},
-        "b": {"B": b"\x00\x01"},
-        "yes": {"BOOL": True},
-        "none": {"NULL": True},
-        "list": {"L": [{"S": "a"}, {"N": "1"}]},
-        "map": {"M": {"inner": {"N": "-2"}}},
-        "ss": {"SS": ["x", "y"]},
-        "ns": {"NS": ["1", "2.5"]},
-    }
-    expected = {name: TypeDeserializer().deserialize(value) for name, value in item.items()}
-    decoded = deserialize(item)
+
+def test_every_attribute_type_decodes_as_boto3_does_with_binaries_as_bytes() -> None:
+    expected = {name: TypeDeserializer().deserialize(value) for name, value in ITEM.items()}
+    expected["b"], expected["bs"] = b"\x00\x01", {b"a", b"b"}  # boto3 wraps them in its Binary
+    decoded = deserialize(ITEM)
     assert decoded == expected
     assert [type(v) for v in decoded.values()] == [type(v) for v in expected.values()]
+
+
+def test_every_type_encodes_as_boto3_does_and_decodes_back() -> None:
+    values = deserialize(ITEM) | {"int": 7, "float": 0.1, "bool": False, "tuple": ("a", 1), "bytes": bytearray(b"z")}
+    values["nested"] = {"kept": None}  # None is NULL within a value
+    encoded = serialize(values)
+    as_boto3 = values | {"float": Decimal("0.1")}  # boto3 takes no floats
+    boto3_encoded = {k: TypeSerializer().serialize(v) for k, v in as_boto3.items() if v is not None}
+    boto3_encoded["ss"] = {"SS": sorted(boto3_encoded["ss"]["SS"])}
+    assert {k: v for k, v in encoded.items() if k not in ("ns", "bs")} == {
+        k: v for k, v in boto3_encoded.items() if k not in ("ns", "bs")
+    }
+    assert sorted(encoded["ns"]["NS"]) == sorted(boto3_encoded["ns"]["NS"])
+    assert deserialize(encoded)["float"] == Decimal("0.1")
+    assert deserialize(encoded)["ns"] == values["ns"]
+    assert "none" not in encoded  # None values are left out of an item
+
+
+@pytest.mark.parametrize("value", [float("nan"), Decimal("Infinity"), 10**40 + 1, Decimal("1E-200"), object(), set()])
+def test_what_dynamodb_cannot_store_exactly_is_refused(value: Any) -> None:
+    with pytest.raises((TypeError, ArithmeticError)):
+        serialize({"x": value})
 
 
 def test_an_insert_yields_its_new_item_with_decimal_numbers() -> None:

@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import time
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from decimal import Decimal
+from decimal import ROUND_HALF_EVEN, Clamped, Context, Decimal, Inexact, Overflow, Rounded, Underflow
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any, TypeVar
 
-import boto3
-from boto3.dynamodb.types import DYNAMODB_CONTEXT, TypeDeserializer, TypeSerializer
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from apimeter import aws
 
 if TYPE_CHECKING:
     from mypy_boto3_dynamodb import DynamoDBClient
 
-_serializer = TypeSerializer()
-_deserializer = TypeDeserializer()
+# DynamoDB's numbers: 38 significant digits, exponents from -130 to 125. A number that does not fit
+# exactly is refused rather than rounded: a count or a cost must be stored as it is or not at all.
+NUMBERS = Context(
+    prec=38, rounding=ROUND_HALF_EVEN, Emin=-128, Emax=126, traps=[Clamped, Overflow, Inexact, Rounded, Underflow]
+)
 
 Item = dict[str, Any]
 T = TypeVar("T")
@@ -29,21 +31,19 @@ R = TypeVar("R")
 
 @lru_cache(maxsize=1)
 def client() -> DynamoDBClient:
-    config = Config(
-        retries={"mode": "standard", "max_attempts": 5},
-        connect_timeout=2,
-        read_timeout=5,
-        max_pool_connections=32,
+    retries = {"mode": "standard", "max_attempts": 5}
+    client: DynamoDBClient = aws.client(
+        "dynamodb", retries=retries, connect_timeout=2, read_timeout=5, max_pool_connections=32
     )
-    return boto3.client("dynamodb", config=config)
+    return client
 
 
 @lru_cache(maxsize=1)
 def _probe_client() -> DynamoDBClient:
-    # A readiness probe must answer within its deadline: one attempt, short timeouts. Its own
-    # session, because probes run side by side and boto3's default session is not thread-safe.
-    config = Config(retries={"mode": "standard", "total_max_attempts": 1}, connect_timeout=1, read_timeout=1)
-    return boto3.session.Session().client("dynamodb", config=config)
+    # A readiness probe must answer within its deadline: one attempt, short timeouts.
+    retries = {"mode": "standard", "total_max_attempts": 1}
+    client: DynamoDBClient = aws.client("dynamodb", retries=retries, connect_timeout=1, read_timeout=1)
+    return client
 
 
 def ping(table: str) -> str:
@@ -52,34 +52,77 @@ def ping(table: str) -> str:
     return _probe_client().describe_table(TableName=table)["Table"]["TableStatus"]
 
 
-def _plain(value: Any) -> Any:
-    if isinstance(value, float):
-        return Decimal(repr(value))
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+def serialize(item: Mapping[str, Any]) -> Item:
+    """Python values to DynamoDB attribute values; ``None`` values are left out. Floats are stored
+    as the decimal they print as (0.1 as 0.1), so what a client sent is what is kept."""
+    return {k: serialize_value(v) for k, v in item.items() if v is not None}
+
+
+def serialize_value(value: Any) -> Any:
+    """One Python value as a DynamoDB attribute value: str S, int/Decimal/float N, bool BOOL, None
+    NULL, bytes B, mapping M, list/tuple L, set SS/NS/BS. Other types raise ``TypeError``."""
+    if value is None:
+        return {"NULL": True}
+    if value is True or value is False:
+        return {"BOOL": value}
+    if isinstance(value, str):
+        return {"S": value}
+    if isinstance(value, (int, float, Decimal)):
+        return {"N": _number(value)}
+    if isinstance(value, (bytes, bytearray)):
+        return {"B": bytes(value)}
+    if isinstance(value, Mapping):
+        return {"M": {k: serialize_value(v) for k, v in value.items()}}
     if isinstance(value, (list, tuple)):
-        return [_plain(v) for v in value]
-    return value
+        return {"L": [serialize_value(v) for v in value]}
+    if isinstance(value, (set, frozenset)) and value:
+        return _set(value)
+    raise TypeError(f"no DynamoDB type for {type(value).__name__} {value!r:.80}")
 
 
-def serialize(item: dict[str, Any]) -> Item:
-    """Python values to DynamoDB attribute values; ``None`` values are left out."""
-    return {k: _serializer.serialize(_plain(v)) for k, v in item.items() if v is not None}
+def _set(value: set[Any] | frozenset[Any]) -> Any:
+    if all(isinstance(v, str) for v in value):
+        return {"SS": sorted(value)}
+    if all(isinstance(v, (int, float, Decimal)) and not isinstance(v, bool) for v in value):
+        return {"NS": [_number(v) for v in value]}
+    if all(isinstance(v, (bytes, bytearray)) for v in value):
+        return {"BS": [bytes(v) for v in value]}
+    raise TypeError(f"no DynamoDB set of {sorted({type(v).__name__ for v in value})}")
+
+
+def _number(value: int | float | Decimal) -> str:
+    exact = NUMBERS.create_decimal(repr(value) if isinstance(value, float) else value)
+    if not exact.is_finite():
+        raise TypeError("DynamoDB stores no Infinity or NaN")
+    return str(exact)
 
 
 def deserialize(item: Item) -> dict[str, Any]:
     """DynamoDB attribute values (an item, a stream image) to Python values, numbers as ``Decimal``."""
-    return {k: _value(v) for k, v in item.items()}
+    return {k: deserialize_value(v) for k, v in item.items()}
 
 
-def _value(attribute: Any) -> Any:
-    # Strings and numbers are nearly every attribute read, on the stream's hot path too: taken
-    # directly they decode several times faster than through TypeDeserializer's dispatch, to the same values.
+def deserialize_value(attribute: Any) -> Any:
+    """One attribute value as a Python value: the inverse of ``serialize_value`` (numbers as ``Decimal``)."""
+    # Strings and numbers are nearly every attribute read, on the stream's hot path too: first.
     if "S" in attribute:
         return attribute["S"]
     if "N" in attribute:
-        return DYNAMODB_CONTEXT.create_decimal(attribute["N"])
-    return _deserializer.deserialize(attribute)
+        return NUMBERS.create_decimal(attribute["N"])
+    (kind, found), *_ = attribute.items()
+    if kind == "M":
+        return {k: deserialize_value(v) for k, v in found.items()}
+    if kind == "L":
+        return [deserialize_value(v) for v in found]
+    if kind in ("BOOL", "B"):
+        return found
+    if kind == "NULL":
+        return None
+    if kind in {"SS", "BS"}:
+        return set(found)
+    if kind == "NS":
+        return {NUMBERS.create_decimal(n) for n in found}
+    raise TypeError(f"unknown DynamoDB attribute type {kind}")
 
 
 def as_json(value: Any) -> Any:

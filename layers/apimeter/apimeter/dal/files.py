@@ -11,9 +11,7 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
-
+from apimeter import aws
 from apimeter.settings import settings
 
 if TYPE_CHECKING:
@@ -22,7 +20,8 @@ if TYPE_CHECKING:
 
 @lru_cache(maxsize=1)
 def _client() -> S3Client:
-    return boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 5}))
+    client: S3Client = aws.client("s3", retries={"mode": "standard", "max_attempts": 5})
+    return client
 
 
 def bucket() -> str:

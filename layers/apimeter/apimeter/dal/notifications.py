@@ -10,8 +10,7 @@ from functools import lru_cache
 from typing import Any
 from urllib.parse import urlsplit
 
-import boto3
-
+from apimeter import aws
 from apimeter.domain import webhooks
 from apimeter.settings import settings
 
@@ -21,12 +20,12 @@ WEBHOOK_TIMEOUT_SECONDS = 5.0
 
 @lru_cache(maxsize=1)
 def _sns() -> Any:
-    return boto3.client("sns")
+    return aws.client("sns")
 
 
 @lru_cache(maxsize=1)
 def _events() -> Any:
-    return boto3.client("events")
+    return aws.client("events")
 
 
 def publish(subject: str, message: dict[str, Any], attributes: dict[str, str]) -> None:

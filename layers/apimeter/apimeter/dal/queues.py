@@ -6,8 +6,7 @@ import json
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-import boto3
-
+from apimeter import aws
 from apimeter.settings import settings
 
 if TYPE_CHECKING:
@@ -16,7 +15,8 @@ if TYPE_CHECKING:
 
 @lru_cache(maxsize=1)
 def _client() -> SQSClient:
-    return boto3.client("sqs")
+    client: SQSClient = aws.client("sqs")
+    return client
 
 
 def request_purge(tenant_id: str, project_id: str) -> None:

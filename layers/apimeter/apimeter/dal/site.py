@@ -9,25 +9,26 @@ from __future__ import annotations
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
-import boto3
-from botocore.config import Config
 from botocore.exceptions import ClientError
+
+from apimeter import aws
 
 if TYPE_CHECKING:
     from mypy_boto3_s3 import S3Client
 
-_RETRIES = Config(retries={"mode": "standard", "max_attempts": 5})
+_RETRIES = {"mode": "standard", "max_attempts": 5}
 _DELETE_BATCH = 1000  # DeleteObjects' limit
 
 
 @lru_cache(maxsize=1)
 def _s3() -> S3Client:
-    return boto3.client("s3", config=_RETRIES)
+    client: S3Client = aws.client("s3", retries=_RETRIES)
+    return client
 
 
 @lru_cache(maxsize=1)
 def _cloudfront() -> Any:
-    return boto3.client("cloudfront", config=_RETRIES)
+    return aws.client("cloudfront", retries=_RETRIES)
 
 
 def put(bucket: str, key: str, body: bytes, content_type: str, cache_control: str) -> None:

@@ -12,9 +12,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-import boto3
-from botocore.config import Config
-
+from apimeter import aws
 from apimeter.dal.dynamo import error_code
 from apimeter.observability import logger
 from apimeter.settings import settings
@@ -25,13 +23,14 @@ PUSH_SECONDS = 5.0  # at most this long for one message to every subscriber
 
 @lru_cache(maxsize=1)
 def _client() -> Any:
-    config = Config(
+    return aws.client(
+        "apigatewaymanagementapi",
+        endpoint_url=settings().require("live_endpoint"),
         connect_timeout=1,
         read_timeout=2,
         retries={"mode": "standard", "max_attempts": 2},
         max_pool_connections=_FAN_OUT,
     )
-    return boto3.client("apigatewaymanagementapi", endpoint_url=settings().require("live_endpoint"), config=config)
 
 
 @lru_cache(maxsize=1)

@@ -51,12 +51,10 @@ def _reason(exc: BaseException) -> str:
         return "not configured"
     if isinstance(exc, _NotServing):
         return str(exc)
-    # Powertools Parameters wraps the AWS error it met in one whose message may name the secret.
-    underlying = exc.__cause__ or exc.__context__ or exc
-    for candidate in (exc, underlying):
-        if isinstance(candidate, Exception) and (code := dynamo.error_code(candidate)):
-            return code
-    return type(underlying).__name__
+    # An AWS error by its code alone: its message may name the secret.
+    if isinstance(exc, Exception) and (code := dynamo.error_code(exc)):
+        return code
+    return type(exc).__name__
 
 
 def check() -> dict[str, str]:
