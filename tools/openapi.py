@@ -17,7 +17,8 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn,
 
 from apimeter import __version__
 from apimeter.api.models.common import ErrorEnvelope
-from apimeter.domain.events import MAX_BATCH, EventIn
+from apimeter.domain.event_schema import EventIn
+from apimeter.domain.events import MAX_BATCH
 from offline.lambdas import Lambda
 from offline.template import read_stack
 

@@ -37,9 +37,9 @@ def test_colons_in_strings_are_not_keys(text: bytes) -> None:
     assert json_text.loads(text) == json.loads(text)
 
 
-keys = st.text(alphabet="ab:\\\"\u00e9", min_size=0, max_size=3)
+keys = st.text(alphabet='ab:\\"\u00e9', min_size=0, max_size=3)
 values = st.recursive(
-    st.none() | st.booleans() | st.integers(-10, 10) | st.text(alphabet="a:\"\\", max_size=3),
+    st.none() | st.booleans() | st.integers(-10, 10) | st.text(alphabet='a:"\\', max_size=3),
     lambda children: st.lists(children, max_size=3) | st.lists(st.tuples(keys, children), max_size=4),
     max_leaves=12,
 )

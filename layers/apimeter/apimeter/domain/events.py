@@ -11,14 +11,15 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import re
 import socket
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Annotated, Any
+from typing import Any
 
 import orjson
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError, field_validator
 
 from apimeter.domain import json_text
 from apimeter.domain.accounts import Pricing
@@ -32,72 +33,20 @@ OTHER = "other"  # what an endpoint or consumer past the project's cap is counte
 MAX_PROPERTIES = 32
 MAX_PROPERTIES_BYTES = 4096
 HTTP_METHODS = frozenset({"GET", "HEAD", "POST", "PUT", "PATCH", "DELETE", "OPTIONS", "TRACE", "CONNECT"})
+# The contract's bounds, which the schema (domain/event_schema.py) declares and the fast path below
+# applies: characters of each text field, and the range of each number.
+LENGTHS = {"event_id": (1, 128), "method": (1, 16), "endpoint": (1, 512), "path": (1, 2048), "consumer": (1, 256),
+           "ip": (0, 45), "user_agent": (0, 512)}  # fmt: skip
+RANGES = {"status": (100, 599), "latency_ms": (0, 3_600_000), "request_bytes": (0, 10**12),
+          "response_bytes": (0, 10**12), "cost": (0, 10**9), "units": (0, 10**12)}  # fmt: skip
+INTEGERS = frozenset({"status", "request_bytes", "response_bytes"})  # the other ranges are of floats
+EVENT_ID_PATTERN = r"^[A-Za-z0-9._:\-]+$"
+MAX_PROPERTY_KEY = 64
 
-EventId = Annotated[str, StringConstraints(min_length=1, max_length=128, pattern=r"^[A-Za-z0-9._:\-]+$")]
 PropertyValue = str | int | float | bool | None
 
 
-class EventIn(BaseModel):
-    """One API call, as a client reports it."""
-
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-    event_id: EventId | None = Field(
-        None, description="Client id; with the timestamp it names the event, so a resend counts once. Default: new."
-    )
-    timestamp: datetime | int | None = Field(
-        None,
-        description="When the call happened: ISO 8601 (with offset) or epoch milliseconds; default: when it is "
-        "received, so an event that may be resent should carry its own.",
-    )
-    method: str = Field(..., min_length=1, max_length=16, description="HTTP method of the tracked call.")
-    endpoint: str | None = Field(None, min_length=1, max_length=512, description="Route template, e.g. /users/{id}.")
-    path: str | None = Field(None, min_length=1, max_length=2048, description="Raw request path.")
-    status: int = Field(..., ge=100, le=599)
-    latency_ms: float | None = Field(None, ge=0, le=3_600_000)
-    request_bytes: int | None = Field(None, ge=0, le=10**12)
-    response_bytes: int | None = Field(None, ge=0, le=10**12)
-    consumer: str | None = Field(None, min_length=1, max_length=256, description="Who called the tracked API.")
-    ip: str | None = Field(None, max_length=45)
-    user_agent: str | None = Field(None, max_length=512)
-    cost: float | None = Field(None, ge=0, le=10**9, description="Cost of the call in the project's currency.")
-    units: float | None = Field(None, ge=0, le=10**12, description="Billable units (tokens, credits...).")
-    properties: dict[Annotated[str, StringConstraints(max_length=64)], PropertyValue] | None = None
-
-    @field_validator("method")
-    @classmethod
-    def _method(cls, value: str) -> str:
-        upper = value.upper()
-        if upper not in HTTP_METHODS:
-            raise ValueError(f"must be one of {', '.join(sorted(HTTP_METHODS))}")
-        return upper
-
-    @field_validator("ip")
-    @classmethod
-    def _ip(cls, value: str | None) -> str | None:
-        if value is not None and not _is_ip(value):
-            raise ValueError("must be an IPv4 or IPv6 address")
-        return value
-
-    @field_validator("properties")
-    @classmethod
-    def _properties(cls, value: dict[str, PropertyValue] | None) -> dict[str, PropertyValue] | None:
-        if value is not None:
-            if len(value) > MAX_PROPERTIES:
-                raise ValueError(f"at most {MAX_PROPERTIES} properties")
-            if len(orjson.dumps(value)) > MAX_PROPERTIES_BYTES:
-                raise ValueError(f"at most {MAX_PROPERTIES_BYTES} bytes of properties")
-        return value
-
-    @field_validator("timestamp", mode="before")
-    @classmethod
-    def _timestamp(cls, value: Any) -> Any:
-        if isinstance(value, (bool, float)):
-            raise ValueError("must be an ISO 8601 string or integer epoch milliseconds")
-        return value
-
-
-def _is_ip(value: str) -> bool:
+def is_ip(value: str) -> bool:
     for family in (socket.AF_INET, socket.AF_INET6):
         try:
             socket.inet_pton(family, value)
@@ -207,14 +156,6 @@ def parse_body(body: bytes | str) -> tuple[list[Any], bool]:
     return items, True
 
 
-def _describe(exc: ValidationError) -> str:
-    parts = []
-    for error in exc.errors(include_url=False):
-        where = ".".join(str(p) for p in error["loc"]) or "event"
-        parts.append(f"{where}: {error['msg']}")
-    return "; ".join(parts)
-
-
 def fingerprint(fields: dict[str, Any]) -> str:
     canonical = orjson.dumps(fields, option=orjson.OPT_SORT_KEYS, default=str)
     return hashlib.blake2b(canonical, digest_size=16).hexdigest()
@@ -224,56 +165,163 @@ def validate_event(project_id: str, raw: Any, policy: IngestPolicy, now_ms: int)
     """Validate and normalize one item; raises ``ValidationFailed`` with a message for that item."""
     if not isinstance(raw, dict):
         raise ValidationFailed("event must be a JSON object")
-    try:
-        model = EventIn.model_validate(raw)
-    except ValidationError as exc:
-        raise ValidationFailed(_describe(exc)) from None
-    if model.endpoint is None and model.path is None:
+    fields = _canonical(raw)
+    if fields is None:
+        from apimeter.domain.event_schema import fields_of
+
+        fields = fields_of(raw)
+    if "endpoint" not in fields and "path" not in fields:
         raise ValidationFailed("endpoint or path is required")
 
-    supplied = model.model_dump(exclude_none=True)
-    if model.timestamp is None:
+    timestamp = fields.get("timestamp")
+    if timestamp is None:
         ts_ms = now_ms
-    elif isinstance(model.timestamp, int):
-        ts_ms = model.timestamp
+    elif isinstance(timestamp, int):
+        ts_ms = timestamp
     else:
-        if model.timestamp.tzinfo is None:
+        if timestamp.tzinfo is None:
             raise ValidationFailed("timestamp: an ISO 8601 timestamp needs a UTC offset (e.g. Z)")
-        ts_ms = int(model.timestamp.timestamp() * 1000)
-    if model.timestamp is not None:
-        supplied["timestamp"] = ts_ms
+        ts_ms = int(timestamp.timestamp() * 1000)
+        fields["timestamp"] = ts_ms
     if ts_ms > now_ms + policy.max_future_skew_seconds * 1000:
         raise ValidationFailed("timestamp: is in the future beyond the allowed clock skew")
     if ts_ms < now_ms - policy.retention_days * 86_400_000:
         raise ValidationFailed(f"timestamp: is older than the project's retention of {policy.retention_days} days")
 
-    path = strip_query(model.path) if model.path is not None else None
-    endpoint = model.endpoint if model.endpoint is not None else template(model.path or "/")
-    assert endpoint is not None
-    event_id = model.event_id or ulid(ts_ms).lower()
-    supplied.pop("event_id", None)
+    sent_id = fields.pop("event_id", None)  # the rest is what the fingerprint covers
+    get = fields.get
+    path = get("path")
+    endpoint = get("endpoint") or template(path)
+    method, response_bytes, cost = fields["method"], get("response_bytes"), get("cost")
     return TrackedEvent(
         project_id=project_id,
-        event_id=event_id,
+        event_id=sent_id or ulid(ts_ms).lower(),
         ts_ms=ts_ms,
-        method=model.method,
+        method=method,
         endpoint=endpoint,
-        status=model.status,
-        fingerprint=fingerprint(supplied),
-        untimed=model.timestamp is None and model.event_id is not None,
-        path=path,
-        latency_ms=model.latency_ms,
-        request_bytes=model.request_bytes,
-        response_bytes=model.response_bytes,
-        consumer=model.consumer,
-        ip=private_ip(model.ip, policy),
-        user_agent=model.user_agent,
-        cost=model.cost
-        if model.cost is not None
-        else policy.pricing.cost_of(model.method, endpoint, model.response_bytes),
-        units=model.units,
-        properties=model.properties,
+        status=fields["status"],
+        fingerprint=fingerprint(fields),
+        untimed=timestamp is None and sent_id is not None,
+        path=None if path is None else strip_query(path),
+        latency_ms=get("latency_ms"),
+        request_bytes=get("request_bytes"),
+        response_bytes=response_bytes,
+        consumer=get("consumer"),
+        ip=private_ip(get("ip"), policy),
+        user_agent=get("user_agent"),
+        cost=cost if cost is not None else policy.pricing.cost_of(method, endpoint, response_bytes),
+        units=get("units"),
+        properties=get("properties"),
     )
+
+
+# An ISO 8601 timestamp in the form nearly every client sends (RFC 3339: a "T", at most microseconds,
+# "Z" or a numeric offset), which datetime.fromisoformat reads exactly as the schema does.
+_RFC3339 = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,6})?(?:Z|[+-]\d\d:\d\d)")
+_EVENT_ID = re.compile(EVENT_ID_PATTERN)
+_FLOAT = (int, float)
+_ORJSON_INTS = (-(2**63), 2**64 - 1)  # what orjson writes: a property beyond it goes to the schema
+
+
+def _canonical(raw: dict[str, Any]) -> dict[str, Any] | None:
+    """The fields the schema makes of ``raw`` (``None`` values left out), when every field is
+    already in its canonical form: JSON's own type for it, no surrounding whitespace, within bounds.
+    ``None`` when any is not: the schema then coerces, strips or names the problem. Most events are
+    canonical, and judging them here takes a fraction of the schema's time."""
+    fields: dict[str, Any] = {}
+    for name, sent in raw.items():
+        check = _CHECKS.get(name)
+        if check is None:  # not a field of the contract
+            return None
+        if sent is None:
+            if name in _REQUIRED:
+                return None
+            continue
+        value = check(sent)
+        if value is None:
+            return None
+        fields[name] = value
+    return fields if "method" in fields and "status" in fields else None
+
+
+Check = Callable[[Any], Any]  # a field's canonical value, or None when it is not canonical
+
+
+def _text(name: str, then: Callable[[str], Any] | None = None) -> Check:
+    low, high = LENGTHS[name]
+
+    def check(value: Any) -> Any:
+        if type(value) is not str or not low <= len(value) <= high:
+            return None
+        if value and (value[0].isspace() or value[-1].isspace()):
+            return None
+        return value if then is None else then(value)
+
+    return check
+
+
+def _number(name: str) -> Check:
+    low, high = RANGES[name]
+    if name in INTEGERS:
+        return lambda value: value if type(value) is int and low <= value <= high else None
+    return lambda value: float(value) if type(value) in _FLOAT and low <= value <= high else None
+
+
+def _method(value: str) -> str | None:
+    upper = value.upper()
+    return upper if upper in HTTP_METHODS else None
+
+
+def _timestamp(value: Any) -> int | datetime | None:
+    kind = type(value)
+    if kind is int:
+        return value if -(2**53) <= value <= 2**53 else None
+    if kind is not str or not _RFC3339.fullmatch(value):
+        return None
+    try:
+        return datetime.fromisoformat(value)
+    except ValueError:  # a day or an hour that does not exist: the schema names it
+        return None
+
+
+def _properties(properties: Any) -> dict[str, Any] | None:
+    if type(properties) is not dict or len(properties) > MAX_PROPERTIES:
+        return None
+    for key, value in properties.items():
+        if type(key) is not str or len(key) > MAX_PROPERTY_KEY or (key and (key[0].isspace() or key[-1].isspace())):
+            return None
+        kind = type(value)
+        if kind is str:
+            if value and (value[0].isspace() or value[-1].isspace()):
+                return None
+        elif kind is int:
+            if not _ORJSON_INTS[0] <= value <= _ORJSON_INTS[1]:
+                return None
+        elif not (value is None or kind is bool or kind is float):
+            return None
+    if len(orjson.dumps(properties)) > MAX_PROPERTIES_BYTES:
+        return None
+    return dict(properties)
+
+
+_REQUIRED = frozenset({"method", "status"})
+_CHECKS: dict[str, Check] = {
+    "event_id": _text("event_id", lambda value: value if _EVENT_ID.match(value) else None),
+    "timestamp": _timestamp,
+    "method": _text("method", _method),
+    "endpoint": _text("endpoint"),
+    "path": _text("path"),
+    "status": _number("status"),
+    "latency_ms": _number("latency_ms"),
+    "request_bytes": _number("request_bytes"),
+    "response_bytes": _number("response_bytes"),
+    "consumer": _text("consumer"),
+    "ip": _text("ip", lambda value: value if is_ip(value) else None),
+    "user_agent": _text("user_agent"),
+    "cost": _number("cost"),
+    "units": _number("units"),
+    "properties": _properties,
+}
 
 
 @dataclass(slots=True)
