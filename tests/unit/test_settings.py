@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from apimeter.errors import ConfigurationError
-from apimeter.settings import require
+from apimeter.settings import _read, require
 from offline.template import Stack, load
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -45,6 +45,35 @@ def test_a_bad_value_fails_as_early_as_a_missing_one(monkeypatch: pytest.MonkeyP
     monkeypatch.setenv("AUTH_CACHE_SECONDS", "soon")
     with pytest.raises(ConfigurationError, match="AUTH_CACHE_SECONDS"):
         require("ENTITIES_TABLE")
+
+
+@pytest.mark.parametrize(
+    ("name", "text", "problem"),
+    [
+        ("EVENT_SHARDS", "0", "EVENT_SHARDS: must be at least 1"),
+        ("EVENT_SHARDS", "257", "EVENT_SHARDS: must be at most 256"),
+        ("EVENT_SHARDS", "8.5", "EVENT_SHARDS: must be an integer"),
+        ("READINESS_TIMEOUT_SECONDS", "0", "READINESS_TIMEOUT_SECONDS: must be more than 0"),
+        ("READINESS_TIMEOUT_SECONDS", "nan", "READINESS_TIMEOUT_SECONDS: must be a finite number"),
+        ("WEBHOOK_ALLOW_PRIVATE", "maybe", "WEBHOOK_ALLOW_PRIVATE: must be true or false"),
+    ],
+)
+def test_a_value_out_of_its_bounds_is_named_with_them(
+    monkeypatch: pytest.MonkeyPatch, name: str, text: str, problem: str
+) -> None:
+    monkeypatch.setenv(name, text)
+    with pytest.raises(ConfigurationError, match=f"invalid settings: {problem}"):
+        require()
+
+
+def test_values_are_read_as_their_types(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name, text in {"EVENT_SHARDS": " 16 ", "READINESS_TIMEOUT_SECONDS": "0.5", "WEBHOOK_ALLOW_PRIVATE": "Yes",
+                       "PLATFORM_ADMIN_EMAILS": " A@x.io, b@x.io ,"}.items():  # fmt: skip
+        monkeypatch.setenv(name, text)
+    read = _read()
+    assert (read.event_shards, read.readiness_timeout_seconds, read.webhook_allow_private) == (16, 0.5, True)
+    assert read.platform_admins == {"a@x.io", "b@x.io"}
+    assert read.auth_cache_seconds == 30  # not set: its default
 
 
 def test_a_setting_that_does_not_exist_is_a_mistake_in_the_code() -> None:

@@ -7,31 +7,38 @@ the first request that happens to need it. Values are read lazily through ``sett
 
 from __future__ import annotations
 
+import math
 import os
+from dataclasses import Field, dataclass, field, fields
 from functools import lru_cache
-
-from pydantic import BaseModel, Field, ValidationError
+from typing import Any
 
 from apimeter.errors import ConfigurationError
 
 
-class Settings(BaseModel):
+def _bounded(default: float, low: float | None = None, high: float | None = None, *, above: float | None = None) -> Any:
+    """A number setting: at least ``low`` (or more than ``above``), at most ``high``."""
+    return field(default=default, metadata={"low": low, "high": high, "above": above})
+
+
+@dataclass(frozen=True, slots=True)
+class Settings:
     stage: str = "dev"
     entities_table: str = ""
     events_table: str = ""
     rollups_table: str = ""
     jwt_secret_name: str = ""
     pepper_secret_name: str = ""
-    secrets_max_age_seconds: int = Field(300, ge=0)
-    readiness_timeout_seconds: float = Field(2.0, gt=0, le=10)  # GET /ready's deadline for all its checks
-    access_token_seconds: int = Field(900, ge=60, le=86_400)
-    refresh_token_seconds: int = Field(604_800, ge=3600)
-    auth_cache_seconds: int = Field(30, ge=0, le=3600)
-    max_body_bytes: int = Field(1_048_576, ge=1024, le=6_000_000)
-    event_shards: int = Field(8, ge=1, le=256)
-    default_retention_days: int = Field(30, ge=1, le=3650)
-    minute_rollup_retention_hours: int = Field(72, ge=2, le=24 * 90)
-    max_future_skew_seconds: int = Field(900, ge=0)
+    secrets_max_age_seconds: int = _bounded(300, 0)
+    readiness_timeout_seconds: float = _bounded(2.0, high=10, above=0)  # GET /ready's deadline for all its checks
+    access_token_seconds: int = _bounded(900, 60, 86_400)
+    refresh_token_seconds: int = _bounded(604_800, 3600)
+    auth_cache_seconds: int = _bounded(30, 0, 3600)
+    max_body_bytes: int = _bounded(1_048_576, 1024, 6_000_000)
+    event_shards: int = _bounded(8, 1, 256)
+    default_retention_days: int = _bounded(30, 1, 3650)
+    minute_rollup_retention_hours: int = _bounded(72, 2, 24 * 90)
+    max_future_skew_seconds: int = _bounded(900, 0)
     purge_queue_url: str = ""
     export_queue_url: str = ""
     exports_bucket: str = ""
@@ -54,6 +61,9 @@ class Settings(BaseModel):
         return str(value)
 
 
+_FIELDS: dict[str, Field[Any]] = {f.name: f for f in fields(Settings)}
+
+
 @lru_cache(maxsize=1)
 def settings() -> Settings:
     return _read()
@@ -63,7 +73,7 @@ def require(*names: str) -> None:
     """Fail the cold start, naming them, unless every one of ``names`` (environment variables, e.g.
     ``EVENTS_TABLE``) is set and every setting present is valid; called at the top of a handler
     module. It caches nothing: ``settings()`` still reads the environment when first used."""
-    unknown = [name for name in names if name != name.upper() or name.lower() not in Settings.model_fields]
+    unknown = [name for name in names if name != name.upper() or name.lower() not in _FIELDS]
     if unknown:
         raise ValueError(f"no such setting: {', '.join(unknown)}")
     missing = [name for name in names if not os.environ.get(name)]
@@ -75,10 +85,43 @@ def require(*names: str) -> None:
 
 
 def _read() -> Settings:
-    fields = Settings.model_fields
-    raw = {name: os.environ[name.upper()] for name in fields if name.upper() in os.environ}
+    values, problems = {}, []
+    for name, spec in _FIELDS.items():
+        text = os.environ.get(name.upper())
+        if text is None:
+            continue
+        try:
+            values[name] = _parse(spec, text)
+        except ValueError as exc:
+            problems.append(f"{name.upper()}: {exc}")
+    if problems:
+        raise ConfigurationError(f"invalid settings: {'; '.join(problems)}")
+    return Settings(**values)
+
+
+_TRUE, _FALSE = {"1", "true", "yes", "on", "t", "y"}, {"0", "false", "no", "off", "f", "n"}
+
+
+def _parse(spec: Field[Any], text: str) -> Any:
+    """An environment variable's text as the setting's type, within its bounds."""
+    if spec.type == "str":
+        return text
+    if spec.type == "bool":
+        word = text.strip().lower()
+        if word not in _TRUE | _FALSE:
+            raise ValueError("must be true or false")
+        return word in _TRUE
     try:
-        return Settings.model_validate(raw)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
-        raise ConfigurationError(f"invalid settings: {problems}") from exc
+        value = int(text) if spec.type == "int" else float(text)
+    except ValueError:
+        raise ValueError(f"must be {'an integer' if spec.type == 'int' else 'a number'}, not {text!r}") from None
+    low, high, above = spec.metadata.get("low"), spec.metadata.get("high"), spec.metadata.get("above")
+    if not math.isfinite(value):
+        raise ValueError("must be a finite number")
+    if low is not None and value < low:
+        raise ValueError(f"must be at least {low}")
+    if above is not None and value <= above:
+        raise ValueError(f"must be more than {above}")
+    if high is not None and value > high:
+        raise ValueError(f"must be at most {high}")
+    return value
