@@ -17,6 +17,7 @@ from aws_lambda_powertools.event_handler.openapi.models import APIKey, APIKeyIn,
 
 from apimeter import __version__
 from apimeter.api.models.common import ErrorEnvelope
+from apimeter.api.models.ingest import IngestOut, QuotaOut
 from apimeter.domain.event_schema import EventIn
 from apimeter.domain.events import MAX_BATCH
 from offline.lambdas import Lambda
@@ -24,6 +25,9 @@ from offline.template import read_stack
 
 ROOT = Path(__file__).resolve().parent.parent
 BODY_EXTENSION = "x-apimeter-request-body"
+# Models of answers that routes build without Powertools' validation (the tracking function's) and
+# name by $ref in their responses.
+ANSWER_MODELS = (IngestOut, QuotaOut)
 SECURITY_SCHEMES = {
     "apiKey": APIKey(name="X-API-Key", **{"in": APIKeyIn.header}, description="A project API key."),
     "bearer": HTTPBearer(bearerFormat="JWT", description="A user's access token."),
@@ -90,8 +94,9 @@ def document(root: Path = ROOT) -> dict[str, Any]:
                     raise RuntimeError(f"{method.upper()} {path} declares no security")
                 operation["responses"] = _with_errors(operation["responses"])
                 paths.setdefault(path, {})[method] = operation
-    schemas["ErrorEnvelope"] = ErrorEnvelope.model_json_schema(ref_template="#/components/schemas/{model}")
-    schemas.update(schemas["ErrorEnvelope"].pop("$defs", {}))
+    for model in (ErrorEnvelope, *ANSWER_MODELS):
+        schemas[model.__name__] = model.model_json_schema(ref_template="#/components/schemas/{model}")
+        schemas.update(schemas[model.__name__].pop("$defs", {}))
     for unused in ("HTTPValidationError", "ValidationError", "ResponseValidationError"):
         schemas.pop(unused, None)
     return {

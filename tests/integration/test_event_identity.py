@@ -58,3 +58,17 @@ def test_an_untimed_event_whose_write_was_lost_is_written_by_its_resend(api: Api
     reply = api.call("POST", "/v1/events", untimed, key=key).body
     assert (reply["accepted"], reply["duplicates"]) == (1, 0)
     assert _stored(aws, "lost") == [received]
+
+
+def test_the_tracking_answers_are_the_documented_models(api: Api) -> None:
+    from apimeter.api.models.ingest import IngestOut, QuotaOut
+
+    _, key = _setup(api)
+    event = {"event_id": "m", "timestamp": int(time.time() * 1000), "method": "GET", "endpoint": "/a", "status": 200}
+    answer = api.call("POST", "/v1/events", {"events": [event, event, dict(event, status=500), {"bad": 1}]}, key=key)
+    assert answer.status == 202
+    assert IngestOut.model_validate(answer.body).model_dump() == answer.body
+    assert [(r["index"], r["code"]) for r in answer.body["rejected"]] == [(2, "CONFLICT"), (3, "VALIDATION_ERROR")]
+    quota = api.call("GET", "/v1/quota", key=key)
+    assert quota.status == 200
+    assert QuotaOut.model_validate(quota.body).model_dump() == quota.body

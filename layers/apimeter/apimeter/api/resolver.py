@@ -54,10 +54,14 @@ def _request_id(app: APIGatewayHttpResolver) -> str:
     return str(app.current_event.request_context.request_id or "")
 
 
-def build_resolver() -> APIGatewayHttpResolver:
+def build_resolver(*, validation: bool = True) -> APIGatewayHttpResolver:
+    """The resolver every HTTP function uses. With ``validation`` (Powertools' OpenAPI validation),
+    routes take parameters and bodies as typed models and answer with models; without it, a route
+    reads its request itself and answers with a dict, and the function never imports pydantic
+    (the tracking function: its cold starts are the ones clients wait on)."""
     # Strict JSON (json_text): no NaN, Infinity, nesting past 1,024 levels or key given twice; its
     # errors are json's JSONDecodeError: a 400 below.
-    app = APIGatewayHttpResolver(enable_validation=True, json_body_deserializer=json_text.loads)
+    app = APIGatewayHttpResolver(enable_validation=validation, json_body_deserializer=json_text.loads)
 
     def envelope(
         status: int, code: str, message: str, details: Any = None, headers: dict[str, str] | None = None
