@@ -65,6 +65,8 @@ class Pricing:
     per_endpoint: tuple[tuple[str, float], ...] = ()  # ("POST /v1/generate*", price): shell-style patterns
 
     def cost_of(self, method: str, endpoint: str, response_bytes: int | None) -> float | None:
+        if not (self.per_request or self.per_gb_out or self.per_endpoint):  # no pricing: every event
+            return None
         per_request = self.per_request
         route = f"{method} {endpoint}"
         for pattern, price in self.per_endpoint:
