@@ -42,7 +42,7 @@ def main() -> int:
     parser.add_argument("--rate", type=int, default=100_000)
     parser.add_argument("--seconds", type=int, default=5)
     args = parser.parse_args()
-    default = Settings.model_fields["event_shards"].default
+    default = Settings().event_shards
     now = 1_796_000_000_000
     step = grown((), default, float(args.rate), now, 0)
     grown_from = step.since_ms if step else now  # the rate, once the step is in force
