@@ -3,7 +3,7 @@
 A batch of 1,000 INSERT records (Lambda's format, NEW_IMAGE) over 100 endpoints, built from the
 Apache access log in ../shared/data (elastic/examples, Apache-2.0: its methods, statuses, sizes,
 agents, and client IPs as consumers) with seeded latencies, goes through what the aggregate
-function does before its first DynamoDB call: decode each image (dal/streams.py), sum the deltas
+function does before its first DynamoDB call: decode each image (dal/streams.py, dal/events.py), sum the deltas
 per bucket, build the update requests. A stream batch holds what was written in the last moments, so the batch's
 timestamps are spread over one minute (the log's own spread hours apart one line to the next).
 Prints records/s on one core and rollup writes per event (totals, endpoints and consumers).
@@ -75,7 +75,7 @@ def main() -> int:
     timings, writes = [], 0
     for _ in range(ROUNDS):
         started = time.perf_counter()
-        parsed = [events_table.from_row(streams.new_image(r) or {}) for r in batch]
+        parsed = [events_table.from_image(streams.inserted(r) or {}) for r in batch]
         found = deltas(parsed, dimensions_at=("minute",))
         added = rollups.updates(found, minute_expires_at=0)
         put = rollups.slices(found, batch="bench", minute_expires_at=0)

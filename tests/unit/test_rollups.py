@@ -1,11 +1,27 @@
 from __future__ import annotations
 
+import random
 from decimal import Decimal
+from typing import Any
+
+import pytest
 
 from apimeter.domain import distinct
 from apimeter.domain.events import TrackedEvent
-from apimeter.domain.rollups import CONSUMER, ENDPOINT, PROJECT_TOTAL, RollupKey, deltas, merge, merge_values
-from apimeter.domain.windows import Granularity
+from apimeter.domain.rollups import (
+    CONSUMER,
+    ENDPOINT,
+    PROJECT_TOTAL,
+    UNIQUE_CONSUMERS,
+    RollupKey,
+    consumer_of,
+    contribution,
+    deltas,
+    endpoint_of,
+    merge,
+    merge_values,
+)
+from apimeter.domain.windows import GRANULARITIES, Granularity, bucket_key, bucket_start
 
 TS = 1_763_814_645_000  # 2025-11-22T12:30:45Z
 
@@ -97,3 +113,76 @@ def test_latency_bounds_come_from_the_sketch() -> None:
     assert high is not None
     assert abs(low - 3.0) <= 0.03
     assert abs(high - 250.0) <= 2.5
+
+
+def _one_by_one(
+    events: list[TrackedEvent], granularities: tuple[Granularity, ...], dimensions_at: tuple[Granularity, ...] | None
+) -> dict[RollupKey, dict[str, Any]]:
+    """What deltas() is defined as: each event's contribution added to each of its buckets in turn."""
+    result: dict[RollupKey, dict[str, Any]] = {}
+    kept = granularities if dimensions_at is None else dimensions_at
+    for e in events:
+        minute = e.ts_ms - e.ts_ms % 60_000
+        spans = [(g, bucket_key(bucket_start(minute, g), g)) for g in granularities]
+        consumer = consumer_of(e)
+        for dimension, value in ((PROJECT_TOTAL, ""), (ENDPOINT, endpoint_of(e)), (CONSUMER, consumer)):
+            if value is None:
+                continue
+            for g, bucket in spans if dimension == PROJECT_TOTAL else [(g, b) for g, b in spans if g in kept]:
+                key = RollupKey(e.project_id, g, dimension, bucket, value)
+                if key not in result:
+                    result[key] = dict(contribution(e))
+                    continue
+                for name, amount in contribution(e).items():
+                    result[key][name] = result[key].get(name, 0) + amount
+        if consumer is not None:
+            codes = result[RollupKey(e.project_id, granularities[0], PROJECT_TOTAL, spans[0][1])].setdefault(
+                UNIQUE_CONSUMERS, set()
+            )
+            codes |= {distinct.code(consumer)}
+    return result
+
+
+def _random_events(seed: int, n: int) -> list[TrackedEvent]:
+    rng = random.Random(seed)
+    start = TS - TS % 3_600_000 + 3_540_000  # the last minute of an hour: batches cross into the next
+    return [
+        TrackedEvent(
+            project_id=rng.choice(["prj", "prj2"]),
+            event_id=f"e{i}",
+            ts_ms=start + rng.randrange(0, 180_000),  # minutes interleaved, as a late event makes them
+            method=rng.choice(["GET", "POST"]),
+            endpoint=f"/r{rng.randrange(6)}",
+            status=rng.choice([200, 201, 304, 404, 500]),
+            fingerprint="f",
+            latency_ms=rng.choice([None, 0.0, -0.0, 1e-7, 12.5, 1e17, round(rng.lognormvariate(3, 1), 2)]),
+            request_bytes=rng.choice([None, 0, 7]),
+            response_bytes=rng.choice([None, 0, 2048]),
+            consumer=rng.choice([None, "a", "b", f"c{rng.randrange(30)}"]),
+            cost=rng.choice([None, 0.0, 0.1, 1e16, 2e22]),
+            units=rng.choice([None, 3.0]),
+            folded=rng.choice(["", "", "e", "c"]),
+        )
+        for i in range(n)
+    ]
+
+
+@pytest.mark.parametrize(
+    ("granularities", "dimensions_at"),
+    [(GRANULARITIES, None), (GRANULARITIES, ("minute",)), (("hour", "minute"), None), (("hour",), None)],
+)
+def test_deltas_are_the_contributions_added_one_by_one(
+    granularities: tuple[Granularity, ...], dimensions_at: tuple[Granularity, ...] | None
+) -> None:
+    # The same buckets, counters and sums in the same order, down to a Decimal's exponent and a set's
+    # iteration order: requests and packs are written from them as they are.
+    for seed, n in ((1, 1), (2, 40), (3, 600)):
+        events = _random_events(seed, n)
+        expected = _one_by_one(events, granularities, dimensions_at)
+        found = deltas(events, granularities, dimensions_at)
+        assert list(found) == list(expected)
+        for key, values in found.items():
+            assert list(values.items()) == list(expected[key].items()), key
+            assert [repr(v) for v in values.values()] == [repr(v) for v in expected[key].values()], key
+    in_order = sorted(_random_events(4, 300), key=lambda e: e.ts_ms)  # a stream batch: minutes one after another
+    assert repr(deltas(in_order, dimensions_at=("minute",))) == repr(_one_by_one(in_order, GRANULARITIES, ("minute",)))

@@ -9,6 +9,7 @@ from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 
 from apimeter.dal import events, streams
 from apimeter.dal.dynamo import deserialize, serialize
+from apimeter.domain.events import TrackedEvent
 from apimeter.logic import spend
 from tests.builders import sample
 
@@ -82,3 +83,45 @@ def test_spend_and_aggregation_read_the_same_image() -> None:
     no_image = copy.deepcopy(record)
     del no_image["dynamodb"]["NewImage"]
     assert spend.charges([no_image]) == []  # nothing to charge, and the batch goes on
+
+
+def test_an_image_decodes_straight_to_the_event_it_was_written_from() -> None:
+    event = TrackedEvent(
+        project_id="prj_1",
+        event_id="e-1",
+        ts_ms=1_763_812_798_120,
+        method="POST",
+        endpoint="/users/{id}",
+        status=201,
+        fingerprint="fp",
+        path="/users/7",
+        latency_ms=17.81,
+        request_bytes=12,
+        response_bytes=345,
+        consumer="acme",
+        ip="10.0.0.1",
+        user_agent="curl/8",
+        cost=0.0004,
+        units=2.5,
+        properties={"plan": "pro", "n": 3},
+        folded="ec",
+    )  # every field set, each to its own value: a field decoded into another's place would show
+    image = events.to_item(event, retention_days=30, shards=8, received_ms=1_763_812_800_012)
+    assert events.from_image(image) == event == events.from_row(deserialize(image))
+    assert events.received_of(image) == 1_763_812_800_012 == events.received_ms(deserialize(image))
+
+
+def test_attributes_written_otherwise_decode_as_the_general_way_does() -> None:
+    image = sample("budget_watch")["Records"][0]["dynamodb"]["NewImage"]
+    odd: dict[str, Any] = {
+        **image,
+        "status": {"N": "2E+2"},
+        "request_bytes": {"N": "100.0"},
+        "latency_ms": {"NULL": True},
+        "consumer": {"NULL": True},
+        "received": {"N": "12.0"},
+    }
+    assert events.from_image(odd) == events.from_row(deserialize(odd))
+    assert (events.from_image(odd).status, events.from_image(odd).request_bytes) == (200, 100)
+    assert events.received_of(odd) == 12
+    assert events.received_of({k: v for k, v in odd.items() if k != "received"}) is None

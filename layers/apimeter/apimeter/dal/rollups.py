@@ -27,6 +27,7 @@ from __future__ import annotations
 import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from functools import cache
 from typing import Any
 
 import orjson
@@ -77,9 +78,10 @@ def updates(deltas: Deltas, *, minute_expires_at: int) -> list[dict[str, Any]]:
     made; endpoints and consumers go in slices, ``slices``)."""
     requests = []
     table = _table()
-    for key, values in sorted(deltas.items()):
-        if key.dimension != PROJECT_TOTAL:
-            continue
+    # The totals are picked before sorting: the endpoints' and consumers' keys, most of a batch's,
+    # would be sorted only to be passed over.
+    totals = [(key, values) for key, values in deltas.items() if key.dimension == PROJECT_TOTAL]
+    for key, values in sorted(totals):
         names = sorted(values)
         for start in range(0, len(names), _MAX_ADDS_PER_UPDATE):
             chunk = {n: values[n] for n in names[start : start + _MAX_ADDS_PER_UPDATE]}
@@ -305,9 +307,9 @@ def bucket(key: RollupKey) -> dict[str, Any] | None:
 
 
 def _add_request(table: str, key: RollupKey, values: dict[str, Any], expires_at: int | None) -> dict[str, Any]:
-    names = {f"#a{i}": name for i, name in enumerate(values)}
-    attribute_values = {f":a{i}": _number_or_set(value) for i, value in enumerate(values.values())}
-    expression = "ADD " + ", ".join(f"#a{i} :a{i}" for i in range(len(values)))
+    name_keys, value_keys, expression = _additions(len(values))
+    names = dict(zip(name_keys, values, strict=True))
+    attribute_values = dict(zip(value_keys, map(_number_or_set, values.values()), strict=True))
     request: dict[str, Any] = {
         "TableName": table,
         "Key": _key(key),
@@ -323,6 +325,15 @@ def _add_request(table: str, key: RollupKey, values: dict[str, Any], expires_at:
         names["#final"] = "final"
         request["ConditionExpression"] = "attribute_not_exists(#final)"  # final buckets change only by recompute
     return request
+
+
+@cache
+def _additions(count: int) -> tuple[tuple[str, ...], tuple[str, ...], str]:
+    """The placeholders (``#a0``..., ``:a0``...) and the ADD clause of ``count`` additions, made once
+    per count (at most ``_MAX_ADDS_PER_UPDATE``): every update of a stream batch spells them out."""
+    names = tuple(f"#a{i}" for i in range(count))
+    values = tuple(f":a{i}" for i in range(count))
+    return names, values, "ADD " + ", ".join(f"{n} {v}" for n, v in zip(names, values, strict=True))
 
 
 def _number_or_set(value: Any) -> dict[str, Any]:

@@ -36,8 +36,8 @@ class Outcome:
 def _event_of(record: dict[str, Any]) -> tuple[TrackedEvent, int | None] | None:
     """The new event of a record and when the API received it; None for a record that adds no
     event (TTL expiry and rewrites never change what was counted)."""
-    row = streams.new_image(record)
-    return None if row is None else (events.from_row(row), events.received_ms(row))
+    image = streams.inserted(record)
+    return None if image is None else (events.from_image(image), events.received_of(image))
 
 
 def aggregate(records: Sequence[dict[str, Any]]) -> Outcome:
