@@ -28,3 +28,10 @@ def client(service: str, *, endpoint_url: str | None = None, **config: Any) -> A
     Callers keep the clients they make: a client is thread-safe, making one is not."""
     with _creating:
         return session().create_client(service, endpoint_url=endpoint_url, config=Config(**config))
+
+
+def error_code(exc: Exception) -> str:
+    """The AWS error code of a botocore ``ClientError`` (``ConditionalCheckFailedException``...);
+    empty for any other exception."""
+    response = getattr(exc, "response", None) or {}
+    return str(response.get("Error", {}).get("Code", ""))

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from botocore.exceptions import ClientError
 
 from apimeter import aws
-from apimeter.dal.dynamo import error_code
+from apimeter.aws import error_code
 from apimeter.observability import logger
 from apimeter.settings import settings
 

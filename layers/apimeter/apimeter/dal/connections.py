@@ -17,7 +17,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from apimeter.dal.dynamo import client, delete_keys, deserialize, error_code, serialize, update_if
+from apimeter.aws import error_code
+from apimeter.dal.dynamo import client, delete_keys, deserialize, serialize, update_if
 from apimeter.settings import settings
 
 GATE_SECONDS = 86_400  # an idle project's slot item goes away after a day

@@ -15,7 +15,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from apimeter.dal.dynamo import client, error_code, update_if
+from apimeter.aws import error_code
+from apimeter.dal.dynamo import client, update_if
 from apimeter.domain.limits import Instant, Limits, Usage, Window, exceeded
 from apimeter.settings import settings
 

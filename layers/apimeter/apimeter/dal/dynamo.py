@@ -211,18 +211,13 @@ def side_by_side(call: Callable[[T], R], requests: Sequence[T]) -> list[R]:
     return list(_pool().map(call, requests))
 
 
-def error_code(exc: Exception) -> str:
-    response = getattr(exc, "response", None) or {}
-    return str(response.get("Error", {}).get("Code", ""))
-
-
 # DynamoDB's answers when a table or partition takes more than it can for now. botocore has already
 # retried them by the time they reach our code, so the caller's own retry, later, is what is left.
 THROTTLING_CODES = frozenset({"ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded"})
 
 
 def throttled(exc: BaseException) -> bool:
-    return isinstance(exc, ClientError) and error_code(exc) in THROTTLING_CODES
+    return isinstance(exc, ClientError) and aws.error_code(exc) in THROTTLING_CODES
 
 
 def _applied(write: Callable[..., Any], request: dict[str, Any]) -> bool:
@@ -230,7 +225,7 @@ def _applied(write: Callable[..., Any], request: dict[str, Any]) -> bool:
     try:
         write(**request)
     except ClientError as exc:
-        if error_code(exc) != "ConditionalCheckFailedException":
+        if aws.error_code(exc) != "ConditionalCheckFailedException":
             raise
         return False
     return True

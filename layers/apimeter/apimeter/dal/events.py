@@ -26,7 +26,8 @@ from typing import Any, Literal
 import orjson
 from botocore.exceptions import ClientError
 
-from apimeter.dal.dynamo import Item, client, delete_keys, deserialize, error_code, side_by_side
+from apimeter.aws import error_code
+from apimeter.dal.dynamo import Item, client, delete_keys, deserialize, side_by_side
 from apimeter.domain.events import TrackedEvent
 from apimeter.domain.windows import day_of
 from apimeter.settings import settings

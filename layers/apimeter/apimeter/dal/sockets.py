@@ -13,7 +13,7 @@ from functools import lru_cache
 from typing import Any
 
 from apimeter import aws
-from apimeter.dal.dynamo import error_code
+from apimeter.aws import error_code
 from apimeter.observability import logger
 from apimeter.settings import settings
 

@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor, wait
 from functools import lru_cache
 
 from apimeter import secrets
+from apimeter.aws import error_code
 from apimeter.dal import dynamo
 from apimeter.errors import ConfigurationError, ServiceUnavailable
 from apimeter.observability import logger
@@ -52,7 +53,7 @@ def _reason(exc: BaseException) -> str:
     if isinstance(exc, _NotServing):
         return str(exc)
     # An AWS error by its code alone: its message may name the secret.
-    if isinstance(exc, Exception) and (code := dynamo.error_code(exc)):
+    if isinstance(exc, Exception) and (code := error_code(exc)):
         return code
     return type(exc).__name__
 

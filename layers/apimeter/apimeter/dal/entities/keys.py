@@ -8,7 +8,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from apimeter.dal.dynamo import error_code, serialize, transact_write
+from apimeter.aws import error_code
+from apimeter.dal.dynamo import serialize, transact_write
 from apimeter.dal.entities import table
 from apimeter.dal.entities.holds import holds_of
 from apimeter.dal.entities.projects import project_of

@@ -6,7 +6,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from apimeter.dal.dynamo import client, delete_keys, error_code, serialize
+from apimeter.aws import error_code
+from apimeter.dal.dynamo import client, delete_keys, serialize
 from apimeter.dal.entities import budgets, table
 from apimeter.domain.accounts import Pricing, Project
 from apimeter.errors import NotFound

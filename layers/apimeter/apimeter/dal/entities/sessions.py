@@ -7,7 +7,8 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from apimeter.dal.dynamo import client, error_code, serialize
+from apimeter.aws import error_code
+from apimeter.dal.dynamo import client, serialize
 from apimeter.dal.entities import table
 from apimeter.dal.entities.tenants import tenant_of
 from apimeter.dal.entities.users import user_of

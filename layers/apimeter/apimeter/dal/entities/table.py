@@ -6,8 +6,9 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from apimeter.aws import error_code
 from apimeter.dal import dynamo
-from apimeter.dal.dynamo import client, deserialize, error_code, serialize, transact_write
+from apimeter.dal.dynamo import client, deserialize, serialize, transact_write
 from apimeter.errors import Conflict
 from apimeter.settings import settings
 
