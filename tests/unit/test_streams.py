@@ -66,7 +66,7 @@ def test_an_insert_yields_its_new_item_with_decimal_numbers() -> None:
     assert row["ts"] == Decimal("1763812798120")
     assert row["cost"] == Decimal("0.0004")
     assert events.from_row(row) == events.from_image(record["dynamodb"]["NewImage"])
-    assert events.received_ms(row) == 1763812800012
+    assert events.received_of(record["dynamodb"]["NewImage"]) == 1763812800012
 
 
 def test_records_that_add_no_event_yield_nothing() -> None:
@@ -108,7 +108,7 @@ def test_an_image_decodes_straight_to_the_event_it_was_written_from() -> None:
     )  # every field set, each to its own value: a field decoded into another's place would show
     image = events.to_item(event, retention_days=30, shards=8, received_ms=1_763_812_800_012)
     assert events.from_image(image) == event == events.from_row(deserialize(image))
-    assert events.received_of(image) == 1_763_812_800_012 == events.received_ms(deserialize(image))
+    assert events.received_of(image) == 1_763_812_800_012 == int(deserialize(image)["received"])
 
 
 def test_attributes_written_otherwise_decode_as_the_general_way_does() -> None:

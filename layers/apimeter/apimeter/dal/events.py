@@ -27,7 +27,7 @@ import orjson
 from botocore.exceptions import ClientError
 
 from apimeter.aws import error_code
-from apimeter.dal.dynamo import Item, client, delete_keys, deserialize, side_by_side
+from apimeter.dal.dynamo import Item, client, delete_keys, deserialize, deserialize_value, side_by_side
 from apimeter.domain.events import TrackedEvent
 from apimeter.domain.windows import day_of
 from apimeter.settings import settings
@@ -161,22 +161,16 @@ def from_row(row: dict[str, Any]) -> TrackedEvent:
     )
 
 
-def received_ms(row: dict[str, Any]) -> int | None:
-    """When the API received a stored event (epoch ms, from its decoded item); None for an item
-    written without it."""
-    value = row.get("received")
-    return None if value is None else int(value)
-
-
 def received_of(image: Item) -> int | None:
-    """``received_ms`` of a stored item or stream image as it comes (attribute values)."""
+    """When the API received a stored event (epoch ms), from its item or stream image as it comes
+    (attribute values); None for an item written without it."""
     attribute = image.get("received")
     if attribute is None:
         return None
     try:
         return int(attribute["N"])
-    except (KeyError, ValueError):  # written otherwise: decoded the general way, as from_image does
-        return received_ms(deserialize({"received": attribute}))
+    except (KeyError, ValueError):  # written otherwise (12.0): decoded the general way, as from_image does
+        return int(deserialize_value(attribute))
 
 
 def _load_properties(text: str) -> dict[str, Any]:
