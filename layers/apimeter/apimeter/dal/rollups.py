@@ -25,7 +25,7 @@ A read queries one partition per granularity with ``sk BETWEEN`` or gets items b
 from __future__ import annotations
 
 import zlib
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -99,22 +99,31 @@ SLICE_SHARDS = 8  # a busy project's slices spread over this many partitions (a 
 def slices(deltas: Deltas, *, batch: str, minute_expires_at: int) -> list[dict[str, Any]]:
     """The PutItem requests of a batch's minute slices: per project, minute and dimension, every
     value's counters packed (pure: no call is made)."""
-    grouped: dict[tuple[str, str, str], dict[str, dict[str, Value]]] = {}
-    for key, values in deltas.items():
-        if key.dimension == PROJECT_TOTAL:
-            continue
-        if key.granularity != "minute":
-            raise ValueError(f"endpoints and consumers are added by the minute, not by the {key.granularity}")
-        grouped.setdefault((key.project_id, key.dimension, key.bucket), {})[key.value] = values
+    grouped = _by_bucket(deltas)
+    for _, granularity, _, _ in grouped:
+        if granularity != "minute":
+            raise ValueError(f"endpoints and consumers are added by the minute, not by the {granularity}")
     shard = zlib.crc32(batch.encode()) % SLICE_SHARDS
     table, write = _table(), new_id("w")
     return [
         {"TableName": table, "Item": item}
-        for (project_id, dimension, minute), values in sorted(grouped.items())
+        for (project_id, _, dimension, minute), values in sorted(grouped.items())
         for item in _pack_items(
             _slices_partition(project_id, dimension, shard), f"{minute}#{batch}", values, write, minute_expires_at
         )
     ]
+
+
+def _by_bucket(
+    buckets: Mapping[RollupKey, dict[str, Value]],
+) -> dict[tuple[str, Granularity, str, str], dict[str, dict[str, Value]]]:
+    """The endpoints' and consumers' values of ``buckets`` as packs are made of them: by (project,
+    granularity, dimension, bucket), ``{value: counters}``."""
+    grouped: dict[tuple[str, Granularity, str, str], dict[str, dict[str, Value]]] = {}
+    for key, values in buckets.items():
+        if key.dimension != PROJECT_TOTAL:
+            grouped.setdefault((key.project_id, key.granularity, key.dimension, key.bucket), {})[key.value] = values
+    return grouped
 
 
 def _slices_partition(project_id: str, dimension: str, shard: int) -> str:
@@ -254,13 +263,10 @@ def replace_all(
     bucket) of ``whole`` gets its packs even when it has no value (so none that was is left)."""
     totals = {k: v for k, v in buckets.items() if k.dimension == PROJECT_TOTAL}
     requests = [{"PutRequest": {"Item": _final_item(k, v, run, computed_at)}} for k, v in sorted(totals.items())]
-    grouped: dict[tuple[str, Granularity, str, str], dict[str, dict[str, Value]]] = {}
+    grouped = _by_bucket(buckets)
     for project_id, granularity, bucket in whole:
         for dimension in DIMENSIONS[1:]:
-            grouped[(project_id, granularity, dimension, bucket)] = {}
-    for key, values in buckets.items():
-        if key.dimension != PROJECT_TOTAL:
-            grouped.setdefault((key.project_id, key.granularity, key.dimension, key.bucket), {})[key.value] = values
+            grouped.setdefault((project_id, granularity, dimension, bucket), {})
     for (project_id, granularity, dimension, bucket), values in sorted(grouped.items()):
         expires = minute_expires_at if granularity == "minute" else None
         pk = _packs_partition(project_id, granularity, dimension)
